@@ -1,0 +1,39 @@
+// Config: the knobs of one Raft node. Times are in ticks; the host decides how long a tick is.
+#pragma once
+
+#include <cstdint>
+
+#include "raft/types.h"
+
+namespace castor::raft {
+
+// Test-only: plants a known bug so that tests can show the simulator catches it. Always kNone
+// outside tests/sim.
+enum class PlantedBug {
+  kNone,
+  kCommitOldTermByCounting,  // breaks paper 5.4.2 (figure 8)
+  kVoteBeforePersist,        // sends a vote grant before the vote is durable
+  kReadWithoutHeartbeat,     // releases ReadIndex reads without confirming leadership (thesis 6.4)
+  kKeepConflictingSuffix,    // replaces a conflicting entry but keeps the entries after it (paper 5.3)
+};
+
+struct Config {
+  NodeId id;
+  // A follower that hears from no leader for a random time in [t, 2t) starts an election
+  // (paper 5.2). A leader that has not heard from a majority within t steps down (thesis 6.2).
+  uint32_t election_timeout_ticks = 10;
+  uint32_t heartbeat_interval_ticks = 1;
+  uint64_t random_seed = 0;
+  bool pre_vote = true;      // thesis 9.6
+  bool check_quorum = true;  // thesis 6.2; also enables leader stickiness (thesis 4.2.3)
+  // Bounds on what one append message and one Ready carry, and on pipelining.
+  uint64_t append_bytes_max = 1 << 20;
+  uint32_t inflight_appends_max = 256;
+  uint64_t apply_bytes_max = 4 << 20;
+  uint64_t snapshot_chunk_bytes_max = 1 << 20;
+  // Proposals are dropped (Code::kDropped) while this many entries are uncommitted.
+  uint64_t uncommitted_entries_max = 10000;
+  PlantedBug planted_bug = PlantedBug::kNone;
+};
+
+}  // namespace castor::raft

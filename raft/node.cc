@@ -1,0 +1,769 @@
+#include "raft/node.h"
+
+#include <algorithm>
+
+#include "raft/assert.h"
+#include "raft/quorum.h"
+
+namespace castor::raft {
+
+namespace {
+
+// MSG_VOTE context that marks an election forced by leadership transfer: voters skip the
+// leader-stickiness check for it (thesis 3.10, 4.2.3).
+constexpr const char* kTransferContext = "transfer";
+
+bool from_leader(pb::MessageType t) {
+  return t == pb::MSG_APP || t == pb::MSG_HEARTBEAT || t == pb::MSG_SNAP;
+}
+
+}  // namespace
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::kFollower: return "follower";
+    case Role::kPreCandidate: return "pre-candidate";
+    case Role::kCandidate: return "candidate";
+    case Role::kLeader: return "leader";
+  }
+  return "?";
+}
+
+Node::Node(const Config& config, const LogReader& durable)
+    : cfg_(config), durable_(durable), log_(durable), rng_(config.random_seed) {
+  CASTOR_ASSERT(cfg_.id != kNoNode, "node id 0 is reserved");
+  CASTOR_ASSERT(cfg_.heartbeat_interval_ticks > 0 && cfg_.heartbeat_interval_ticks < cfg_.election_timeout_ticks,
+                "heartbeat interval must be positive and shorter than the election timeout");
+  const pb::HardState hs = durable.hard_state();
+  const pb::ConfState conf = durable.conf_state();
+  for (uint64_t v : conf.voters()) voters_.push_back(NodeId(v));
+  term_ = Term(hs.term());
+  vote_ = NodeId(hs.vote());
+  persisted_hs_ = hard_state();
+  become_follower(term_, kNoNode);
+  reported_soft_ = soft_state();
+}
+
+pb::HardState Node::hard_state() const {
+  pb::HardState hs;
+  hs.set_term(term_.value);
+  hs.set_vote(vote_.value);
+  hs.set_commit(log_.committed().value);
+  return hs;
+}
+
+bool Node::is_voter(NodeId n) const { return std::find(voters_.begin(), voters_.end(), n) != voters_.end(); }
+
+// ---------------------------------------------------------------------------------------------
+// Roles
+
+void Node::reset(Term term) {
+  if (term != term_) {
+    term_ = term;
+    vote_ = kNoNode;
+  }
+  leader_ = kNoNode;
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  // Paper 5.2: randomized timeouts in [t, 2t) make split votes rare.
+  randomized_election_timeout_ =
+      cfg_.election_timeout_ticks + static_cast<uint32_t>(rng_() % cfg_.election_timeout_ticks);
+  transferee_ = kNoNode;
+  votes_.clear();
+  progress_.clear();
+  reads_.clear();
+  reads_awaiting_commit_.clear();
+  needs_bcast_ = false;
+}
+
+void Node::become_follower(Term term, NodeId leader) {
+  reset(term);
+  role_ = Role::kFollower;
+  leader_ = leader;
+}
+
+void Node::become_pre_candidate() {
+  // Thesis 9.6: a pre-candidate asks whether it could win before it disturbs anyone; its term
+  // and vote stay as they are.
+  const Term keep = term_;
+  reset(keep);
+  role_ = Role::kPreCandidate;
+}
+
+void Node::become_candidate() {
+  reset(Term(term_.value + 1));
+  role_ = Role::kCandidate;
+  vote_ = cfg_.id;
+}
+
+void Node::become_leader() {
+  CASTOR_ASSERT(role_ == Role::kCandidate, "only a candidate becomes leader");
+  reset(term_);
+  role_ = Role::kLeader;
+  leader_ = cfg_.id;
+  for (NodeId v : voters_) {
+    Progress pr(log_.last_index() + 1, cfg_.inflight_appends_max);
+    // A new leader assumes every follower is alive, so check-quorum gives them a full timeout.
+    pr.recent_active = true;
+    progress_.emplace(v, pr);
+  }
+  progress_.at(cfg_.id).match = log_.stable_last();
+  // Paper 5.4.2 / thesis 6.4: a no-op entry of the new term lets the leader commit (and learn
+  // the commit index) without waiting for a client write.
+  append_entry(pb::ENTRY_NOOP, {});
+}
+
+void Node::campaign(CampaignKind kind) {
+  Term vote_term;
+  pb::MessageType type;
+  if (kind == CampaignKind::kPreElection) {
+    become_pre_candidate();
+    vote_term = Term(term_.value + 1);
+    type = pb::MSG_PRE_VOTE;
+  } else {
+    become_candidate();
+    vote_term = term_;
+    type = pb::MSG_VOTE;
+  }
+  votes_[cfg_.id] = true;
+  if (tally(voters_, votes_) == VoteResult::kWon) {
+    // A single-node cluster wins at once.
+    if (kind == CampaignKind::kPreElection) {
+      campaign(CampaignKind::kElection);
+    } else {
+      become_leader();
+    }
+    return;
+  }
+  for (NodeId v : voters_) {
+    if (v == cfg_.id) continue;
+    pb::Message m;
+    m.set_type(type);
+    m.set_to(v.value);
+    m.set_term(vote_term.value);
+    m.set_index(log_.last_index().value);
+    m.set_log_term(log_.last_term().value);
+    if (kind == CampaignKind::kTransfer) m.set_context(kTransferContext);
+    send(std::move(m));
+  }
+}
+
+void Node::campaign_now() {
+  if (role_ == Role::kLeader || !is_voter(cfg_.id)) return;
+  campaign(cfg_.pre_vote ? CampaignKind::kPreElection : CampaignKind::kElection);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+
+void Node::tick() {
+  ++election_elapsed_;
+  if (role_ != Role::kLeader) {
+    if (election_elapsed_ >= randomized_election_timeout_) {
+      election_elapsed_ = 0;
+      campaign_now();
+    }
+    return;
+  }
+  ++heartbeat_elapsed_;
+  if (election_elapsed_ >= cfg_.election_timeout_ticks) {
+    election_elapsed_ = 0;
+    // Thesis 6.2: a leader cut off from a majority steps down rather than serve stale reads
+    // and accept writes that can never commit.
+    if (cfg_.check_quorum && !quorum_active()) {
+      become_follower(term_, kNoNode);
+      return;
+    }
+    // Thesis 3.10: a transfer that has not finished within an election timeout is abandoned.
+    transferee_ = kNoNode;
+  }
+  if (heartbeat_elapsed_ >= cfg_.heartbeat_interval_ticks) {
+    heartbeat_elapsed_ = 0;
+    bcast_heartbeat();
+  }
+}
+
+bool Node::quorum_active() {
+  size_t active = 0;
+  for (auto& [id, pr] : progress_) {
+    if (id == cfg_.id || pr.recent_active) ++active;
+    if (id != cfg_.id) pr.recent_active = false;
+  }
+  return active >= majority(voters_.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages in
+
+void Node::step(const pb::Message& m) {
+  const NodeId from(m.from());
+  if (NodeId(m.to()) != cfg_.id || !is_voter(from) || from == cfg_.id) return;
+  const Term mt(m.term());
+  const pb::MessageType type = m.type();
+
+  if (mt > term_) {
+    if (type == pb::MSG_VOTE || type == pb::MSG_PRE_VOTE) {
+      // Thesis 4.2.3: while we hear from a leader, ignore candidates (a removed or partitioned
+      // server must not depose a healthy leader), unless a transfer forced the election.
+      const bool forced = m.context() == kTransferContext;
+      const bool in_lease =
+          cfg_.check_quorum && leader_ != kNoNode && election_elapsed_ < cfg_.election_timeout_ticks;
+      if (!forced && in_lease) return;
+    }
+    if (type == pb::MSG_PRE_VOTE || (type == pb::MSG_PRE_VOTE_RESP && !m.reject())) {
+      // Pre-vote traffic carries a future term without changing anyone's term (thesis 9.6).
+    } else {
+      become_follower(mt, from_leader(type) ? from : kNoNode);
+    }
+  } else if (mt < term_) {
+    if ((cfg_.check_quorum || cfg_.pre_vote) && (type == pb::MSG_APP || type == pb::MSG_HEARTBEAT)) {
+      // A stale leader learns our term and steps down. Without this, a node that was cut off
+      // and kept a low term by pre-vote could never rejoin a leader that outlived its term.
+      pb::Message resp;
+      resp.set_type(pb::MSG_APP_RESP);
+      resp.set_to(from.value);
+      send(std::move(resp));
+    } else if (type == pb::MSG_PRE_VOTE) {
+      pb::Message resp;
+      resp.set_type(pb::MSG_PRE_VOTE_RESP);
+      resp.set_to(from.value);
+      resp.set_reject(true);
+      send(std::move(resp));
+    }
+    return;
+  }
+
+  if (type == pb::MSG_VOTE || type == pb::MSG_PRE_VOTE) {
+    handle_vote_request(m);
+    return;
+  }
+  switch (role_) {
+    case Role::kLeader: step_leader(m); break;
+    case Role::kPreCandidate:
+    case Role::kCandidate: step_candidate(m); break;
+    case Role::kFollower: step_follower(m); break;
+  }
+}
+
+void Node::handle_vote_request(const pb::Message& m) {
+  const NodeId from(m.from());
+  const bool pre = m.type() == pb::MSG_PRE_VOTE;
+  // Paper 5.2: one vote per term, first come first served; a pre-vote for a later term
+  // promises nothing.
+  const bool can_vote = vote_ == from || (vote_ == kNoNode && leader_ == kNoNode) || (pre && Term(m.term()) > term_);
+  pb::Message resp;
+  resp.set_type(pre ? pb::MSG_PRE_VOTE_RESP : pb::MSG_VOTE_RESP);
+  resp.set_to(from.value);
+  // Paper 5.4.1: only vote for a candidate whose log is at least as up-to-date as ours.
+  if (can_vote && log_.is_up_to_date(LogIndex(m.index()), Term(m.log_term()))) {
+    resp.set_term(pre ? m.term() : term_.value);
+    if (!pre) {
+      election_elapsed_ = 0;
+      vote_ = from;
+    }
+  } else {
+    resp.set_term(term_.value);
+    resp.set_reject(true);
+  }
+  send(std::move(resp));
+}
+
+void Node::step_follower(const pb::Message& m) {
+  switch (m.type()) {
+    case pb::MSG_APP:
+    case pb::MSG_HEARTBEAT:
+    case pb::MSG_SNAP:
+      election_elapsed_ = 0;
+      leader_ = NodeId(m.from());
+      if (m.type() == pb::MSG_APP) handle_append(m);
+      if (m.type() == pb::MSG_HEARTBEAT) handle_heartbeat(m);
+      if (m.type() == pb::MSG_SNAP) handle_snapshot_chunk(m);
+      break;
+    case pb::MSG_TIMEOUT_NOW:
+      if (is_voter(cfg_.id)) campaign(CampaignKind::kTransfer);
+      break;
+    case pb::MSG_READ_INDEX_RESP:
+      read_states_.push_back({LogIndex(m.index()), m.context()});
+      break;
+    default:
+      break;
+  }
+}
+
+void Node::step_candidate(const pb::Message& m) {
+  switch (m.type()) {
+    case pb::MSG_APP:
+    case pb::MSG_HEARTBEAT:
+    case pb::MSG_SNAP:
+      // Paper 5.2: a leader of our term exists; we lost.
+      become_follower(term_, NodeId(m.from()));
+      step_follower(m);
+      break;
+    case pb::MSG_VOTE_RESP:
+    case pb::MSG_PRE_VOTE_RESP: {
+      const bool mine = (m.type() == pb::MSG_PRE_VOTE_RESP) == (role_ == Role::kPreCandidate);
+      if (!mine) break;
+      votes_[NodeId(m.from())] = !m.reject();
+      switch (tally(voters_, votes_)) {
+        case VoteResult::kWon:
+          if (role_ == Role::kPreCandidate) {
+            campaign(CampaignKind::kElection);
+          } else {
+            become_leader();
+          }
+          break;
+        case VoteResult::kLost: become_follower(term_, kNoNode); break;
+        case VoteResult::kPending: break;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void Node::step_leader(const pb::Message& m) {
+  const NodeId from(m.from());
+  auto it = progress_.find(from);
+  if (it == progress_.end()) return;
+  Progress& pr = it->second;
+  switch (m.type()) {
+    case pb::MSG_APP_RESP:
+      pr.recent_active = true;
+      handle_append_response(m, pr);
+      break;
+    case pb::MSG_HEARTBEAT_RESP:
+      pr.recent_active = true;
+      pr.probe_sent = false;
+      if (pr.state == Progress::State::kSnapshot) {
+        // A chunk may have been lost; the follower is alive, so resend from its last ack.
+        send_snapshot_chunk(from, pr);
+      } else if (pr.match < log_.last_index()) {
+        if (pr.state == Progress::State::kReplicate && pr.is_paused()) pr.free_first_inflight();
+        send_append(from, true);
+      }
+      if (m.read_round() > pr.read_round_acked) {
+        pr.read_round_acked = m.read_round();
+        try_release_reads();
+      }
+      break;
+    case pb::MSG_SNAP_RESP:
+      pr.recent_active = true;
+      if (pr.state != Progress::State::kSnapshot || m.index() != pr.snapshot_index.value) break;
+      if (m.reject()) {
+        pr.snapshot_offset = 0;
+        send_snapshot_chunk(from, pr);
+      } else if (m.snapshot_offset() > pr.snapshot_offset) {
+        // Only a strictly newer ack moves on, so a duplicated ack cannot multiply chunks.
+        pr.snapshot_offset = m.snapshot_offset();
+        send_snapshot_chunk(from, pr);
+      }
+      break;
+    case pb::MSG_READ_INDEX:
+      handle_read(m.context(), from);
+      break;
+    default:
+      break;
+  }
+}
+
+void Node::handle_append_response(const pb::Message& m, Progress& pr) {
+  const NodeId from(m.from());
+  if (m.reject()) {
+    // Paper 5.3 with the conflict-term optimization: jump back past the follower's whole
+    // conflicting term instead of one entry per round trip.
+    LogIndex hint(m.reject_hint());
+    if (m.log_term() > 0) hint = log_.find_conflict_by_term(hint, Term(m.log_term()));
+    if (pr.maybe_decrease_to(LogIndex(m.index()), hint)) send_append(from, true);
+    return;
+  }
+  const bool was_paused = pr.is_paused();
+  if (!pr.maybe_update(LogIndex(m.index()))) {
+    if (was_paused && !pr.is_paused()) send_appends_while_possible(from);
+    return;
+  }
+  // The follower's log matches ours up to match: stream to it from there.
+  if (pr.state == Progress::State::kProbe ||
+      (pr.state == Progress::State::kSnapshot && pr.match >= pr.snapshot_index)) {
+    pr.become_replicate();
+  }
+  if (maybe_commit()) {
+    bcast_append(true);
+  } else {
+    send_appends_while_possible(from);
+  }
+  if (from == transferee_ && pr.match == log_.last_index()) {
+    pb::Message tn;
+    tn.set_type(pb::MSG_TIMEOUT_NOW);
+    tn.set_to(from.value);
+    send(std::move(tn));
+  }
+}
+
+void Node::handle_append(const pb::Message& m) {
+  pb::Message resp;
+  resp.set_type(pb::MSG_APP_RESP);
+  resp.set_to(m.from());
+  const LogIndex prev(m.index());
+  if (prev < log_.committed()) {
+    // Everything up to our commit index is already the leader's; say so.
+    resp.set_index(log_.committed().value);
+    send(std::move(resp));
+    return;
+  }
+  if (!log_.match_term(prev, Term(m.log_term()))) {
+    // Paper 5.3: the consistency check failed. Hint where our log could match.
+    const LogIndex hint = log_.find_conflict_by_term(prev, Term(m.log_term()));
+    resp.set_reject(true);
+    resp.set_index(prev.value);
+    resp.set_reject_hint(hint.value);
+    resp.set_log_term(log_.term(hint).value_or(Term(0)).value);
+    send(std::move(resp));
+    return;
+  }
+  std::vector<pb::Entry> entries(m.entries().begin(), m.entries().end());
+  const LogIndex last_new = prev + entries.size();
+  if (std::optional<LogIndex> conflict = log_.find_conflict(entries)) {
+    CASTOR_ASSERT(*conflict > log_.committed(), "leader sent an entry conflicting with a committed one");
+    std::vector<pb::Entry> tail(entries.begin() + static_cast<long>(*conflict - (prev + 1)), entries.end());
+    if (cfg_.planted_bug == PlantedBug::kKeepConflictingSuffix && *conflict <= log_.last_index()) {
+      // Planted bug: keep our old entries after the new ones instead of truncating them.
+      if (auto old = log_.entries(LogIndex(tail.back().index() + 1), log_.last_index() + 1, UINT64_MAX)) {
+        tail.insert(tail.end(), old->begin(), old->end());
+      }
+    }
+    log_.truncate_and_append(tail);
+  }
+  // Paper figure 2: commit = min(leaderCommit, index of last new entry).
+  log_.commit_to(std::min(LogIndex(m.commit()), last_new));
+  resp.set_index(last_new.value);
+  send(std::move(resp));
+}
+
+void Node::handle_heartbeat(const pb::Message& m) {
+  // The leader sends min(its commit, our match), which our log is known to hold.
+  log_.commit_to(LogIndex(m.commit()));
+  pb::Message resp;
+  resp.set_type(pb::MSG_HEARTBEAT_RESP);
+  resp.set_to(m.from());
+  resp.set_read_round(m.read_round());
+  send(std::move(resp));
+}
+
+void Node::handle_snapshot_chunk(const pb::Message& m) {
+  const pb::SnapshotMeta& meta = m.snapshot_meta();
+  const uint64_t offset = m.snapshot_offset();
+  const bool same = incoming_meta_ && incoming_meta_->index() == meta.index() && incoming_meta_->term() == meta.term();
+  bool reject = false;
+  if (offset == 0) {
+    incoming_meta_ = meta;
+    incoming_data_ = m.snapshot_chunk();
+  } else if (same && offset == incoming_data_.size()) {
+    incoming_data_ += m.snapshot_chunk();
+  } else if (!(same && offset < incoming_data_.size())) {
+    reject = true;  // a chunk of a stream we do not hold: the leader restarts at offset 0
+  }
+  if (!reject && incoming_data_.size() > meta.data_bytes()) reject = true;
+  if (reject) {
+    incoming_meta_.reset();
+    incoming_data_.clear();
+  }
+
+  pb::Message resp;
+  resp.set_to(m.from());
+  if (reject || incoming_data_.size() < meta.data_bytes()) {
+    resp.set_type(pb::MSG_SNAP_RESP);
+    resp.set_index(meta.index());
+    resp.set_reject(reject);
+    resp.set_snapshot_offset(incoming_data_.size());
+    send(std::move(resp));
+    return;
+  }
+
+  // The whole snapshot is here (paper 7). The last chunk is answered like an append.
+  resp.set_type(pb::MSG_APP_RESP);
+  const LogIndex index(meta.index());
+  if (index <= log_.committed()) {
+    resp.set_index(log_.committed().value);
+  } else if (log_.match_term(index, Term(meta.term()))) {
+    // Our log already holds the snapshot's last entry: keep the log, just commit.
+    log_.commit_to(index);
+    resp.set_index(index.value);
+  } else {
+    log_.restore(meta);
+    pb::Snapshot snap;
+    *snap.mutable_meta() = meta;
+    snap.set_data(std::move(incoming_data_));
+    snapshot_to_install_ = std::move(snap);
+    voters_.clear();
+    for (uint64_t v : meta.conf().voters()) voters_.push_back(NodeId(v));
+    resp.set_index(index.value);
+  }
+  incoming_meta_.reset();
+  incoming_data_.clear();
+  send(std::move(resp));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+Result<Proposal> Node::propose(std::string data) {
+  if (role_ != Role::kLeader) return Status(Code::kNotLeader, "not the leader");
+  if (transferee_ != kNoNode) return Status(Code::kDropped, "leadership transfer in progress");
+  if (log_.last_index() - log_.committed() >= cfg_.uncommitted_entries_max) {
+    return Status(Code::kDropped, "too many uncommitted entries");
+  }
+  append_entry(pb::ENTRY_NORMAL, std::move(data));
+  return Proposal{log_.last_index(), term_};
+}
+
+Status Node::read_index(std::string context) {
+  if (role_ == Role::kLeader) {
+    handle_read(std::move(context), cfg_.id);
+    return Status::ok();
+  }
+  if (leader_ == kNoNode) return Status(Code::kNotLeader, "no leader known");
+  pb::Message m;
+  m.set_type(pb::MSG_READ_INDEX);
+  m.set_to(leader_.value);
+  m.set_context(std::move(context));
+  send(std::move(m));
+  return Status::ok();
+}
+
+Status Node::transfer_leadership(NodeId to) {
+  if (role_ != Role::kLeader) return Status(Code::kNotLeader, "not the leader");
+  if (to == cfg_.id) return Status::ok();
+  if (!is_voter(to)) return Status(Code::kInvalidArgument, "transfer target is not a voter");
+  transferee_ = to;
+  election_elapsed_ = 0;
+  const Progress& pr = progress_.at(to);
+  if (pr.match == log_.last_index()) {
+    pb::Message tn;
+    tn.set_type(pb::MSG_TIMEOUT_NOW);
+    tn.set_to(to.value);
+    send(std::move(tn));
+  } else {
+    send_append(to, true);
+  }
+  return Status::ok();
+}
+
+void Node::handle_read(std::string context, NodeId from) {
+  ReadRequest req{std::move(context), from};
+  if (cfg_.planted_bug == PlantedBug::kReadWithoutHeartbeat) {
+    release_read(log_.committed(), std::move(req));
+    return;
+  }
+  if (log_.term(log_.committed()) != term_) {
+    reads_awaiting_commit_.push_back(std::move(req));
+    return;
+  }
+  reads_.add(log_.committed(), std::move(req));
+}
+
+void Node::try_release_reads() {
+  // The round a majority (counting ourselves, who confirm every round) has acknowledged.
+  std::vector<uint64_t> acked;
+  for (const auto& [id, pr] : progress_) acked.push_back(id == cfg_.id ? reads_.last_round() : pr.read_round_acked);
+  std::sort(acked.begin(), acked.end(), std::greater<>());
+  const uint64_t confirmed = acked[majority(acked.size()) - 1];
+  for (auto& r : reads_.release(confirmed)) release_read(r.index, std::move(r.request));
+}
+
+void Node::release_read(LogIndex index, ReadRequest request) {
+  if (request.from == cfg_.id) {
+    read_states_.push_back({index, std::move(request.context)});
+    return;
+  }
+  pb::Message m;
+  m.set_type(pb::MSG_READ_INDEX_RESP);
+  m.set_to(request.from.value);
+  m.set_index(index.value);
+  m.set_context(std::move(request.context));
+  send(std::move(m));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replication
+
+void Node::append_entry(pb::EntryType type, std::string data) {
+  pb::Entry e;
+  e.set_term(term_.value);
+  e.set_index((log_.last_index() + 1).value);
+  e.set_type(type);
+  e.set_data(std::move(data));
+  log_.truncate_and_append({std::move(e)});
+  needs_bcast_ = true;
+}
+
+bool Node::maybe_commit() {
+  std::vector<LogIndex> matches;
+  for (NodeId v : voters_) matches.push_back(progress_.at(v).match);
+  const LogIndex index = quorum_index(std::move(matches));
+  if (index <= log_.committed()) return false;
+  // Paper 5.4.2: only an entry of the leader's own term commits by counting replicas.
+  if (log_.term(index) != term_ && cfg_.planted_bug != PlantedBug::kCommitOldTermByCounting) return false;
+  log_.commit_to(index);
+  if (log_.term(index) == term_ && !reads_awaiting_commit_.empty()) {
+    for (auto& r : reads_awaiting_commit_) reads_.add(index, std::move(r));
+    reads_awaiting_commit_.clear();
+  }
+  return true;
+}
+
+bool Node::send_append(NodeId to, bool allow_empty) {
+  Progress& pr = progress_.at(to);
+  if (pr.is_paused()) return false;
+  const LogIndex prev = pr.next - 1;
+  const std::optional<Term> prev_term = log_.term(prev);
+  auto entries = log_.entries(pr.next, log_.last_index() + 1, cfg_.append_bytes_max);
+  if (!prev_term || !entries) {
+    // Paper 7: what this follower needs is compacted away; send the snapshot instead.
+    const pb::SnapshotMeta meta = durable_.snapshot_meta();
+    pr.become_snapshot(LogIndex(meta.index()), Term(meta.term()));
+    send_snapshot_chunk(to, pr);
+    return true;
+  }
+  if (entries->empty() && !allow_empty) return false;
+  pb::Message m;
+  m.set_type(pb::MSG_APP);
+  m.set_to(to.value);
+  m.set_index(prev.value);
+  m.set_log_term(prev_term->value);
+  m.set_commit(log_.committed().value);
+  const bool had_entries = !entries->empty();
+  const LogIndex last = had_entries ? LogIndex(entries->back().index()) : prev;
+  for (auto& e : *entries) *m.add_entries() = std::move(e);
+  send(std::move(m));
+  pr.sent_append(last, had_entries);
+  return true;
+}
+
+void Node::send_appends_while_possible(NodeId to) {
+  // Bounded: each append carries at least one entry and the window caps how many are unacked.
+  while (progress_.at(to).next <= log_.last_index() && send_append(to, false)) {
+  }
+}
+
+void Node::send_snapshot_chunk(NodeId to, Progress& pr) {
+  const pb::SnapshotMeta meta = durable_.snapshot_meta();
+  if (meta.index() != pr.snapshot_index.value || meta.term() != pr.snapshot_term.value) {
+    // The host took a newer snapshot since this stream began: start over with it.
+    pr.become_snapshot(LogIndex(meta.index()), Term(meta.term()));
+  }
+  pb::Message m;
+  m.set_type(pb::MSG_SNAP);
+  m.set_to(to.value);
+  *m.mutable_snapshot_meta() = meta;
+  m.set_snapshot_offset(pr.snapshot_offset);
+  m.set_snapshot_chunk(durable_.snapshot_chunk(pr.snapshot_offset, cfg_.snapshot_chunk_bytes_max));
+  m.set_snapshot_done(pr.snapshot_offset + m.snapshot_chunk().size() >= meta.data_bytes());
+  send(std::move(m));
+}
+
+void Node::bcast_append(bool allow_empty) {
+  for (NodeId v : voters_) {
+    if (v == cfg_.id) continue;
+    if (allow_empty) {
+      send_append(v, true);
+    } else {
+      send_appends_while_possible(v);
+    }
+  }
+}
+
+void Node::bcast_heartbeat() {
+  for (NodeId v : voters_) {
+    if (v == cfg_.id) continue;
+    const Progress& pr = progress_.at(v);
+    pb::Message m;
+    m.set_type(pb::MSG_HEARTBEAT);
+    m.set_to(v.value);
+    m.set_commit(std::min(pr.match, log_.committed()).value);
+    m.set_read_round(reads_.last_round());
+    send(std::move(m));
+  }
+}
+
+void Node::send(pb::Message m) {
+  m.set_from(cfg_.id.value);
+  if (m.term() == 0) m.set_term(term_.value);
+  // Thesis 10.2.1: a leader's outgoing traffic acknowledges nothing of its own unsynced state,
+  // so it may leave before the leader's fsync. Everything else waits for the persist step.
+  const pb::MessageType t = m.type();
+  const bool early =
+      (role_ == Role::kLeader && (t == pb::MSG_APP || t == pb::MSG_HEARTBEAT || t == pb::MSG_SNAP ||
+                                  t == pb::MSG_TIMEOUT_NOW || t == pb::MSG_READ_INDEX_RESP)) ||
+      (cfg_.planted_bug == PlantedBug::kVoteBeforePersist && t == pb::MSG_VOTE_RESP);
+  (early ? early_msgs_ : msgs_).push_back(std::move(m));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ready
+
+bool Node::has_ready() const {
+  if (soft_state() != reported_soft_) return true;
+  const pb::HardState hs = hard_state();
+  if (hs.term() != persisted_hs_.term() || hs.vote() != persisted_hs_.vote() || hs.commit() != persisted_hs_.commit()) {
+    return true;
+  }
+  return !log_.unstable_entries().empty() || snapshot_to_install_ || !msgs_.empty() || !early_msgs_.empty() ||
+         log_.has_next_committed() || !read_states_.empty() || needs_bcast_ ||
+         (role_ == Role::kLeader && reads_.has_unflushed());
+}
+
+Ready Node::ready() {
+  CASTOR_ASSERT(!awaiting_advance_, "ready() called twice without advance()");
+  if (role_ == Role::kLeader) {
+    if (needs_bcast_) {
+      bcast_append(false);
+      needs_bcast_ = false;
+    }
+    // Reads that arrived since the last Ready share one heartbeat round (thesis 6.4).
+    if (reads_.flush() != 0) {
+      if (voters_.size() == 1) {
+        try_release_reads();
+      } else {
+        bcast_heartbeat();
+      }
+    }
+  }
+  Ready rd;
+  if (soft_state() != reported_soft_) {
+    rd.soft_state = soft_state();
+    reported_soft_ = soft_state();
+  }
+  const pb::HardState hs = hard_state();
+  if (hs.term() != persisted_hs_.term() || hs.vote() != persisted_hs_.vote() || hs.commit() != persisted_hs_.commit()) {
+    rd.hard_state = hs;
+    persisted_hs_ = hs;
+  }
+  rd.entries = log_.unstable_entries();
+  rd.snapshot = snapshot_to_install_;
+  rd.early_messages = std::move(early_msgs_);
+  rd.messages = std::move(msgs_);
+  early_msgs_.clear();
+  msgs_.clear();
+  rd.committed = log_.next_committed(cfg_.apply_bytes_max);
+  rd.reads = std::move(read_states_);
+  read_states_.clear();
+  awaiting_advance_ = true;
+  return rd;
+}
+
+void Node::advance(const Ready& rd) {
+  awaiting_advance_ = false;
+  if (rd.snapshot) {
+    log_.snapshot_installed(LogIndex(rd.snapshot->meta().index()));
+    snapshot_to_install_.reset();
+  }
+  if (!rd.entries.empty()) log_.stable_to(LogIndex(rd.entries.back().index()), Term(rd.entries.back().term()));
+  if (!rd.committed.empty()) log_.applied_to(LogIndex(rd.committed.back().index()));
+  if (role_ == Role::kLeader) {
+    // Thesis 10.2.1: the leader counts itself toward commit only once its own write is durable.
+    if (progress_.at(cfg_.id).maybe_update(log_.stable_last()) && maybe_commit()) bcast_append(true);
+  }
+}
+
+}  // namespace castor::raft

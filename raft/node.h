@@ -1,0 +1,143 @@
+// Node: one Raft server's consensus logic, as a deterministic state machine.
+//
+// The host feeds it time (tick), messages (step) and requests (propose, read_index,
+// transfer_leadership), and drains what it must do as a Ready (see ready.h), calling advance()
+// when done. Same config, seed and inputs give the same outputs, byte for byte.
+//
+// What it does NOT do: any I/O. It never writes the log (the host persists Ready::entries into
+// the LogReader it handed in), never sends, never reads a clock, never logs.
+// Not thread-safe; owned by one thread (the server strand, or the simulator).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "raft/config.h"
+#include "raft/log.h"
+#include "raft/progress.h"
+#include "raft/read_index.h"
+#include "raft/ready.h"
+#include "raft/status.h"
+
+namespace castor::raft {
+
+struct Proposal {
+  LogIndex index;
+  Term term;
+};
+
+class Node {
+ public:
+  // Starts as a follower from whatever `durable` holds (a fresh log or a restart).
+  Node(const Config& config, const LogReader& durable);
+
+  // One unit of logical time.
+  void tick();
+  // A message from a peer. Messages for another node or from a non-member are ignored.
+  void step(const pb::Message& m);
+
+  // Appends `data` as a new entry. kNotLeader (see leader() for the hint), or kDropped when
+  // too many entries are uncommitted or a leadership transfer is under way.
+  Result<Proposal> propose(std::string data);
+  // Asks for a linearizable read; a ReadState with this context appears in a later Ready.
+  // kNotLeader when no leader is known. A read may silently vanish if leadership changes:
+  // the host times it out, or fails all pending reads when SoftState shows a new term.
+  Status read_index(std::string context);
+  // Thesis 3.10: brings `to` up to date, then tells it to campaign at once.
+  Status transfer_leadership(NodeId to);
+  // Starts an election now (pre-vote first when enabled), as if the election timer fired.
+  void campaign_now();
+
+  bool has_ready() const;
+  // Must be followed by advance(ready) before the next ready().
+  Ready ready();
+  void advance(const Ready& ready);
+
+  NodeId id() const { return cfg_.id; }
+  Role role() const { return role_; }
+  Term term() const { return term_; }
+  NodeId leader() const { return leader_; }
+  LogIndex committed() const { return log_.committed(); }
+  LogIndex applied() const { return log_.applied(); }
+  LogIndex last_index() const { return log_.last_index(); }
+  std::optional<Term> term_at(LogIndex i) const { return log_.term(i); }
+  const std::vector<NodeId>& voters() const { return voters_; }
+  // Leader only: replication state per voter (including itself).
+  const std::map<NodeId, Progress>& progress() const { return progress_; }
+
+ private:
+  enum class CampaignKind { kPreElection, kElection, kTransfer };
+
+  void become_follower(Term term, NodeId leader);
+  void become_pre_candidate();
+  void become_candidate();
+  void become_leader();
+  void campaign(CampaignKind kind);
+  void reset(Term term);
+
+  void step_leader(const pb::Message& m);
+  void step_candidate(const pb::Message& m);
+  void step_follower(const pb::Message& m);
+  void handle_vote_request(const pb::Message& m);
+  void handle_append(const pb::Message& m);
+  void handle_heartbeat(const pb::Message& m);
+  void handle_snapshot_chunk(const pb::Message& m);
+  void handle_append_response(const pb::Message& m, Progress& pr);
+  void handle_read(std::string context, NodeId from);
+
+  void send(pb::Message m);
+  bool send_append(NodeId to, bool allow_empty);
+  void send_appends_while_possible(NodeId to);
+  void send_snapshot_chunk(NodeId to, Progress& pr);
+  void bcast_append(bool allow_empty);
+  void bcast_heartbeat();
+  void append_entry(pb::EntryType type, std::string data);
+  bool maybe_commit();
+  bool quorum_active();
+  void try_release_reads();
+  void release_read(LogIndex index, ReadRequest request);
+  bool is_voter(NodeId n) const;
+  SoftState soft_state() const { return {role_, leader_, term_}; }
+  pb::HardState hard_state() const;
+
+  Config cfg_;
+  const LogReader& durable_;
+  RaftLog log_;
+  std::mt19937_64 rng_;
+
+  Role role_ = Role::kFollower;
+  Term term_;
+  NodeId vote_;
+  NodeId leader_;
+  std::vector<NodeId> voters_;
+  std::map<NodeId, Progress> progress_;
+  std::map<NodeId, bool> votes_;
+
+  uint32_t election_elapsed_ = 0;
+  uint32_t heartbeat_elapsed_ = 0;
+  uint32_t randomized_election_timeout_ = 0;
+  NodeId transferee_;
+  bool needs_bcast_ = false;
+
+  ReadIndexQueue reads_;
+  // Reads that arrived before this leader committed an entry of its own term (thesis 6.4
+  // step 1): until then its commit index may be behind the previous leader's.
+  std::vector<ReadRequest> reads_awaiting_commit_;
+  std::vector<ReadState> read_states_;
+
+  // A snapshot arriving in chunks from the leader, and one complete and awaiting install.
+  std::optional<pb::SnapshotMeta> incoming_meta_;
+  std::string incoming_data_;
+  std::optional<pb::Snapshot> snapshot_to_install_;
+
+  std::vector<pb::Message> msgs_;
+  std::vector<pb::Message> early_msgs_;
+  pb::HardState persisted_hs_;
+  SoftState reported_soft_;
+  bool awaiting_advance_ = false;
+};
+
+}  // namespace castor::raft

@@ -1,0 +1,30 @@
+#include "raft/read_index.h"
+
+namespace castor::raft {
+
+void ReadIndexQueue::add(LogIndex index, ReadRequest request) {
+  unflushed_.push_back({index, std::move(request)});
+}
+
+uint64_t ReadIndexQueue::flush() {
+  if (unflushed_.empty()) return 0;
+  rounds_.push_back({next_round_, std::move(unflushed_)});
+  unflushed_.clear();
+  return next_round_++;
+}
+
+std::vector<ReadIndexQueue::Released> ReadIndexQueue::release(uint64_t confirmed_round) {
+  std::vector<Released> out;
+  while (!rounds_.empty() && rounds_.front().number <= confirmed_round) {
+    for (auto& r : rounds_.front().reads) out.push_back(std::move(r));
+    rounds_.pop_front();
+  }
+  return out;
+}
+
+void ReadIndexQueue::clear() {
+  rounds_.clear();
+  unflushed_.clear();
+}
+
+}  // namespace castor::raft

@@ -1,0 +1,519 @@
+#include "tests/sim/simulation.h"
+
+#include <algorithm>
+#include <functional>
+#include <ostream>
+#include <set>
+
+#include "raft/assert.h"
+
+namespace castor::sim {
+
+using raft::pb::Message;
+
+namespace {
+
+uint64_t mix(uint64_t h, uint64_t v) {
+  // splitmix64 step: a cheap, well-spread hash for the applied-history chain.
+  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+  return h ^ (h >> 31);
+}
+
+// The simulated state machine's snapshot: applied index, history chain, and filler derived
+// from the chain, so that a chunk lost or misplaced in transfer is caught on restore.
+constexpr size_t kFillerWords = 6;
+
+std::string encode_snapshot(uint64_t applied, uint64_t chain) {
+  std::string out;
+  auto put = [&out](uint64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(applied);
+  put(chain);
+  for (size_t k = 0; k < kFillerWords; ++k) put(mix(chain, k));
+  return out;
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> decode_snapshot(const std::string& data) {
+  if (data.size() != (2 + kFillerWords) * sizeof(uint64_t)) return std::nullopt;
+  auto get = [&data](size_t k) {
+    uint64_t v;
+    std::copy_n(data.data() + k * sizeof v, sizeof v, reinterpret_cast<char*>(&v));
+    return v;
+  };
+  for (size_t k = 0; k < kFillerWords; ++k) {
+    if (get(2 + k) != mix(get(1), k)) return std::nullopt;
+  }
+  return std::make_pair(get(0), get(1));
+}
+
+std::string describe(const Message& m) {
+  std::string s = "n" + std::to_string(m.from()) + "->n" + std::to_string(m.to()) + " " +
+                  raft::pb::MessageType_Name(m.type()) + " term=" + std::to_string(m.term());
+  switch (m.type()) {
+    case raft::pb::MSG_APP:
+      s += " prev=" + std::to_string(m.index()) + "/" + std::to_string(m.log_term()) +
+           " entries=" + std::to_string(m.entries_size()) + " commit=" + std::to_string(m.commit());
+      break;
+    case raft::pb::MSG_APP_RESP:
+      s += " index=" + std::to_string(m.index()) + (m.reject() ? " REJECT hint=" + std::to_string(m.reject_hint()) : "");
+      break;
+    case raft::pb::MSG_VOTE:
+    case raft::pb::MSG_PRE_VOTE:
+      s += " last=" + std::to_string(m.index()) + "/" + std::to_string(m.log_term());
+      break;
+    case raft::pb::MSG_VOTE_RESP:
+    case raft::pb::MSG_PRE_VOTE_RESP:
+      s += m.reject() ? " REJECT" : " GRANT";
+      break;
+    case raft::pb::MSG_HEARTBEAT:
+    case raft::pb::MSG_HEARTBEAT_RESP:
+      s += " commit=" + std::to_string(m.commit()) + " round=" + std::to_string(m.read_round());
+      break;
+    case raft::pb::MSG_SNAP:
+    case raft::pb::MSG_SNAP_RESP:
+      s += " snap=" + std::to_string(m.snapshot_meta().index()) + " offset=" + std::to_string(m.snapshot_offset());
+      break;
+    default:
+      break;
+  }
+  return s;
+}
+
+}  // namespace
+
+struct Simulation::Host {
+  raft::NodeId id;
+  std::unique_ptr<raft::MemoryLog> log;  // survives crashes
+  std::unique_ptr<raft::Node> node;      // null while crashed
+  uint64_t down_until = 0;
+  uint64_t restarts = 0;
+  // The volatile state machine.
+  raft::LogIndex applied;
+  uint64_t chain = 0;
+  // Reads asked here (id -> index committed anywhere when asked), and reads Raft has released
+  // that wait for apply.
+  std::map<std::string, raft::LogIndex> asked;
+  std::vector<raft::ReadState> released;
+};
+
+std::string bug_name(raft::PlantedBug bug) {
+  switch (bug) {
+    case raft::PlantedBug::kNone: return "none";
+    case raft::PlantedBug::kCommitOldTermByCounting: return "commit-old-term";
+    case raft::PlantedBug::kVoteBeforePersist: return "vote-before-persist";
+    case raft::PlantedBug::kReadWithoutHeartbeat: return "read-without-heartbeat";
+    case raft::PlantedBug::kKeepConflictingSuffix: return "keep-conflicting-suffix";
+  }
+  return "?";
+}
+
+std::optional<raft::PlantedBug> parse_bug(const std::string& name) {
+  for (auto b : {raft::PlantedBug::kNone, raft::PlantedBug::kCommitOldTermByCounting,
+                 raft::PlantedBug::kVoteBeforePersist, raft::PlantedBug::kReadWithoutHeartbeat,
+                 raft::PlantedBug::kKeepConflictingSuffix}) {
+    if (bug_name(b) == name) return b;
+  }
+  return std::nullopt;
+}
+
+Simulation::Simulation(const Options& options) : opt_(options), rng_(options.seed) {
+  CASTOR_ASSERT(opt_.nodes >= 1 && opt_.nodes <= 9, "1 to 9 nodes");
+  auto uniform = [this](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng_); };
+  // Each seed draws its own weather: every kind of fault is on or off, and when on, mild to
+  // hostile. Seeds that focus on one fault find the bugs that fault exposes sooner.
+  auto maybe = [&](double max) { return rng_() % 2 ? uniform(0, max) : 0.0; };
+  f_.drop = maybe(0.2);
+  f_.duplicate = maybe(0.05);
+  f_.delay_max_units = 1 + rng_() % 30;
+  f_.crash = maybe(0.01);
+  f_.crash_mid_ready = maybe(0.05);
+  f_.crash_leader_on_commit = maybe(0.2);
+  f_.restart_quickly = uniform(0, 1);
+  f_.partition = maybe(0.01);
+  f_.heal = uniform(0.001, 0.01);
+  f_.propose = uniform(0.05, 0.5);
+  f_.read = uniform(0.02, 0.3);
+  f_.transfer = maybe(0.004);
+  f_.snapshot_every = 3 + rng_() % 40;
+  // One entry per append and a window of one make every replication step its own event.
+  f_.append_bytes_max = std::vector<uint64_t>{1, 24, 4096}[rng_() % 3];
+  f_.inflight_max = 1 + static_cast<uint32_t>(rng_() % 4);
+  f_.pre_vote = rng_() % 3 != 0;
+  f_.check_quorum = rng_() % 4 != 0;
+
+  raft::pb::ConfState conf;
+  for (int i = 1; i <= opt_.nodes; ++i) conf.add_voters(static_cast<uint64_t>(i));
+  for (int i = 0; i < opt_.nodes; ++i) {
+    auto h = std::make_unique<Host>();
+    h->id = raft::NodeId(static_cast<uint64_t>(i + 1));
+    h->log = std::make_unique<raft::MemoryLog>(conf);
+    hosts_.push_back(std::move(h));
+    restart(i);
+  }
+  cut_.assign(opt_.nodes + 1, std::vector<bool>(opt_.nodes + 1, false));
+}
+
+Simulation::~Simulation() = default;
+
+raft::Config Simulation::config_for(int i) const {
+  raft::Config c;
+  c.id = hosts_[i]->id;
+  c.election_timeout_ticks = 10;
+  c.heartbeat_interval_ticks = 1;
+  c.random_seed = mix(mix(opt_.seed, static_cast<uint64_t>(i)), hosts_[i]->restarts);
+  // Small bounds, so that batching, pipelining windows and chunking are all exercised.
+  c.append_bytes_max = f_.append_bytes_max;
+  c.inflight_appends_max = f_.inflight_max;
+  c.apply_bytes_max = 24;
+  c.snapshot_chunk_bytes_max = 24;
+  c.uncommitted_entries_max = 64;
+  c.pre_vote = f_.pre_vote;
+  c.check_quorum = f_.check_quorum;
+  c.planted_bug = opt_.planted_bug;
+  return c;
+}
+
+void Simulation::trace(const std::string& line) {
+  if (opt_.trace) *opt_.trace << "[t=" << now_ << "] " << line << "\n";
+}
+
+bool Simulation::blocked(uint64_t from, uint64_t to) const { return cut_[from][to]; }
+
+int Simulation::leader_index() const {
+  int found = -1;
+  uint64_t best_term = 0;
+  for (int i = 0; i < opt_.nodes; ++i) {
+    const auto& n = hosts_[i]->node;
+    if (n && n->role() == raft::Role::kLeader && n->term().value >= best_term) {
+      best_term = n->term().value;
+      found = i;
+    }
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Outcome Simulation::run() {
+  trace("seed " + std::to_string(opt_.seed) + ", " + std::to_string(opt_.nodes) + " nodes, drop=" +
+        std::to_string(f_.drop) + " dup=" + std::to_string(f_.duplicate) +
+        " delay<=" + std::to_string(f_.delay_max_units) + " snapshot every " + std::to_string(f_.snapshot_every));
+  while (now_ < opt_.chaos_units && inv_.violations().empty()) step();
+  Outcome out;
+  if (inv_.violations().empty()) {
+    if (!liveness()) out.liveness_failed = true;
+  }
+  out.violations = inv_.violations();
+  out.liveness_reason = context_;
+  out.steps = steps_;
+  out.committed = inv_.max_commit().value;
+  out.reads_served = reads_served_;
+  return out;
+}
+
+void Simulation::step() {
+  ++steps_;
+  ++now_;
+  deliver_due();
+  for (int i = 0; i < opt_.nodes; ++i) {
+    Host& h = *hosts_[i];
+    if (!h.node) {
+      if (now_ >= h.down_until) restart(i);
+      continue;
+    }
+    if ((now_ + static_cast<uint64_t>(i) * 3) % kUnitsPerTick == 0) {
+      const raft::Role before = h.node->role();
+      h.node->tick();
+      if (h.node->role() != before) {
+        trace("n" + std::to_string(h.id.value) + " tick: " + raft::role_name(before) + " -> " +
+              raft::role_name(h.node->role()) + " term " + std::to_string(h.node->term().value));
+      }
+      handle_ready(i);
+    }
+  }
+  client_actions();
+  faults();
+  check_step();
+}
+
+void Simulation::deliver_due() {
+  while (!net_.empty() && net_.top().deliver_at <= now_) {
+    InFlight f = net_.top();
+    net_.pop();
+    const int to = static_cast<int>(f.msg.to()) - 1;
+    Host& h = *hosts_[to];
+    if (!h.node || blocked(f.msg.from(), f.msg.to())) continue;
+    trace("deliver " + describe(f.msg));
+    h.node->step(f.msg);
+    handle_ready(to);
+  }
+}
+
+void Simulation::send(const Message& m) {
+  if (blocked(m.from(), m.to())) return;
+  std::uniform_real_distribution<double> coin(0, 1);
+  if (coin(rng_) < f_.drop) return;
+  const int copies = coin(rng_) < f_.duplicate ? 2 : 1;
+  for (int c = 0; c < copies; ++c) {
+    net_.push({now_ + 1 + rng_() % f_.delay_max_units, seq_++, m});
+  }
+}
+
+void Simulation::client_actions() {
+  std::uniform_real_distribution<double> coin(0, 1);
+  const int i = static_cast<int>(rng_() % static_cast<uint64_t>(opt_.nodes));
+  Host& h = *hosts_[i];
+  if (!h.node) return;
+  if (coin(rng_) < f_.propose) {
+    const std::string data = "p" + std::to_string(next_proposal_++);
+    auto r = h.node->propose(data);
+    if (r.is_ok()) trace("n" + std::to_string(h.id.value) + " propose " + data + " at " + std::to_string(r->index.value));
+    handle_ready(i);
+  }
+  if (!h.node) return;  // the proposal's Ready may have crashed it
+  if (coin(rng_) < f_.read) {
+    const std::string ctx = std::to_string(next_read_++);
+    if (h.node->read_index(ctx).is_ok()) {
+      h.asked[ctx] = inv_.max_commit();
+      trace("n" + std::to_string(h.id.value) + " read " + ctx + " (committed so far: " +
+            std::to_string(inv_.max_commit().value) + ")");
+    }
+    handle_ready(i);
+  }
+  if (h.node && coin(rng_) < f_.transfer && h.node->role() == raft::Role::kLeader) {
+    const raft::NodeId to(1 + rng_() % static_cast<uint64_t>(opt_.nodes));
+    trace("n" + std::to_string(h.id.value) + " transfer leadership to n" + std::to_string(to.value));
+    (void)h.node->transfer_leadership(to);
+    handle_ready(i);
+  }
+}
+
+void Simulation::faults() {
+  std::uniform_real_distribution<double> coin(0, 1);
+  if (coin(rng_) < f_.crash) {
+    const int i = static_cast<int>(rng_() % static_cast<uint64_t>(opt_.nodes));
+    if (hosts_[i]->node) crash(i, "at random");
+  }
+  if (coin(rng_) < f_.partition) {
+    const uint64_t n = static_cast<uint64_t>(opt_.nodes);
+    switch (rng_() % 3) {
+      case 0: {  // random halves, symmetric
+        std::vector<bool> side(n + 1);
+        for (uint64_t a = 1; a <= n; ++a) side[a] = rng_() % 2;
+        for (uint64_t a = 1; a <= n; ++a)
+          for (uint64_t b = 1; b <= n; ++b) cut_[a][b] = side[a] != side[b];
+        trace("partition: random halves");
+        break;
+      }
+      case 1: {  // isolate one node (often the leader)
+        const int l = leader_index();
+        const uint64_t a = (l >= 0 && rng_() % 2) ? static_cast<uint64_t>(l + 1) : 1 + rng_() % n;
+        for (uint64_t b = 1; b <= n; ++b) cut_[a][b] = cut_[b][a] = a != b;
+        trace("partition: isolate n" + std::to_string(a));
+        break;
+      }
+      default: {  // one way
+        const uint64_t a = 1 + rng_() % n, b = 1 + rng_() % n;
+        if (a != b) cut_[a][b] = true;
+        trace("partition: one-way n" + std::to_string(a) + " -/-> n" + std::to_string(b));
+        break;
+      }
+    }
+  }
+  if (coin(rng_) < f_.heal) {
+    for (auto& row : cut_) std::fill(row.begin(), row.end(), false);
+    trace("heal");
+  }
+}
+
+void Simulation::crash(int i, const char* where) {
+  Host& h = *hosts_[i];
+  trace("n" + std::to_string(h.id.value) + " CRASH " + where);
+  h.node.reset();
+  h.asked.clear();
+  h.released.clear();
+  // A quick restart lands in the same election; a slow one misses several.
+  const bool quick = std::uniform_real_distribution<double>(0, 1)(rng_) < f_.restart_quickly;
+  h.down_until = now_ + (quick ? 1 + rng_() % (2 * kUnitsPerTick) : kUnitsPerTick * (5 + rng_() % 30));
+}
+
+void Simulation::restart(int i) {
+  Host& h = *hosts_[i];
+  // The state machine restarts from the durable snapshot and replays the committed log.
+  h.applied = raft::LogIndex(0);
+  h.chain = 0;
+  const raft::pb::SnapshotMeta meta = h.log->snapshot_meta();
+  if (meta.index() > 0) {
+    auto st = decode_snapshot(h.log->snapshot_chunk(0, UINT64_MAX));
+    CASTOR_ASSERT(st.has_value(), "the durable snapshot does not decode");
+    h.applied = raft::LogIndex(st->first);
+    h.chain = st->second;
+  }
+  ++h.restarts;
+  h.node = std::make_unique<raft::Node>(config_for(i), *h.log);
+  if (now_ > 0) trace("n" + std::to_string(h.id.value) + " restart");
+  handle_ready(i);
+}
+
+// The host's Ready loop, as castord runs it (raft/ready.h), with crash points in between.
+void Simulation::handle_ready(int i) {
+  Host& h = *hosts_[i];
+  std::uniform_real_distribution<double> coin(0, 1);
+  while (h.node && h.node->has_ready()) {
+    raft::Ready rd = h.node->ready();
+    raft::Node& node = *h.node;
+    if (rd.soft_state) {
+      trace("n" + std::to_string(h.id.value) + " is " + raft::role_name(rd.soft_state->role) + " in term " +
+            std::to_string(rd.soft_state->term.value) + ", leader n" + std::to_string(rd.soft_state->leader.value));
+      if (rd.soft_state->role == raft::Role::kLeader) {
+        inv_.leader_seen(h.id, rd.soft_state->term);
+        inv_.leader_elected(h.id, rd.soft_state->term, h.log->first_index(),
+                            [&node](raft::LogIndex x) { return node.term_at(x); });
+      }
+    }
+    for (const Message& m : rd.early_messages) send(m);
+    if (coin(rng_) < f_.crash_mid_ready) return crash(i, "before persisting");
+    persist(i, rd);
+    if (coin(rng_) < f_.crash_mid_ready) return crash(i, "after persisting, before sending");
+    for (const Message& m : rd.messages) send(m);
+    for (const auto& e : rd.committed) apply(i, e);
+    for (auto& r : rd.reads) h.released.push_back(std::move(r));
+    const raft::LogIndex commit_before = node.committed();
+    node.advance(rd);
+    inv_.commit_seen(node.committed(), node.term(), [&node](raft::LogIndex x) { return node.term_at(x); });
+    serve_reads(i);
+    maybe_snapshot(i);
+    // The most dangerous moment for a leader to die: it has just learned of a new commit.
+    if (node.role() == raft::Role::kLeader && node.committed() > commit_before &&
+        coin(rng_) < f_.crash_leader_on_commit) {
+      return crash(i, "as leader, right after its commit index advanced");
+    }
+  }
+}
+
+void Simulation::persist(int i, const raft::Ready& rd) {
+  Host& h = *hosts_[i];
+  if (rd.snapshot) {
+    auto st = decode_snapshot(rd.snapshot->data());
+    if (!st || st->first != rd.snapshot->meta().index()) {
+      inv_.fail("snapshot transfer: n" + std::to_string(h.id.value) + " received a damaged snapshot at index " +
+                std::to_string(rd.snapshot->meta().index()));
+      return;
+    }
+    h.log->install_snapshot(*rd.snapshot);
+    h.applied = raft::LogIndex(st->first);
+    h.chain = st->second;
+    inv_.applied(h.id, h.applied, h.chain);
+    trace("n" + std::to_string(h.id.value) + " installed snapshot at " + std::to_string(st->first));
+  }
+  if (!rd.entries.empty()) {
+    const raft::LogIndex first(rd.entries.front().index());
+    if (h.node->role() == raft::Role::kLeader) {
+      for (const auto& e : rd.entries) {
+        const raft::LogIndex x(e.index());
+        if (x <= h.log->last_index() && h.log->term(x) != raft::Term(e.term())) {
+          inv_.leader_overwrote(h.id, h.node->term(), x);
+        }
+      }
+    }
+    std::optional<raft::Term> prev = h.log->term(first - 1);
+    for (const auto& e : rd.entries) {
+      if (prev) inv_.entry_persisted(h.id, e, *prev);
+      prev = raft::Term(e.term());
+    }
+  }
+  h.log->append(rd.hard_state, rd.entries);
+}
+
+void Simulation::apply(int i, const raft::pb::Entry& e) {
+  Host& h = *hosts_[i];
+  if (raft::LogIndex(e.index()) != h.applied + 1) {
+    inv_.fail("apply order: n" + std::to_string(h.id.value) + " applied " + std::to_string(e.index()) + " after " +
+              std::to_string(h.applied.value));
+  }
+  h.applied = raft::LogIndex(e.index());
+  h.chain = mix(mix(mix(h.chain, e.index()), e.term()), std::hash<std::string>()(e.data()));
+  inv_.applied(h.id, h.applied, h.chain);
+  if (!e.data().empty() && e.data()[0] == 'm') markers_applied_.emplace(e.data(), e.index());
+}
+
+void Simulation::serve_reads(int i) {
+  Host& h = *hosts_[i];
+  auto ready_to_serve = [&h](const raft::ReadState& r) { return r.index <= h.applied; };
+  for (const auto& r : h.released) {
+    if (!ready_to_serve(r)) continue;
+    auto it = h.asked.find(r.context);
+    if (it == h.asked.end()) continue;  // a duplicated release of a read already served
+    inv_.read_served(h.id, std::stoull(r.context), h.applied, it->second);
+    trace("n" + std::to_string(h.id.value) + " served read " + r.context + " at " + std::to_string(h.applied.value));
+    h.asked.erase(it);
+    ++reads_served_;
+  }
+  std::erase_if(h.released, ready_to_serve);
+}
+
+void Simulation::maybe_snapshot(int i) {
+  Host& h = *hosts_[i];
+  const raft::pb::SnapshotMeta old = h.log->snapshot_meta();
+  if (h.applied.value < old.index() + f_.snapshot_every) return;
+  raft::pb::SnapshotMeta meta;
+  meta.set_index(h.applied.value);
+  meta.set_term(h.log->term(h.applied).value().value);
+  *meta.mutable_conf() = old.conf();
+  h.log->save_snapshot(std::move(meta), encode_snapshot(h.applied.value, h.chain));
+}
+
+void Simulation::check_step() {
+  for (const auto& h : hosts_) {
+    if (h->node && h->node->role() == raft::Role::kLeader) inv_.leader_seen(h->id, h->node->term());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+bool Simulation::liveness() {
+  trace("--- liveness: heal everything, restart every node");
+  for (auto& row : cut_) std::fill(row.begin(), row.end(), false);
+  f_.drop = f_.duplicate = f_.crash = f_.crash_mid_ready = f_.crash_leader_on_commit = f_.partition = f_.transfer = 0;
+  f_.propose = f_.read = 0;
+  for (int i = 0; i < opt_.nodes; ++i) {
+    if (!hosts_[i]->node) restart(i);
+  }
+  // Fresh proposals, retried by the simulated client until some node applies them.
+  constexpr int kMarkers = 3;
+  const std::map<std::string, uint64_t>& applied_at = markers_applied_;
+  std::map<std::string, uint64_t> proposed_at;
+  std::vector<std::string> markers;
+  for (int k = 0; k < kMarkers; ++k) markers.push_back("m" + std::to_string(k));
+  const uint64_t deadline = now_ + opt_.liveness_ticks_max * kUnitsPerTick;
+  while (now_ < deadline) {
+    step();
+    if (!inv_.violations().empty()) return true;  // reported as a violation instead
+    const int l = leader_index();
+    if (l >= 0) {
+      for (const auto& mk : markers) {
+        if (applied_at.count(mk)) continue;
+        auto it = proposed_at.find(mk);
+        if (it != proposed_at.end() && now_ < it->second + 3 * 10 * kUnitsPerTick) continue;
+        if (hosts_[l]->node->propose(mk).is_ok()) proposed_at[mk] = now_;
+        handle_ready(l);
+      }
+    }
+    if (static_cast<int>(applied_at.size()) < kMarkers || leader_index() < 0) continue;
+    uint64_t need = 0;
+    for (const auto& [mk, at] : applied_at) need = std::max(need, at);
+    bool everyone = true;
+    for (const auto& h : hosts_) everyone = everyone && h->node && h->applied.value >= need;
+    if (everyone) {
+      trace("--- liveness: every marker applied everywhere by t=" + std::to_string(now_));
+      return true;
+    }
+  }
+  context_ = "after healing, no stable leader applied every fresh proposal on every node within " +
+             std::to_string(opt_.liveness_ticks_max) + " ticks (markers applied: " +
+             std::to_string(applied_at.size()) + "/" + std::to_string(kMarkers) + ")";
+  return false;
+}
+
+}  // namespace castor::sim

@@ -1,0 +1,123 @@
+// Simulation: a whole Raft cluster in one process, driven by one seed.
+//
+// 3 or 5 raft::Node objects, each hosted like castord hosts it (persist, send, apply, serve
+// reads, advance) over a MemoryLog that survives simulated crashes. A simulated network drops,
+// duplicates, delays and reorders messages and makes symmetric and one-way partitions. A
+// virtual clock drives ticks. Clients propose writes and ask for linearizable reads; hosts take
+// snapshots and compact. Invariants are checked after every step.
+//
+// A run has a chaos phase (faults on) and a liveness phase (everything healed: a leader must
+// emerge and fresh proposals must commit everywhere within a bound).
+//
+// Deterministic: the seed decides everything. Performs no I/O except the trace, written to the
+// stream given in Options. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "raft/config.h"
+#include "raft/memory_log.h"
+#include "raft/node.h"
+#include "tests/sim/invariants.h"
+
+namespace castor::sim {
+
+struct Options {
+  uint64_t seed = 1;
+  int nodes = 3;
+  // Virtual time is counted in units; a node ticks every kUnitsPerTick units.
+  uint64_t chaos_units = 4000;
+  // The liveness bound, in ticks after healing: a leader and every fresh proposal applied on
+  // every node within it.
+  uint64_t liveness_ticks_max = 400;
+  raft::PlantedBug planted_bug = raft::PlantedBug::kNone;
+  std::ostream* trace = nullptr;  // a readable line per event when set
+};
+
+struct Outcome {
+  std::vector<std::string> violations;
+  bool liveness_failed = false;
+  std::string liveness_reason;
+  uint64_t steps = 0;
+  uint64_t committed = 0;
+  uint64_t reads_served = 0;
+  bool ok() const { return violations.empty() && !liveness_failed; }
+};
+
+class Simulation {
+ public:
+  static constexpr uint64_t kUnitsPerTick = 10;
+
+  explicit Simulation(const Options& options);
+  ~Simulation();
+  Outcome run();
+
+ private:
+  struct Host;
+  struct InFlight {
+    uint64_t deliver_at;
+    uint64_t seq;
+    raft::pb::Message msg;
+    bool operator>(const InFlight& o) const { return std::tie(deliver_at, seq) > std::tie(o.deliver_at, o.seq); }
+  };
+  // How faulty this seed's world is, drawn once per seed.
+  struct Faults {
+    double drop = 0, duplicate = 0;
+    uint64_t delay_max_units = 1;
+    double crash = 0, crash_mid_ready = 0, crash_leader_on_commit = 0, restart_quickly = 0;
+    double partition = 0, heal = 0;
+    double propose = 0, read = 0, transfer = 0;
+    uint64_t snapshot_every = 10;
+    uint64_t append_bytes_max = 24;
+    uint32_t inflight_max = 4;
+    bool pre_vote = true, check_quorum = true;
+  };
+
+  void step();
+  void deliver_due();
+  void client_actions();
+  void faults();
+  void crash(int i, const char* where);
+  void restart(int i);
+  void handle_ready(int i);
+  void persist(int i, const raft::Ready& rd);
+  void apply(int i, const raft::pb::Entry& e);
+  void serve_reads(int i);
+  void maybe_snapshot(int i);
+  void send(const raft::pb::Message& m);
+  void check_step();
+  bool liveness();
+  int leader_index() const;
+  bool blocked(uint64_t from, uint64_t to) const;
+  void trace(const std::string& line);
+  raft::Config config_for(int i) const;
+
+  Options opt_;
+  std::mt19937_64 rng_;
+  Faults f_;
+  Invariants inv_;
+  std::vector<std::unique_ptr<Host>> hosts_;
+  std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> net_;
+  std::vector<std::vector<bool>> cut_;  // cut_[from][to]: messages from -> to are lost
+  uint64_t now_ = 0;
+  uint64_t seq_ = 0;
+  uint64_t next_proposal_ = 1;
+  uint64_t next_read_ = 1;
+  uint64_t steps_ = 0;
+  uint64_t reads_served_ = 0;
+  std::map<std::string, uint64_t> markers_applied_;  // liveness marker -> index it was applied at
+  std::string context_;  // what the simulation is doing, for violation messages
+};
+
+std::string bug_name(raft::PlantedBug bug);
+std::optional<raft::PlantedBug> parse_bug(const std::string& name);
+
+}  // namespace castor::sim
