@@ -336,8 +336,11 @@ void Node::step_leader(const pb::Message& m) {
       pr.recent_active = true;
       pr.probe_sent = false;
       if (pr.state == Progress::State::kSnapshot) {
-        // A chunk may have been lost; the follower is alive, so resend from its last ack.
-        send_snapshot_chunk(from, pr);
+        // The follower is alive. If no chunk was acknowledged since its previous heartbeat
+        // answer, the chunk in flight was probably lost: resend from its last ack. (A slow
+        // link thus gets at most one duplicate chunk per two heartbeats, not one per beat.)
+        if (pr.snapshot_offset == pr.snapshot_offset_at_heartbeat) send_snapshot_chunk(from, pr);
+        pr.snapshot_offset_at_heartbeat = pr.snapshot_offset;
       } else if (pr.match < log_.last_index()) {
         if (pr.state == Progress::State::kReplicate && pr.is_paused()) pr.free_first_inflight();
         send_append(from, true);
@@ -535,8 +538,14 @@ Status Node::transfer_leadership(NodeId to) {
   if (role_ != Role::kLeader) return Status(Code::kNotLeader, "not the leader");
   if (to == cfg_.id) return Status::ok();
   if (!is_voter(to)) return Status(Code::kInvalidArgument, "transfer target is not a voter");
-  transferee_ = to;
-  election_elapsed_ = 0;
+  if (transferee_ != to) {
+    transferee_ = to;
+    election_elapsed_ = 0;
+  }
+  // Otherwise a host is repeating its request. It re-sends below but keeps the deadline: a
+  // transfer has one election timeout (thesis 3.10), and restarting that clock on every retry
+  // would keep proposals Dropped, and postpone check-quorum (thesis 6.2), for as long as the
+  // retries go on.
   const Progress& pr = progress_.at(to);
   if (pr.match == log_.last_index()) {
     pb::Message tn;

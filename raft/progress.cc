@@ -23,6 +23,7 @@ void Progress::become_snapshot(LogIndex index, Term term) {
   snapshot_index = index;
   snapshot_term = term;
   snapshot_offset = 0;
+  snapshot_offset_at_heartbeat = UINT64_MAX;
   probe_sent = false;
   inflight_.clear();
 }

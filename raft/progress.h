@@ -36,6 +36,8 @@ class Progress {
   LogIndex snapshot_index;
   Term snapshot_term;
   uint64_t snapshot_offset = 0;
+  // snapshot_offset when the follower last answered a heartbeat: unchanged means stalled.
+  uint64_t snapshot_offset_at_heartbeat = UINT64_MAX;
 
   void become_probe();
   void become_replicate();

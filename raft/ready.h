@@ -7,6 +7,8 @@
 //   3. send `messages` (they may acknowledge what step 2 persisted: vote grants, append acks);
 //   4. apply `committed` in order, serve each `reads` entry once applied >= its index;
 //   5. Node::advance(ready).
+// Between ready() and advance() the host may go on calling tick, step, propose and
+// read_index (say, while a log thread fsyncs); what they produce waits for the next Ready.
 #pragma once
 
 #include <optional>

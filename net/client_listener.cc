@@ -1,0 +1,164 @@
+#include "net/client_listener.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+
+#include "net/hello.h"
+
+namespace castor::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct ClientListener::Conn {
+  Conn(tcp::socket s, uint32_t frame_bytes_max, asio::io_context& io)
+      : sock(std::move(s), frame_bytes_max), wake_writer(io), wake_reader(io) {}
+  FramedSocket sock;
+  std::deque<std::string> out;  // encoded response frames
+  asio::steady_timer wake_writer;
+  asio::steady_timer wake_reader;
+  size_t in_flight = 0;
+  bool closed = false;
+
+  void close() {
+    if (closed) return;
+    closed = true;
+    sock.close();
+    wake_writer.cancel();
+    wake_reader.cancel();
+  }
+};
+
+ClientListener::ClientListener(asio::io_context& io, ClientListenerOptions options, OnRequest on_request)
+    : io_(io), opt_(std::move(options)), on_request_(std::move(on_request)) {}
+
+ClientListener::~ClientListener() { stop(); }
+
+Result<Endpoint> ClientListener::start(const Endpoint& listen) {
+  try {
+    tcp::resolver resolver(io_);
+    const tcp::endpoint ep = *resolver.resolve(listen.host, std::to_string(listen.port)).begin();
+    acceptor_ = std::make_unique<tcp::acceptor>(io_);
+    acceptor_->open(ep.protocol());
+    acceptor_->set_option(tcp::acceptor::reuse_address(true));
+    acceptor_->bind(ep);
+    acceptor_->listen();
+  } catch (const boost::system::system_error& e) {
+    return Status(Code::kUnavailable, "cannot listen for clients on " + listen.to_string() + ": " + e.code().message());
+  }
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  return Endpoint{listen.host, acceptor_->local_endpoint().port()};
+}
+
+void ClientListener::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  boost::system::error_code ignored;
+  if (acceptor_) acceptor_->close(ignored);
+  for (auto& [raw, conn] : conns_) conn->close();
+}
+
+void ClientListener::reject(const std::string& reason, const std::string& detail) {
+  ++rejected_[reason];
+  log_.warn("client port: " + reason, detail);
+}
+
+asio::awaitable<void> ClientListener::accept_loop() {
+  while (!stopped_) {
+    boost::system::error_code ec;
+    tcp::socket sock = co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (stopped_) break;
+      log_.warn("client port: accept failed", ec.message());
+      continue;
+    }
+    if (conns_.size() >= opt_.connections_max) {
+      reject("too many connections", "limit " + std::to_string(opt_.connections_max));
+      continue;  // the socket closes as it goes out of scope
+    }
+    asio::co_spawn(io_, serve(std::move(sock)), asio::detached);
+  }
+}
+
+asio::awaitable<void> ClientListener::serve(tcp::socket socket) {
+  boost::system::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  auto conn = std::make_shared<Conn>(std::move(socket), opt_.frame_bytes_max, io_);
+  conns_[conn.get()] = conn;
+  const std::string remote = conn->sock.remote();
+
+  Result<Frame> first = co_await conn->sock.read_frame_within(opt_.handshake_timeout);
+  pb::Hello hello;
+  Status why;
+  if (!first.is_ok()) {
+    why = first.status();
+  } else if (first->kind != FrameKind::kHello || !hello.ParseFromString(first->payload)) {
+    why = Status(Code::kInvalidArgument, "the first frame is not a Hello");
+  } else {
+    why = check_hello(hello, opt_.cluster_id, pb::Hello::CLIENT);
+  }
+  if (!why.is_ok()) {
+    reject("refused connection", remote + ": " + why.message());
+  } else {
+    std::string reply;
+    append_frame(reply, FrameKind::kHello,
+                 make_hello(opt_.cluster_id, opt_.node_id, pb::Hello::PEER, opt_.node_name).SerializeAsString());
+    conn->out.push_back(std::move(reply));
+    asio::co_spawn(io_, write_loop(conn), asio::detached);
+    while (!conn->closed && !stopped_) {
+      if (conn->in_flight >= opt_.in_flight_max) {
+        conn->wake_reader.expires_at(asio::steady_timer::time_point::max());
+        co_await conn->wake_reader.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      Result<Frame> f = co_await conn->sock.read_frame();
+      if (!f.is_ok()) {
+        if (f.status().code() != Code::kUnavailable) reject("malformed frame", remote + ": " + f.status().message());
+        break;
+      }
+      if (f->kind != FrameKind::kRequest) {
+        reject("malformed frame", remote + ": expected a request frame");
+        break;
+      }
+      ++conn->in_flight;
+      std::weak_ptr<Conn> weak = conn;
+      on_request_(std::move(f->payload), [weak](std::string payload) {
+        auto c = weak.lock();
+        if (!c || c->closed) return;
+        --c->in_flight;
+        std::string frame;
+        append_frame(frame, FrameKind::kResponse, payload);
+        c->out.push_back(std::move(frame));
+        c->wake_writer.cancel();
+        c->wake_reader.cancel();
+      });
+    }
+  }
+  conn->close();
+  conns_.erase(conn.get());
+}
+
+asio::awaitable<void> ClientListener::write_loop(std::shared_ptr<Conn> conn) {
+  while (!conn->closed) {
+    if (conn->out.empty()) {
+      conn->wake_writer.expires_at(asio::steady_timer::time_point::max());
+      boost::system::error_code ec;
+      co_await conn->wake_writer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    // Every response ready now goes out in one write.
+    std::string batch;
+    while (!conn->out.empty()) {
+      batch += conn->out.front();
+      conn->out.pop_front();
+    }
+    if (!(co_await conn->sock.write(batch)).is_ok()) break;
+  }
+  conn->close();
+}
+
+}  // namespace castor::net

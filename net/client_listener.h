@@ -1,0 +1,77 @@
+// ClientListener: accepts client connections and hands each request to the server.
+//
+// A client connects, sends a client Hello of this cluster, gets the node's Hello back, then
+// sends request frames and reads response frames. Many requests may be in flight on one
+// connection (pipelining); responses go back in the order the server produces them, matched
+// to requests by an id inside the payload, which this class does not read. Each connection has
+// at most `in_flight_max` unanswered requests: beyond that it stops reading (backpressure).
+// Malformed input closes that connection with a rate-limited log line and nothing else.
+//
+// What it does NOT do: parse requests, enforce deadlines (the server does), or retry.
+// Threading: every method and callback runs on the io_context's single thread.
+// Destroy it only after its io_context has stopped running (its coroutines refer to it).
+#pragma once
+
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "net/endpoint.h"
+#include "net/framed_socket.h"
+#include "net/rate_limited_log.h"
+
+namespace castor::net {
+
+struct ClientListenerOptions {
+  uint64_t node_id = 0;
+  std::string node_name;
+  std::string cluster_id;
+  uint32_t frame_bytes_max = kFrameBytesMaxDefault;
+  size_t connections_max = 4096;
+  size_t in_flight_max = 4096;  // unanswered requests per connection
+  std::chrono::milliseconds handshake_timeout{5000};
+};
+
+class ClientListener {
+ public:
+  // Answers one request. Safe to call after the connection closed (the answer is dropped);
+  // calling it twice is a bug.
+  using Respond = std::function<void(std::string payload)>;
+  using OnRequest = std::function<void(std::string payload, Respond respond)>;
+
+  ClientListener(boost::asio::io_context& io, ClientListenerOptions options, OnRequest on_request);
+  ~ClientListener();
+
+  // Binds (port 0 picks a free one) and starts accepting. kUnavailable names the address.
+  Result<Endpoint> start(const Endpoint& listen);
+  void stop();
+
+  size_t connections() const { return conns_.size(); }
+  const std::map<std::string, uint64_t>& rejected() const { return rejected_; }
+
+ private:
+  struct Conn;
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> write_loop(std::shared_ptr<Conn> conn);
+  void reject(const std::string& reason, const std::string& detail);
+
+  boost::asio::io_context& io_;
+  ClientListenerOptions opt_;
+  OnRequest on_request_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::map<Conn*, std::shared_ptr<Conn>> conns_;
+  std::map<std::string, uint64_t> rejected_;
+  RateLimitedLog log_;
+  bool stopped_ = false;
+};
+
+}  // namespace castor::net

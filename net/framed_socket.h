@@ -1,0 +1,42 @@
+// FramedSocket: a TCP socket that reads and writes whole frames (frame.h), for coroutines.
+//
+// Not thread-safe: use it from one strand. At most one read and one write in flight at a time.
+#pragma once
+
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <string>
+
+#include "net/frame.h"
+
+namespace castor::net {
+
+class FramedSocket {
+ public:
+  FramedSocket(boost::asio::ip::tcp::socket socket, uint32_t frame_bytes_max)
+      : socket_(std::move(socket)), reader_(frame_bytes_max) {}
+
+  // The next frame. kUnavailable when the connection closed or failed; kTooLarge or
+  // kInvalidArgument when the peer sent a malformed stream.
+  boost::asio::awaitable<Result<Frame>> read_frame();
+  // Writes `bytes` (one or more encoded frames) in full. kUnavailable on failure.
+  boost::asio::awaitable<Status> write(const std::string& bytes);
+  // The same, closing the socket if the read takes longer than `timeout` (for handshakes, so
+  // a silent connection cannot hold a slot forever).
+  boost::asio::awaitable<Result<Frame>> read_frame_within(std::chrono::milliseconds timeout);
+
+  void close();
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  std::string remote() const;
+
+ private:
+  boost::asio::ip::tcp::socket socket_;
+  FrameReader reader_;
+  char buf_[64 * 1024];
+};
+
+}  // namespace castor::net

@@ -1,0 +1,19 @@
+// The Hello handshake: the first frame on every connection names the protocol, the cluster
+// and the sender, so that a stray client, a node of another cluster or a different protocol
+// is turned away before it can say anything else (DESIGN.md section 6).
+#pragma once
+
+#include <string>
+
+#include "net/net.pb.h"
+#include "raft/status.h"
+
+namespace castor::net {
+
+pb::Hello make_hello(const std::string& cluster_id, uint64_t node_id, pb::Hello::Role role, const std::string& name);
+
+// Checks a received Hello against what this end expects. `expect_role` is the role the other
+// end must have. kInvalidArgument with the reason on any mismatch.
+Status check_hello(const pb::Hello& got, const std::string& cluster_id, pb::Hello::Role expect_role);
+
+}  // namespace castor::net

@@ -1,0 +1,136 @@
+#include "net/client_listener.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <random>
+
+#include "net/hello.h"
+#include "tests/unit/net/io_thread.h"
+
+namespace castor::net {
+namespace {
+
+namespace asio = boost::asio;
+
+// An echo server: each request is answered with its payload reversed.
+class ClientListenerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ClientListenerOptions o;
+    o.node_id = 1;
+    o.cluster_id = "castor";
+    o.frame_bytes_max = 1024;
+    listener_ = std::make_unique<ClientListener>(io_.io, o, [](std::string payload, ClientListener::Respond respond) {
+      respond(std::string(payload.rbegin(), payload.rend()));
+    });
+    ep_ = io_.call([&] { return listener_->start(Endpoint{"127.0.0.1", 0}).value(); });
+  }
+  void TearDown() override {
+    io_.stop();
+    listener_.reset();
+  }
+
+  // A blocking client connection and its frame reader.
+  struct Client {
+    explicit Client(asio::io_context& io) : sock(io) {}
+    asio::ip::tcp::socket sock;
+    FrameReader reader{1 << 20};
+  };
+
+  // `hello` false skips the handshake.
+  Client connect(bool hello, pb::Hello::Role role = pb::Hello::CLIENT, const std::string& cluster = "castor") {
+    Client c(client_io_);
+    asio::ip::tcp::socket& s = c.sock;
+    s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), ep_.port));
+    if (hello) {
+      std::string f;
+      append_frame(f, FrameKind::kHello, make_hello(cluster, 0, role, "test").SerializeAsString());
+      asio::write(s, asio::buffer(f));
+    }
+    return c;
+  }
+
+  // Reads one frame; kUnavailable when the server closed the connection.
+  Result<Frame> read(Client& c) {
+    FrameReader& r = c.reader;
+    asio::ip::tcp::socket& s = c.sock;
+    char buf[4096];
+    for (;;) {
+      auto f = r.next();
+      if (!f.is_ok()) return f.status();
+      if (f->has_value()) return std::move(**f);
+      boost::system::error_code ec;
+      size_t n = s.read_some(asio::buffer(buf), ec);
+      if (ec) return Status(Code::kUnavailable, ec.message());
+      r.feed(buf, n);
+    }
+  }
+
+  size_t rejected(const std::string& reason) {
+    return io_.call([&] {
+      auto it = listener_->rejected().find(reason);
+      return it == listener_->rejected().end() ? uint64_t{0} : it->second;
+    });
+  }
+
+  IoThread io_;
+  asio::io_context client_io_;
+  std::unique_ptr<ClientListener> listener_;
+  Endpoint ep_;
+};
+
+TEST_F(ClientListenerTest, AnswersManyPipelinedRequestsOnOneConnection) {
+  auto s = connect(true);
+  auto hello = read(s);
+  ASSERT_TRUE(hello.is_ok());
+  EXPECT_EQ(hello->kind, FrameKind::kHello);
+  std::string burst;
+  for (int i = 0; i < 200; ++i) append_frame(burst, FrameKind::kRequest, "req" + std::to_string(i));
+  asio::write(s.sock, asio::buffer(burst));
+  for (int i = 0; i < 200; ++i) {
+    auto f = read(s);
+    ASSERT_TRUE(f.is_ok()) << f.status().to_string();
+    const std::string want = "req" + std::to_string(i);
+    EXPECT_EQ(f->payload, std::string(want.rbegin(), want.rend()));
+  }
+}
+
+TEST_F(ClientListenerTest, RefusesOtherClustersAndPeersOnTheClientPort) {
+  auto other = connect(true, pb::Hello::CLIENT, "elsewhere");
+  EXPECT_FALSE(read(other).is_ok());
+  auto peer = connect(true, pb::Hello::PEER);
+  EXPECT_FALSE(read(peer).is_ok());
+  EXPECT_EQ(rejected("refused connection"), 2u);
+}
+
+TEST_F(ClientListenerTest, GarbageAndOversizeFramesCloseOnlyThatConnection) {
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 10; ++i) {
+    auto s = connect(i % 2 == 0);
+    std::string junk(1 + rng() % 300, '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    boost::system::error_code ec;
+    asio::write(s.sock, asio::buffer(junk), ec);
+  }
+  auto big = connect(true);
+  ASSERT_TRUE(read(big).is_ok());
+  std::string frame;
+  append_frame(frame, FrameKind::kRequest, std::string(2000, 'x'));  // over frame_bytes_max
+  asio::write(big.sock, asio::buffer(frame));
+  EXPECT_FALSE(read(big).is_ok());
+  EXPECT_GE(rejected("malformed frame"), 1u);
+
+  auto good = connect(true);
+  ASSERT_TRUE(read(good).is_ok());
+  std::string req;
+  append_frame(req, FrameKind::kRequest, "ab");
+  asio::write(good.sock, asio::buffer(req));
+  auto f = read(good);
+  ASSERT_TRUE(f.is_ok());
+  EXPECT_EQ(f->payload, "ba");
+}
+
+}  // namespace
+}  // namespace castor::net

@@ -1,0 +1,200 @@
+// Log compaction and InstallSnapshot in chunks (paper 7).
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "raft/memory_log.h"
+#include "raft/node.h"
+#include "tests/unit/raft/test_cluster.h"
+
+namespace castor::raft {
+namespace {
+
+using namespace testing;  // NOLINT: test helpers
+
+constexpr uint64_t kChunk = 100;
+const std::string kData = std::string(100, 'a') + std::string(100, 'b') + std::string(50, 'c');
+
+// Node 3 misses five writes; then the leader's host compacts its log past them, so node 3 can
+// only catch up by snapshot. Returns the snapshot's index.
+LogIndex lag_node3_behind_a_snapshot(TestCluster& c) {
+  c.elect(1);
+  c.isolate(3);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(c.node(1).propose("w" + std::to_string(i)).is_ok());
+    c.process(1);
+  }
+  c.deliver_all();
+  const LogIndex applied = c.node(1).applied();
+  EXPECT_EQ(applied, c.node(1).last_index());
+  pb::SnapshotMeta meta;
+  meta.set_index(applied.value);
+  meta.set_term(c.node(1).term_at(applied)->value);
+  *meta.mutable_conf() = conf_of(3);
+  c.log(1).save_snapshot(meta, kData);
+  c.heal();
+  c.in_flight().clear();
+  c.clear_sent();
+  return applied;
+}
+
+std::vector<pb::Message> snap_chunks(const TestCluster& c) {
+  std::vector<pb::Message> out;
+  for (const auto& m : c.sent()) {
+    if (m.type() == pb::MSG_SNAP) out.push_back(m);
+  }
+  return out;
+}
+
+TEST(Snapshot, Section7_LaggingFollowerGetsTheSnapshotInChunksAndRestartsItsLogThere) {
+  TestCluster c(3, [](Config& cfg) { cfg.snapshot_chunk_bytes_max = kChunk; });
+  const LogIndex snap = lag_node3_behind_a_snapshot(c);
+  c.tick(1);  // a heartbeat: node 3 answers, the leader finds what it needs is compacted
+  c.deliver_all();
+
+  std::vector<pb::Message> chunks = snap_chunks(c);
+  ASSERT_EQ(chunks.size(), 3u);
+  const uint64_t offsets[] = {0, 100, 200};
+  const size_t sizes[] = {100, 100, 50};
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(chunks[i].to(), 3u);
+    EXPECT_EQ(chunks[i].snapshot_offset(), offsets[i]);
+    EXPECT_EQ(chunks[i].snapshot_chunk().size(), sizes[i]);
+    EXPECT_EQ(chunks[i].snapshot_meta().index(), snap.value);
+    EXPECT_EQ(chunks[i].snapshot_done(), i == 2);
+  }
+
+  // The final chunk produced exactly one Ready with the whole snapshot, and that Ready's
+  // messages (sent after the install) acknowledge it like an append.
+  int with_snapshot = 0;
+  for (const Ready& rd : c.readies(3)) {
+    if (!rd.snapshot) continue;
+    ++with_snapshot;
+    EXPECT_EQ(rd.snapshot->data(), kData);
+    EXPECT_EQ(rd.snapshot->meta().index(), snap.value);
+    EXPECT_TRUE(rd.entries.empty());
+    std::vector<pb::Message> acks = of_type(rd.messages, pb::MSG_APP_RESP);
+    ASSERT_EQ(acks.size(), 1u);
+    EXPECT_FALSE(acks[0].reject());
+    EXPECT_EQ(acks[0].index(), snap.value);
+    EXPECT_TRUE(of_type(rd.early_messages, pb::MSG_APP_RESP).empty());
+  }
+  EXPECT_EQ(with_snapshot, 1);
+  // Node 3's log now starts after the snapshot and the leader streams to it from there.
+  EXPECT_EQ(c.log(3).first_index(), snap + 1);
+  EXPECT_EQ(c.log(3).snapshot_meta().index(), snap.value);
+  EXPECT_EQ(c.node(3).applied(), snap);
+  EXPECT_EQ(c.node(1).progress().at(NodeId(3)).state, Progress::State::kReplicate);
+  EXPECT_EQ(c.node(1).progress().at(NodeId(3)).match, snap);
+
+  ASSERT_TRUE(c.node(1).propose("after").is_ok());
+  c.process(1);
+  c.deliver_all();
+  EXPECT_EQ(c.node(3).last_index(), snap + 1);
+  EXPECT_EQ(c.log(3).last_index(), snap + 1);
+  EXPECT_EQ(c.log(3).first_index(), snap + 1);
+  c.tick(1);
+  c.deliver_all();
+  ASSERT_FALSE(c.applied(3).empty());
+  EXPECT_EQ(c.applied(3).back().data(), "after");
+}
+
+TEST(Snapshot, Section7_LostChunkIsResentWhenHeartbeatAnswersShowNoProgress) {
+  TestCluster c(3, [](Config& cfg) { cfg.snapshot_chunk_bytes_max = kChunk; });
+  const LogIndex snap = lag_node3_behind_a_snapshot(c);
+  auto lost = std::make_shared<int>(0);
+  c.set_drop([lost](const pb::Message& m) {
+    if (m.type() == pb::MSG_SNAP && m.snapshot_offset() == 100 && *lost == 0) {
+      ++*lost;
+      return true;
+    }
+    return false;
+  });
+  c.tick(1);
+  c.deliver_all();
+  ASSERT_EQ(*lost, 1);
+  // One chunk in flight at a time: with its answer lost, the stream stalls...
+  EXPECT_EQ(snap_chunks(c).size(), 2u);
+  EXPECT_EQ(c.log(3).snapshot_meta().index(), 0u);
+  // ...until the follower proves alive twice without acknowledging anything new (one answer
+  // alone may just mean a slow link), and the leader resends from its last acknowledged byte.
+  c.tick(1);
+  c.deliver_all();
+  EXPECT_EQ(snap_chunks(c).size(), 2u) << "one heartbeat answer already triggered a resend";
+  c.tick(1);
+  c.deliver_all();
+  std::vector<pb::Message> chunks = snap_chunks(c);
+  ASSERT_EQ(chunks.size(), 4u);
+  EXPECT_EQ(chunks[2].snapshot_offset(), 100u);
+  EXPECT_EQ(chunks[3].snapshot_offset(), 200u);
+  EXPECT_EQ(c.log(3).snapshot_meta().index(), snap.value);
+  EXPECT_EQ(c.log(3).snapshot_meta().data_bytes(), kData.size());
+}
+
+TEST(Snapshot, Section7_ChunkOfAnUnknownStreamIsRejectedAndTheLeaderRestartsAtZero) {
+  TestCluster c(3, [](Config& cfg) { cfg.snapshot_chunk_bytes_max = kChunk; });
+  const LogIndex snap = lag_node3_behind_a_snapshot(c);
+  c.tick(1);
+  // Deliver until the second chunk is on its way, then restart node 3: the partial stream,
+  // held only in memory, is gone.
+  ASSERT_TRUE(c.deliver_until([&] { return snap_chunks(c).size() == 2; }));
+  c.restart(3);
+  c.deliver_all();
+
+  EXPECT_EQ(c.count_sent([](const pb::Message& m) { return m.type() == pb::MSG_SNAP_RESP && m.reject(); }),
+            1u);
+  std::vector<uint64_t> offsets;
+  for (const auto& m : snap_chunks(c)) offsets.push_back(m.snapshot_offset());
+  EXPECT_EQ(offsets, (std::vector<uint64_t>{0, 100, 0, 100, 200}));
+  EXPECT_EQ(c.log(3).snapshot_meta().index(), snap.value);
+  EXPECT_EQ(c.log(3).snapshot_meta().data_bytes(), kData.size());
+  EXPECT_EQ(c.node(1).progress().at(NodeId(3)).match, snap);
+}
+
+TEST(Snapshot, Section7_FollowerRejectsAChunkOfAStreamItDoesNotHold) {
+  MemoryLog log(conf_of(3));
+  Node n(config_for(3), log);
+  pb::Message m = msg(pb::MSG_SNAP, 1, 3, 1);
+  m.mutable_snapshot_meta()->set_index(10);
+  m.mutable_snapshot_meta()->set_term(1);
+  m.mutable_snapshot_meta()->set_data_bytes(300);
+  m.set_snapshot_offset(100);
+  m.set_snapshot_chunk(std::string(100, 'x'));
+  n.step(m);
+  Ready rd = handle_ready(n, log);
+  ASSERT_EQ(rd.messages.size(), 1u);
+  EXPECT_EQ(rd.messages[0].type(), pb::MSG_SNAP_RESP);
+  EXPECT_TRUE(rd.messages[0].reject());
+  EXPECT_EQ(rd.messages[0].snapshot_offset(), 0u);
+  EXPECT_EQ(rd.messages[0].index(), 10u);
+  EXPECT_FALSE(rd.snapshot.has_value());
+}
+
+TEST(Snapshot, Section7_DuplicatedChunkIsHarmless) {
+  MemoryLog log(conf_of(3));
+  Node n(config_for(3), log);
+  pb::Message first = msg(pb::MSG_SNAP, 1, 3, 1);
+  first.mutable_snapshot_meta()->set_index(10);
+  first.mutable_snapshot_meta()->set_term(1);
+  *first.mutable_snapshot_meta()->mutable_conf() = conf_of(3);
+  first.mutable_snapshot_meta()->set_data_bytes(200);
+  first.set_snapshot_chunk(std::string(100, 'x'));
+  n.step(first);
+  handle_ready(n, log);
+  n.step(first);  // a duplicate of chunk 0 restarts the stream: still consistent
+  handle_ready(n, log);
+  pb::Message second = first;
+  second.set_snapshot_offset(100);
+  second.set_snapshot_chunk(std::string(100, 'y'));
+  n.step(second);
+  n.step(second);  // a duplicate of the final chunk after completion
+  Ready rd = handle_ready(n, log);
+  ASSERT_TRUE(rd.snapshot.has_value());
+  EXPECT_EQ(rd.snapshot->data(), std::string(100, 'x') + std::string(100, 'y'));
+  EXPECT_EQ(log.snapshot_meta().index(), 10u);
+  EXPECT_EQ(n.committed(), LogIndex(10));
+}
+
+}  // namespace
+}  // namespace castor::raft
