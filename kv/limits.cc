@@ -1,0 +1,134 @@
+#include "kv/limits.h"
+
+#include <string>
+#include <string_view>
+
+namespace castor::kv {
+namespace {
+
+Status invalid(const std::string& message) { return Status(Code::kInvalidArgument, message); }
+
+Status too_large(const char* what, uint64_t bytes, uint64_t max) {
+  return Status(Code::kTooLarge,
+                std::string(what) + " is " + std::to_string(bytes) + ", limit " + std::to_string(max));
+}
+
+Status check_key(std::string_view key, const Limits& limits) {
+  if (key.empty()) return invalid("key is empty");
+  if (key.size() > limits.key_bytes_max) return too_large("key bytes", key.size(), limits.key_bytes_max);
+  return Status::ok();
+}
+
+// Range and DeleteRange share their bounds. The start key may be empty (from the first key).
+Status check_range(std::string_view key, std::string_view range_end, bool prefix, const Limits& limits) {
+  if (key.size() > limits.key_bytes_max) return too_large("key bytes", key.size(), limits.key_bytes_max);
+  if (range_end.size() > limits.key_bytes_max) {
+    return too_large("range_end bytes", range_end.size(), limits.key_bytes_max);
+  }
+  if (prefix && !range_end.empty()) return invalid("range_end must be empty with prefix");
+  return Status::ok();
+}
+
+Status check_put(const pb::PutRequest& put, const Limits& limits) {
+  if (Status s = check_key(put.key(), limits); !s.is_ok()) return s;
+  if (put.value().size() > limits.value_bytes_max) {
+    return too_large("value bytes", put.value().size(), limits.value_bytes_max);
+  }
+  return Status::ok();
+}
+
+Status check_compare(const pb::Compare& compare, const Limits& limits) {
+  if (Status s = check_key(compare.key(), limits); !s.is_ok()) return s;
+  if (compare.operand_case() == pb::Compare::OPERAND_NOT_SET) return invalid("compare has no operand");
+  if (!pb::Compare::Op_IsValid(compare.op())) return invalid("compare op " + std::to_string(compare.op()));
+  if (compare.operand_case() == pb::Compare::kValue && compare.value().size() > limits.value_bytes_max) {
+    return too_large("compare value bytes", compare.value().size(), limits.value_bytes_max);
+  }
+  return Status::ok();
+}
+
+Status check_op(const pb::RequestOp& op, const Limits& limits) {
+  switch (op.request_case()) {
+    case pb::RequestOp::kGet:
+      return validate(op.get(), limits);
+    case pb::RequestOp::kRange:
+      return validate(op.range(), limits);
+    case pb::RequestOp::kPut:
+      return check_put(op.put(), limits);
+    case pb::RequestOp::kDeleteKey:
+      return check_key(op.delete_key().key(), limits);
+    case pb::RequestOp::kDeleteRange:
+      return check_range(op.delete_range().key(), op.delete_range().range_end(), op.delete_range().prefix(),
+                         limits);
+    case pb::RequestOp::REQUEST_NOT_SET:
+      break;
+  }
+  return invalid("txn op has no request");
+}
+
+Status check_txn(const pb::TxnRequest& txn, const Limits& limits) {
+  uint64_t ops = txn.compares_size() + txn.success_size() + txn.failure_size();
+  if (ops > limits.txn_ops_max) return too_large("txn ops", ops, limits.txn_ops_max);
+  for (const pb::Compare& compare : txn.compares()) {
+    if (Status s = check_compare(compare, limits); !s.is_ok()) return s;
+  }
+  for (const auto* branch : {&txn.success(), &txn.failure()}) {
+    for (const pb::RequestOp& op : *branch) {
+      if (Status s = check_op(op, limits); !s.is_ok()) return s;
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status validate(const pb::GetRequest& request, const Limits& limits) {
+  return check_key(request.key(), limits);
+}
+
+Status validate(const pb::RangeRequest& request, const Limits& limits) {
+  return check_range(request.key(), request.range_end(), request.prefix(), limits);
+}
+
+Status validate(const pb::WriteRequest& request, const Limits& limits) {
+  // Client ids and seqs start at 1; the request itself is outstanding, so lowest <= seq.
+  if (request.client_id() == 0) return invalid("client_id is 0");
+  if (request.seq() == 0) return invalid("seq is 0");
+  if (request.lowest_outstanding_seq() > request.seq()) return invalid("lowest_outstanding_seq > seq");
+  uint64_t bytes = request.ByteSizeLong();
+  if (bytes > limits.request_bytes_max) return too_large("request bytes", bytes, limits.request_bytes_max);
+  switch (request.op_case()) {
+    case pb::WriteRequest::kPut:
+      return check_put(request.put(), limits);
+    case pb::WriteRequest::kDeleteKey:
+      return check_key(request.delete_key().key(), limits);
+    case pb::WriteRequest::kDeleteRange:
+      return check_range(request.delete_range().key(), request.delete_range().range_end(),
+                         request.delete_range().prefix(), limits);
+    case pb::WriteRequest::kTxn:
+      return check_txn(request.txn(), limits);
+    case pb::WriteRequest::OP_NOT_SET:
+      break;
+  }
+  return invalid("write has no op");
+}
+
+Status validate(const pb::ClientRequest& request, const Limits& limits) {
+  uint64_t bytes = request.ByteSizeLong();
+  if (bytes > limits.request_bytes_max) return too_large("request bytes", bytes, limits.request_bytes_max);
+  switch (request.request_case()) {
+    case pb::ClientRequest::kGet:
+      return validate(request.get(), limits);
+    case pb::ClientRequest::kRange:
+      return validate(request.range(), limits);
+    case pb::ClientRequest::kRegisterClient:
+      return Status::ok();
+    case pb::ClientRequest::kWrite:
+      return validate(request.write(), limits);
+    case pb::ClientRequest::REQUEST_NOT_SET:
+      break;
+  }
+  return invalid("request has no body");
+}
+
+}  // namespace castor::kv

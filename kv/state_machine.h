@@ -1,0 +1,130 @@
+// StateMachine: applies committed Raft entries to the key space, atomically with the applied
+// index and the session table, and serves reads and snapshots.
+#pragma once
+
+#include <lmdb.h>
+
+#include <atomic>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kv/key_space.h"
+#include "kv/kv.pb.h"
+#include "kv/limits.h"
+#include "kv/sessions.h"
+#include "kv/snapshot_reader.h"
+#include "kv/snapshot_writer.h"
+#include "raft/raft.pb.h"
+#include "raft/status.h"
+#include "raft/types.h"
+
+namespace castor::kv {
+
+struct StateMachineOptions {
+  // The state lives in <data_dir>/kv/ (its own LMDB environment, apart from the Raft log).
+  std::string data_dir;
+  // LMDB's map: the most the state may ever take on disk. A sparse file, so a generous bound
+  // costs nothing until used; reaching it makes apply fail with RESOURCE_EXHAUSTED.
+  uint64_t map_bytes = uint64_t{16} << 30;
+  Limits limits;
+  SessionOptions sessions;
+};
+
+// The answer to one applied command, and who waits for it: a write is known by
+// (client_id, seq), a registration by its nonce (response.register_client).
+struct AppliedCommand {
+  raft::LogIndex index;
+  uint64_t client_id = 0;
+  uint64_t seq = 0;
+  pb::ClientResponse response;  // the server fills request_id and header term/leader/node
+};
+
+// What a snapshot covers: the state after applying the entry at `index` (of `term`).
+struct SnapshotInfo {
+  raft::LogIndex index;
+  raft::Term term;
+  uint64_t bytes = 0;
+};
+
+// The replicated state machine. apply() takes committed entries in log order and applies a
+// whole batch in one LMDB write transaction that also stores the applied index (and term) and
+// the session table, so a crash never leaves a batch half applied, and entries at or below the
+// stored applied index are skipped, so replay after a restart is idempotent.
+//
+// Revisions: a command's revision is the Raft index of the entry that carried it. Commands
+// batched into one entry share that index, and a response header's revision is the applied
+// index when the answer was computed. ENTRY_NOOP and ENTRY_CONF entries only advance the
+// applied index. A Txn whose compares fail runs its failure branch (often empty) and changes
+// nothing else; a delete of an absent key changes nothing.
+//
+// It does NOT talk to Raft or the network, answer clients, or decide what is linearizable
+// (the server waits for applied_index() >= the read index before calling get/range).
+//
+// Threading: apply(), restore() and sync() from one thread at a time (the apply thread).
+// get(), range(), snapshot() and applied_index() from any thread, concurrently with them and
+// with each other: each uses its own LMDB read transaction and sees the state after some
+// complete apply() call.
+class StateMachine {
+ public:
+  // Opens or creates the state in <data_dir>/kv/.
+  static Result<std::unique_ptr<StateMachine>> open(const StateMachineOptions& options);
+  ~StateMachine();
+  StateMachine(const StateMachine&) = delete;
+  StateMachine& operator=(const StateMachine&) = delete;
+
+  // The index of the last applied entry (0 before the first).
+  raft::LogIndex applied_index() const {
+    return raft::LogIndex(applied_index_.load(std::memory_order_acquire));
+  }
+
+  // Applies `entries` (consecutive, ascending) in one transaction and returns one answer per
+  // command in log order. Entries at or below applied_index() are skipped. On error nothing of
+  // the batch is applied; every error here means the node must stop: an index gap (INTERNAL,
+  // a bug in the caller), an entry that does not parse (CORRUPTION), or LMDB failing
+  // (RESOURCE_EXHAUSTED when the map is full).
+  Result<std::vector<AppliedCommand>> apply(std::span<const raft::pb::Entry> entries);
+
+  // Reads at the latest applied state. The response has code OK, header.revision and the
+  // result; a request breaking the limits is an INVALID_ARGUMENT or TOO_LARGE Status.
+  Result<pb::ClientResponse> get(const pb::GetRequest& request) const;
+  Result<pb::ClientResponse> range(const pb::RangeRequest& request) const;
+
+  // Streams a consistent snapshot of the whole state (keys, sessions, applied index) through
+  // `sink` in chunks of `chunk_bytes`. The LMDB read transaction stays open while it runs.
+  Result<SnapshotInfo> snapshot(uint64_t chunk_bytes, const SnapshotWriter::Sink& sink) const;
+  // Replaces the whole state with the snapshot read from `source`, in one transaction: a
+  // truncated or damaged stream is CORRUPTION and leaves the current state as it was. The
+  // snapshot may be older or newer than the current state; it wins either way.
+  Result<SnapshotInfo> restore(const SnapshotReader::Source& source);
+
+  // Forces the last applied transactions to disk (see the sync flags in state_machine.cc).
+  // The server calls it before compacting the Raft log up to applied_index().
+  Status sync();
+
+ private:
+  struct Tables {
+    MDB_dbi meta;
+    MDB_dbi keys;
+    MDB_dbi sessions;
+    MDB_dbi session_lru;
+    MDB_dbi responses;
+  };
+
+  StateMachine(const StateMachineOptions& options, MDB_env* env, const Tables& tables,
+               raft::LogIndex applied);
+
+  Result<AppliedCommand> apply_command(LmdbTxn& txn, raft::LogIndex index, const pb::Command& command);
+  Result<pb::WriteResponse> execute(LmdbTxn& txn, const pb::WriteRequest& write, uint64_t revision);
+  Result<LmdbTxn> begin_read() const;
+
+  StateMachineOptions options_;
+  MDB_env* env_;
+  Tables tables_;
+  KeySpace keys_;
+  Sessions sessions_;
+  std::atomic<uint64_t> applied_index_;
+};
+
+}  // namespace castor::kv

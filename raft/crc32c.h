@@ -1,0 +1,13 @@
+// CRC-32C (Castagnoli): the checksum of stored log entries and of snapshot streams.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace castor {
+
+// Extends `crc` (0 for a fresh checksum) over `data`: crc32c_extend(crc32c_extend(0, a), b)
+// equals the checksum of a followed by b, so a stream can be checksummed chunk by chunk.
+uint32_t crc32c_extend(uint32_t crc, std::string_view data);
+
+}  // namespace castor
