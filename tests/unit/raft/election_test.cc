@@ -246,7 +246,7 @@ TEST(PreVote, Thesis9_6_PreVoteGrantChangesNoTermOrVote) {
   n.step(vote_request(1, 2, 5, 0, 0, pb::MSG_PRE_VOTE));
   Ready rd = handle_ready(n, log);
   ASSERT_EQ(of_type(rd.messages, pb::MSG_PRE_VOTE_RESP).size(), 1u);
-  const pb::Message& resp = of_type(rd.messages, pb::MSG_PRE_VOTE_RESP)[0];
+  const pb::Message resp = of_type(rd.messages, pb::MSG_PRE_VOTE_RESP)[0];
   EXPECT_FALSE(resp.reject());
   EXPECT_EQ(resp.term(), 5u);    // answers in the term asked about...
   EXPECT_EQ(n.term(), Term(4));  // ...without moving to it
