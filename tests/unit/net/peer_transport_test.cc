@@ -26,12 +26,12 @@ class PeerTransportTest : public ::testing::Test {
     transports_.clear();
   }
 
-  void make(uint64_t id, const std::string& cluster) {
+  void make(uint64_t id, const std::string& cluster, size_t queue_messages_max = 4096) {
     PeerTransportOptions o;
     o.node_id = id;
     o.node_name = "n" + std::to_string(id);
     o.cluster_id = cluster;
-    o.queue_messages_max = 16;
+    o.queue_messages_max = queue_messages_max;
     o.backoff_max = std::chrono::milliseconds(200);
     transports_[id] = std::make_unique<PeerTransport>(io_.io, o, [this, id](raft::pb::Message m) {
       std::lock_guard lock(mu_);
@@ -89,6 +89,7 @@ class PeerTransportTest : public ::testing::Test {
 
 TEST_F(PeerTransportTest, DeliversMessagesBetweenEveryPairInOrder) {
   start_all();
+  // Sent before or after the connections are up, every message fits in the queues.
   for (uint64_t i = 1; i <= 100; ++i) {
     send(1, 2, i);
     send(2, 3, i);
@@ -138,6 +139,7 @@ TEST_F(PeerTransportTest, GarbageOnThePeerPortChangesNothing) {
 
 TEST_F(PeerTransportTest, AFullQueueDropsAndCountsInsteadOfGrowing) {
   // Only node 1 runs; its peers never answer, so its queues fill.
+  make(1, "castor", 16);
   io_.call([&] {
     transports_[1]->add_peer(2, Endpoint{"127.0.0.1", 1});  // nothing listens on port 1
     auto r = transports_[1]->start(Endpoint{"127.0.0.1", 0});
