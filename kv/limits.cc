@@ -122,6 +122,10 @@ Status validate(const pb::ClientRequest& request, const Limits& limits) {
     case pb::ClientRequest::kRange:
       return validate(request.range(), limits);
     case pb::ClientRequest::kRegisterClient:
+    case pb::ClientRequest::kStatus:
+      return Status::ok();
+    case pb::ClientRequest::kTransferLeader:
+      if (request.transfer_leader().target().empty()) return invalid("transfer_leader has no target");
       return Status::ok();
     case pb::ClientRequest::kWrite:
       return validate(request.write(), limits);

@@ -22,7 +22,7 @@ class LogReader {
   virtual ~LogReader() = default;
 
   virtual pb::HardState hard_state() const = 0;
-  // The cluster configuration at the last entry (the latest ENTRY_CONF, else the snapshot's).
+  // The cluster's voters as of the snapshot (the bootstrap configuration before the first).
   virtual pb::ConfState conf_state() const = 0;
 
   virtual LogIndex first_index() const = 0;

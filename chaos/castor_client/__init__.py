@@ -1,0 +1,12 @@
+"""castor_client: a Python client for Castor's wire protocol.
+
+    from castor_client import Client, Outcome
+    c = Client(["127.0.0.1:2379", "127.0.0.1:22379", "127.0.0.1:32379"])
+    r = c.put(b"models/fraud/serving", b"v7")
+    assert r.outcome is Outcome.OK
+
+The protobuf classes are generated from kv/kv.proto and net/net.proto at build time into
+<build>/python (see kv/CMakeLists.txt); this package finds them through $CASTOR_PYTHON_PROTO, or
+in build/python next to the source tree.
+"""
+from castor_client.client import Client, Outcome, Result  # noqa: F401

@@ -1,0 +1,75 @@
+// Server: one Castor node. It wires raft::Node, the durable log (raft::LmdbLog), the state
+// machine (StateMachine) and the network (net::PeerTransport, net::ClientListener), and runs
+// the Ready loop of DESIGN.md section 4:
+//
+//   io thread:    owns raft::Node, the sockets and the timers. On every event it takes a Ready,
+//                 sends its early messages (leader appends go out while the leader's own fsync
+//                 runs, thesis 10.2.1), hands the writes to the log thread, and when they are
+//                 durable sends the remaining messages, hands committed entries to the apply
+//                 thread, and calls advance(). Client writes that arrive together become one
+//                 proposal (one entry); everything proposed while an fsync runs shares the next.
+//   log thread:   LmdbLog appends, one fsynced transaction per Ready (group commit).
+//   apply thread: StateMachine::apply, one LMDB transaction per batch of committed entries;
+//                 answers go back to the io thread, which replies to the clients.
+//
+// Linearizable reads use ReadIndex (thesis 6.4) on any node; they are answered once this
+// node has applied the read index. A write is answered when it is applied: OK, or the
+// command's own error; UNKNOWN when its fate cannot be known (its entry was replaced by another
+// leader's, or the request deadline passed first).
+//
+// What it does NOT do: parse flags (castord does), or keep running after a failed log write
+// (it stops: DESIGN.md section 7, convention 5).
+// Threading: open() and run() from the main thread; stop() from any thread or a signal watcher.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "kv/limits.h"
+#include "kv/sessions.h"
+#include "net/endpoint.h"
+#include "raft/status.h"
+
+namespace castor::kv {
+
+struct ServerOptions {
+  std::string name;  // this node's name in `members`
+  std::string cluster_id = "castor";
+  std::string data_dir;
+  net::Endpoint listen_client;
+  net::Endpoint listen_peer;
+  // Every member's name and peer address, in --initial-cluster order; ids are 1, 2, 3, ...
+  std::vector<std::pair<std::string, net::Endpoint>> members;
+
+  uint32_t heartbeat_ms = 100;  // one Raft tick
+  uint32_t election_ms = 1000;  // a multiple of heartbeat_ms
+  // A snapshot is taken, and the log compacted, after this many applied entries.
+  uint64_t snapshot_entries = 10000;
+  std::chrono::milliseconds request_timeout{5000};
+  uint32_t frame_bytes_max = 4u << 20;
+  uint64_t log_map_bytes_max = uint64_t{16} << 30;
+  Limits limits;
+  SessionOptions sessions;
+};
+
+class Server {
+ public:
+  // Opens (or creates, for a new member) the data directory and checks it: CORRUPTION with a
+  // message saying what to do when it is damaged; INVALID_ARGUMENT for bad options.
+  static Result<std::unique_ptr<Server>> open(ServerOptions options);
+  ~Server();
+
+  // Binds both ports (UNAVAILABLE naming the address when taken), then serves until stop().
+  Status run();
+  // Asks run() to return: closes the listeners, finishes in-flight log writes, joins threads.
+  void stop();
+
+ private:
+  class Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace castor::kv

@@ -1,0 +1,665 @@
+#include "raft/storage/lmdb_log.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <system_error>
+#include <utility>
+
+#include "raft/assert.h"
+#include "raft/crc32c.h"
+#include "raft/storage/log_format.h"
+
+// How readers and the writer share the log (the threading rule in lmdb_log.h).
+//
+// A reader takes mu_ briefly: it checks its range against view_ and opens an LMDB read
+// transaction, then reads outside the lock; LMDB's MVCC keeps that transaction on the state it
+// began with. The writer stages its transaction without mu_, commits, then takes mu_ to publish
+// the new view_. For a plain append that order is safe: a reader that begins between commit and
+// publish finds more entries in LMDB than view_ admits, and never asks for them. A write that
+// removes entries is not:
+//   1. view_ says the log is [1, 10]; a reader checks [8, 11) against it;
+//   2. the writer commits a transaction that replaces the suffix from 6 with one entry (6);
+//   3. the reader begins its LMDB transaction, finds no entry 8, and stops the node for a
+//      corruption that is not there.
+// So a write that removes entries (a suffix replacement, a compaction, a snapshot install)
+// commits while holding mu_: readers wait for that one fsync, which is rare. A reader holding
+// mu_ while it begins its transaction is what ties the transaction to the view.
+//
+// mdb_env_set_mapsize requires that no transaction is open in the process, so growing the map
+// stops new read transactions (growing_) and waits for open ones to end (open_reads_).
+
+namespace castor::raft {
+namespace fmt = log_format;
+namespace {
+
+constexpr char kRestoreAdvice[] = "restore this node from a peer: remove the data directory and rejoin";
+
+MDB_val mdb_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+std::string_view as_view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
+
+// A read or write transaction, aborted when dropped unless released for commit.
+class Txn {
+ public:
+  Txn() = default;
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  ~Txn() {
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+  }
+  int begin(MDB_env* env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
+  void adopt(MDB_txn* txn) { txn_ = txn; }
+  MDB_txn* get() const { return txn_; }
+  MDB_txn* release() { return std::exchange(txn_, nullptr); }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+// A cursor, closed when dropped: read-only transactions require cursors to be closed by hand.
+class Cursor {
+ public:
+  Cursor() = default;
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  ~Cursor() {
+    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+  }
+  int open(MDB_txn* txn, MDB_dbi dbi) { return mdb_cursor_open(txn, dbi, &cursor_); }
+  int get(MDB_val* key, MDB_val* value, MDB_cursor_op op) { return mdb_cursor_get(cursor_, key, value, op); }
+  int del() { return mdb_cursor_del(cursor_, 0); }
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+};
+
+// A read found the log damaged or LMDB failing. LogReader cannot report it, and a node must not
+// go on from a log it cannot read (DESIGN.md section 7, convention 5).
+[[noreturn]] void stop_node(const std::string& why) {
+  std::fprintf(stderr, "castor: stopping this node, its Raft log cannot be read: %s\n", why.c_str());
+  std::abort();
+}
+
+// Removes the entries with index >= from (a conflicting suffix, or all of them when from is the
+// first index), or with index <= to for a prefix. Re-seeking the end each time keeps clear of
+// LMDB's cursor-after-delete subtleties; each seek is O(log n) and this runs rarely.
+int delete_suffix(MDB_txn* txn, MDB_dbi dbi, LogIndex from) {
+  Cursor cursor;
+  if (int rc = cursor.open(txn, dbi); rc != 0) return rc;
+  MDB_val key, value;
+  int rc;
+  while ((rc = cursor.get(&key, &value, MDB_LAST)) == 0 && fmt::get_u64(as_view(key)) >= from.value) {
+    if ((rc = cursor.del()) != 0) return rc;
+  }
+  return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+int delete_prefix(MDB_txn* txn, MDB_dbi dbi, LogIndex to) {
+  Cursor cursor;
+  if (int rc = cursor.open(txn, dbi); rc != 0) return rc;
+  MDB_val key, value;
+  int rc;
+  while ((rc = cursor.get(&key, &value, MDB_FIRST)) == 0 && fmt::get_u64(as_view(key)) <= to.value) {
+    if ((rc = cursor.del()) != 0) return rc;
+  }
+  return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+int put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0) {
+  MDB_val k = mdb_val(key);
+  MDB_val v = mdb_val(value);
+  return mdb_put(txn, dbi, &k, &v, flags);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Open
+
+Result<std::unique_ptr<LmdbLog>> LmdbLog::open(Options options) {
+  if (options.data_dir.empty()) return Status(Code::kInvalidArgument, "LmdbLog: data_dir is empty");
+  if (options.map_bytes == 0) return Status(Code::kInvalidArgument, "LmdbLog: map_bytes must be positive");
+  options.map_bytes = std::min(options.map_bytes, options.map_bytes_max);
+  const std::filesystem::path log_dir = options.data_dir / "log";
+  const std::filesystem::path snapshot_dir = options.data_dir / "snapshot";
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(log_dir / "data.mdb", ec);
+  if (ec) return Status(Code::kInternal, "stat " + (log_dir / "data.mdb").string() + ": " + ec.message());
+  if (!exists && !options.create_if_missing) {
+    return Status(Code::kCorruption,
+                  "no Raft log in " + log_dir.string() +
+                      " (data.mdb is missing): this node has lost its votes and acknowledged entries; " +
+                      kRestoreAdvice + " (a brand-new node is created with create_if_missing)");
+  }
+  for (const auto& dir : {log_dir, snapshot_dir}) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status(Code::kInternal, "create directory " + dir.string() + ": " + ec.message());
+  }
+
+  // LMDB lets several processes share an environment; two castord processes writing one log
+  // would each believe their own votes. The flock also stops a second LmdbLog in this process,
+  // which LMDB forbids (its locks are per process).
+  const std::filesystem::path lock_path = log_dir / "castor.lock";
+  UniqueFd lock_fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock_fd.valid())
+    return Status(Code::kInternal, "open " + lock_path.string() + ": " + std::strerror(errno));
+  if (::flock(lock_fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Status(Code::kUnavailable,
+                    "the Raft log in " + log_dir.string() + " is already open in another process");
+    }
+    return Status(Code::kInternal, "flock " + lock_path.string() + ": " + std::strerror(errno));
+  }
+
+  MDB_env* env = nullptr;
+  int rc = mdb_env_create(&env);
+  if (rc == 0) rc = mdb_env_set_maxdbs(env, 2);
+  if (rc == 0) rc = mdb_env_set_mapsize(env, options.map_bytes);
+  // Default flags: every commit fsyncs the data and the meta page.
+  if (rc == 0) rc = mdb_env_open(env, log_dir.c_str(), 0, 0644);
+  if (rc != 0) {
+    if (env != nullptr) mdb_env_close(env);
+    return Status(Code::kInternal, "LMDB cannot open " + log_dir.string() + ": " + mdb_strerror(rc));
+  }
+  std::unique_ptr<LmdbLog> log(new LmdbLog(std::move(options), env, std::move(lock_fd)));
+
+  {
+    Txn txn;
+    if ((rc = txn.begin(env, 0)) != 0) return log->lmdb_error("mdb_txn_begin", rc);
+    const unsigned create = log->options_.create_if_missing ? MDB_CREATE : 0;
+    rc = mdb_dbi_open(txn.get(), fmt::kEntriesDb, create, &log->entries_dbi_);
+    if (rc == 0) rc = mdb_dbi_open(txn.get(), fmt::kMetaDb, create, &log->meta_dbi_);
+    if (rc == MDB_NOTFOUND) return log->corruption("the LMDB environment has no entries or meta database");
+    if (rc != 0) return log->lmdb_error("mdb_dbi_open", rc);
+    MDB_val key = mdb_val(fmt::kFormatKey), value;
+    rc = mdb_get(txn.get(), log->meta_dbi_, &key, &value);
+    if (rc != 0 && rc != MDB_NOTFOUND) return log->lmdb_error("mdb_get", rc);
+    const bool fresh = rc == MDB_NOTFOUND;
+    MDB_stat entries_stat, meta_stat;
+    if ((rc = mdb_stat(txn.get(), log->entries_dbi_, &entries_stat)) != 0 ||
+        (rc = mdb_stat(txn.get(), log->meta_dbi_, &meta_stat)) != 0) {
+      return log->lmdb_error("mdb_stat", rc);
+    }
+    if ((rc = mdb_txn_commit(txn.release())) != 0) return log->lmdb_error("mdb_txn_commit", rc);
+    if (fresh) {
+      // An environment without a format record is one whose creation did not finish (the
+      // first transaction writes every meta record at once) — unless it holds anything else.
+      if (entries_stat.ms_entries != 0 || meta_stat.ms_entries != 0) {
+        return log->corruption("the log has records but no format version");
+      }
+      if (!log->options_.create_if_missing) return log->corruption("the log was never initialized");
+      if (Status s = log->init_fresh(); !s.is_ok()) return s;
+    }
+  }
+  if (Status s = log->load_and_verify(); !s.is_ok()) return s;
+  return log;
+}
+
+LmdbLog::LmdbLog(Options options, MDB_env* env, UniqueFd lock_fd)
+    : options_(std::move(options)),
+      snapshot_files_(options_.data_dir / "snapshot"),
+      env_(env),
+      lock_fd_(std::move(lock_fd)),
+      map_bytes_(options_.map_bytes) {
+  MDB_envinfo info;
+  if (mdb_env_info(env_, &info) == 0) map_bytes_ = info.me_mapsize;
+}
+
+LmdbLog::~LmdbLog() { mdb_env_close(env_); }
+
+Status LmdbLog::init_fresh() {
+  std::string version;
+  fmt::put_u32(version, fmt::kVersion);
+  pb::SnapshotMeta meta;
+  *meta.mutable_conf() = options_.bootstrap_conf;
+  std::string snapshot_body;
+  fmt::put_u32(snapshot_body, crc32c_extend(0, ""));
+  meta.AppendToString(&snapshot_body);
+  Status s = write_txn(
+      false, options_.map_bytes_max,
+      [&](MDB_txn* txn) {
+        int rc = put_record(txn, fmt::kFormatKey, version);
+        if (rc == 0) rc = put_record(txn, fmt::kHardStateKey, pb::HardState().SerializeAsString());
+        if (rc == 0) rc = put_record(txn, fmt::kSnapshotKey, snapshot_body);
+        return rc;
+      },
+      [] {});
+  if (!s.is_ok()) return s;
+  // LMDB fsyncs its files but not the directories naming them; a power loss right after
+  // creation must not leave a node that acknowledged nothing yet with no log at all.
+  for (const auto& dir : {options_.data_dir / "log", options_.data_dir}) {
+    if (s = fsync_dir(dir); !s.is_ok()) return s;
+  }
+  return Status::ok();
+}
+
+Status LmdbLog::load_and_verify() {
+  Txn txn;
+  if (int rc = txn.begin(env_, MDB_RDONLY); rc != 0) return lmdb_error("mdb_txn_begin", rc);
+  auto get_record = [&](std::string_view key) -> Result<std::string_view> {
+    MDB_val k = mdb_val(key), v;
+    const int rc = mdb_get(txn.get(), meta_dbi_, &k, &v);
+    if (rc == MDB_NOTFOUND) return corruption("the meta record \"" + std::string(key) + "\" is missing");
+    if (rc != 0) return lmdb_error("mdb_get", rc);
+    std::optional<std::string_view> body = fmt::unseal(key, as_view(v));
+    if (!body) return corruption("the meta record \"" + std::string(key) + "\" fails its checksum");
+    return *body;
+  };
+
+  Result<std::string_view> format = get_record(fmt::kFormatKey);
+  if (!format.is_ok()) return format.status();
+  if (format->size() != 4 || fmt::get_u32(*format) != fmt::kVersion) {
+    const std::string found = format->size() == 4 ? std::to_string(fmt::get_u32(*format)) : "unreadable";
+    return corruption("format version " + found + ", this build reads only version " +
+                      std::to_string(fmt::kVersion) + " (run the castord that wrote it, or " +
+                      kRestoreAdvice + ")");
+  }
+
+  View view;
+  Result<std::string_view> hs = get_record(fmt::kHardStateKey);
+  if (!hs.is_ok()) return hs.status();
+  if (!view.hard_state.ParseFromArray(hs->data(), static_cast<int>(hs->size()))) {
+    return corruption("the hard state record does not parse");
+  }
+  Result<std::string_view> snap = get_record(fmt::kSnapshotKey);
+  if (!snap.is_ok()) return snap.status();
+  if (snap->size() < 4 ||
+      !view.snapshot.ParseFromArray(snap->data() + 4, static_cast<int>(snap->size() - 4))) {
+    return corruption("the snapshot record does not parse");
+  }
+  view.snapshot_crc = fmt::get_u32(*snap);
+
+  // Every entry: contiguous from the snapshot on, checksummed, terms never decreasing.
+  const LogIndex snap_index(view.snapshot.index());
+  view.last = snap_index;
+  Term prev_term(view.snapshot.term());
+  Cursor cursor;
+  if (int rc = cursor.open(txn.get(), entries_dbi_); rc != 0) return lmdb_error("mdb_cursor_open", rc);
+  MDB_val key, value;
+  int rc = cursor.get(&key, &value, MDB_FIRST);
+  for (; rc == 0; rc = cursor.get(&key, &value, MDB_NEXT)) {
+    const LogIndex expected = view.last + 1;
+    const std::string_view k = as_view(key);
+    if (k.size() != 8 || fmt::get_u64(k) != expected.value) {
+      const std::string found =
+          k.size() == 8 ? "entry " + std::to_string(fmt::get_u64(k)) : "a malformed key";
+      return corruption("expected entry " + std::to_string(expected.value) + " (after snapshot " +
+                        std::to_string(snap_index.value) + "), found " + found);
+    }
+    std::optional<std::string_view> body = fmt::unseal(k, as_view(value));
+    if (!body || body->size() < 8)
+      return corruption("entry " + std::to_string(expected.value) + " fails its checksum");
+    const Term term(fmt::get_u64(*body));
+    if (term < prev_term) {
+      return corruption("entry " + std::to_string(expected.value) + " has term " +
+                        std::to_string(term.value) + ", lower than the term before it (" +
+                        std::to_string(prev_term.value) + ")");
+    }
+    if (view.runs.empty() || term != prev_term) view.runs.push_back({expected, term});
+    prev_term = term;
+    view.last = expected;
+  }
+  if (rc != MDB_NOTFOUND) return lmdb_error("mdb_cursor_get", rc);
+
+  if (view.hard_state.commit() > view.last.value) {
+    return corruption("the hard state's commit index " + std::to_string(view.hard_state.commit()) +
+                      " is past the last log index " + std::to_string(view.last.value) +
+                      ": committed entries were lost (was the disk's write cache on?)");
+  }
+
+  std::string keep;
+  if (view.snapshot.data_bytes() > 0) {
+    Result<UniqueFd> fd =
+        snapshot_files_.open_verified(view.snapshot.index(), view.snapshot.data_bytes(), view.snapshot_crc);
+    if (!fd.is_ok()) {
+      if (fd.status().code() == Code::kCorruption) return corruption(fd.status().message());
+      return fd.status();
+    }
+    view.snapshot_fd = std::make_shared<const UniqueFd>(std::move(fd).value());
+    keep = SnapshotFiles::file_name(view.snapshot.index(), view.snapshot_crc);
+  }
+  // Older snapshots and half-written temporaries left by a crash between writing a snapshot
+  // file and committing the record that points at it.
+  if (Status s = snapshot_files_.remove_all_except(keep); !s.is_ok()) return s;
+
+  std::lock_guard lock(mu_);
+  view_ = std::move(view);
+  return Status::ok();
+}
+
+Status LmdbLog::corruption(const std::string& what) const {
+  return Status(Code::kCorruption,
+                "Raft log in " + options_.data_dir.string() + ": " + what + "; " + kRestoreAdvice);
+}
+
+Status LmdbLog::lmdb_error(const char* op, int rc) const {
+  return Status(Code::kInternal, std::string("LMDB ") + op + " on the Raft log in " +
+                                     options_.data_dir.string() + " failed: " + mdb_strerror(rc));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+pb::HardState LmdbLog::hard_state() const {
+  std::lock_guard lock(mu_);
+  return view_.hard_state;
+}
+
+pb::ConfState LmdbLog::conf_state() const {
+  std::lock_guard lock(mu_);
+  return view_.snapshot.conf();
+}
+
+LogIndex LmdbLog::first_index() const {
+  std::lock_guard lock(mu_);
+  return LogIndex(view_.snapshot.index() + 1);
+}
+
+LogIndex LmdbLog::last_index() const {
+  std::lock_guard lock(mu_);
+  return view_.last;
+}
+
+pb::SnapshotMeta LmdbLog::snapshot_meta() const {
+  std::lock_guard lock(mu_);
+  return view_.snapshot;
+}
+
+uint64_t LmdbLog::map_bytes() const {
+  std::lock_guard lock(mu_);
+  return map_bytes_;
+}
+
+std::optional<Term> LmdbLog::term(LogIndex i) const {
+  std::lock_guard lock(mu_);
+  if (i.value < view_.snapshot.index() || i > view_.last) return std::nullopt;
+  return view_term(i);
+}
+
+Term LmdbLog::view_term(LogIndex i) const {
+  if (i.value == view_.snapshot.index()) return Term(view_.snapshot.term());
+  auto after = std::upper_bound(view_.runs.begin(), view_.runs.end(), i,
+                                [](LogIndex x, const TermRun& run) { return x < run.first; });
+  CASTOR_ASSERT(after != view_.runs.begin(), "term index does not cover the log");
+  return std::prev(after)->term;
+}
+
+int LmdbLog::begin_read(LogIndex lo, LogIndex hi, MDB_txn** txn) const {
+  std::unique_lock lock(mu_);
+  CASTOR_ASSERT(lo.value > view_.snapshot.index() && hi <= view_.last + 1, "entries range outside the log");
+  *txn = nullptr;
+  if (lo >= hi) return 0;
+  reads_done_.wait(lock, [this] { return !growing_; });
+  const int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, txn);
+  if (rc == 0) ++open_reads_;
+  return rc;
+}
+
+void LmdbLog::end_read() const {
+  std::lock_guard lock(mu_);
+  if (--open_reads_ == 0) reads_done_.notify_all();
+}
+
+std::vector<pb::Entry> LmdbLog::entries(LogIndex lo, LogIndex hi, uint64_t bytes_max) const {
+  // Destroyed after txn: the transaction is gone before the read counts as ended.
+  struct EndRead {
+    const LmdbLog* log = nullptr;
+    ~EndRead() {
+      if (log != nullptr) log->end_read();
+    }
+  } end_read;
+  Txn txn;
+  MDB_txn* raw = nullptr;
+  if (int rc = begin_read(lo, hi, &raw); rc != 0) stop_node(lmdb_error("mdb_txn_begin", rc).to_string());
+  std::vector<pb::Entry> out;
+  if (raw == nullptr) return out;
+  end_read.log = this;
+  txn.adopt(raw);
+
+  Cursor cursor;
+  if (int rc = cursor.open(txn.get(), entries_dbi_); rc != 0)
+    stop_node(lmdb_error("mdb_cursor_open", rc).to_string());
+  const std::string lo_key = fmt::index_key(lo);
+  MDB_val key = mdb_val(lo_key), value;
+  uint64_t bytes = 0;
+  for (LogIndex i = lo; i < hi; ++i) {
+    const int rc = cursor.get(&key, &value, i == lo ? MDB_SET_KEY : MDB_NEXT);
+    if (rc == MDB_NOTFOUND)
+      stop_node(corruption("entry " + std::to_string(i.value) + " is missing").to_string());
+    if (rc != 0) stop_node(lmdb_error("mdb_cursor_get", rc).to_string());
+    const std::string_view k = as_view(key);
+    std::optional<std::string_view> body = fmt::unseal(k, as_view(value));
+    if (k.size() != 8 || fmt::get_u64(k) != i.value || !body || body->size() < 8) {
+      stop_node(corruption("entry " + std::to_string(i.value) + " fails its checksum").to_string());
+    }
+    pb::Entry e;
+    if (!e.ParseFromArray(body->data() + 8, static_cast<int>(body->size() - 8)) || e.index() != i.value ||
+        e.term() != fmt::get_u64(*body)) {
+      stop_node(
+          corruption("entry " + std::to_string(i.value) + " does not parse or names another index or term")
+              .to_string());
+    }
+    bytes += e.data().size();
+    if (!out.empty() && bytes > bytes_max) break;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::string LmdbLog::snapshot_chunk(uint64_t offset, uint64_t bytes_max) const {
+  std::shared_ptr<const UniqueFd> fd;
+  uint64_t size;
+  {
+    std::lock_guard lock(mu_);
+    fd = view_.snapshot_fd;
+    size = view_.snapshot.data_bytes();
+  }
+  if (offset >= size) return {};
+  std::string out(std::min(bytes_max, size - offset), '\0');
+  size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n =
+        ::pread(fd->get(), out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      stop_node("reading the snapshot file in " + snapshot_files_.dir().string() +
+                " failed: " + (n < 0 ? std::strerror(errno) : "the file is shorter than its record says"));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+int LmdbLog::put_record(MDB_txn* txn, std::string_view key, std::string_view body) {
+  return put(txn, meta_dbi_, key, fmt::seal(key, body));
+}
+
+template <typename Fill, typename Publish>
+Status LmdbLog::write_txn(bool removes, uint64_t map_limit, Fill&& fill, Publish&& publish) {
+  for (;;) {
+    int rc;
+    {
+      Txn txn;
+      if ((rc = txn.begin(env_, 0)) != 0) return lmdb_error("mdb_txn_begin", rc);
+      rc = fill(txn.get());
+      if (rc == 0 && removes) {
+        std::lock_guard lock(mu_);
+        rc = mdb_txn_commit(txn.release());
+        if (rc == 0) publish();
+      } else if (rc == 0) {
+        rc = mdb_txn_commit(txn.release());
+        if (rc == 0) {
+          std::lock_guard lock(mu_);
+          publish();
+        }
+      }
+    }  // an uncommitted transaction is aborted here, before the map may grow
+    if (rc == 0) return Status::ok();
+    if (rc != MDB_MAP_FULL) return lmdb_error("write transaction", rc);
+    if (Status s = grow_map(map_limit); !s.is_ok()) return s;
+  }
+}
+
+uint64_t LmdbLog::compaction_map_limit() const {
+  return options_.map_bytes_max + std::max(options_.map_bytes_max / 16, uint64_t{1} << 20);
+}
+
+Status LmdbLog::grow_map(uint64_t map_limit) {
+  std::unique_lock lock(mu_);
+  if (map_bytes_ >= map_limit) {
+    return Status(Code::kResourceExhausted,
+                  "the Raft log's LMDB map in " + options_.data_dir.string() +
+                      " is full at map_bytes_max = " + std::to_string(options_.map_bytes_max) +
+                      " bytes: take a snapshot to compact the log, or raise the maximum");
+  }
+  growing_ = true;
+  reads_done_.wait(lock, [this] { return open_reads_ == 0; });
+  const uint64_t grown = std::min(map_bytes_ * 2, map_limit);
+  const int rc = mdb_env_set_mapsize(env_, grown);
+  if (rc == 0) map_bytes_ = grown;
+  growing_ = false;
+  reads_done_.notify_all();
+  if (rc != 0) return lmdb_error("mdb_env_set_mapsize", rc);
+  return Status::ok();
+}
+
+Status LmdbLog::append(const std::optional<pb::HardState>& hs, const std::vector<pb::Entry>& entries) {
+  if (!hs && entries.empty()) return Status::ok();
+  // The writer is the only thread that changes view_, so it reads it without the lock.
+  const LogIndex first = entries.empty() ? view_.last + 1 : LogIndex(entries.front().index());
+  const LogIndex new_last = entries.empty() ? view_.last : LogIndex(entries.back().index());
+  CASTOR_ASSERT(first.value > view_.snapshot.index() && first <= view_.last + 1,
+                "append leaves a gap or rewrites the snapshot");
+  Term prev = view_term(first - 1);
+  for (size_t k = 0; k < entries.size(); ++k) {
+    CASTOR_ASSERT(entries[k].index() == first.value + k, "appended entries are not consecutive");
+    CASTOR_ASSERT(Term(entries[k].term()) >= prev, "appended entries' terms decrease (paper 5.3)");
+    prev = Term(entries[k].term());
+  }
+  const pb::HardState& next_hs = hs ? *hs : view_.hard_state;
+  CASTOR_ASSERT(next_hs.commit() <= new_last.value, "hard state commits past the end of the log");
+
+  // Encode before the transaction so the write lock is held for as short as possible.
+  std::vector<std::pair<std::string, std::string>> records;
+  records.reserve(entries.size());
+  for (const pb::Entry& e : entries) {
+    std::string key = fmt::index_key(LogIndex(e.index()));
+    std::string body;
+    fmt::put_u64(body, e.term());
+    e.AppendToString(&body);
+    std::string value = fmt::seal(key, body);
+    records.emplace_back(std::move(key), std::move(value));
+  }
+  const bool replaces = !entries.empty() && first <= view_.last;
+  return write_txn(
+      replaces, options_.map_bytes_max,
+      [&](MDB_txn* txn) {
+        int rc = hs ? put_record(txn, fmt::kHardStateKey, hs->SerializeAsString()) : 0;
+        if (rc == 0 && replaces) rc = delete_suffix(txn, entries_dbi_, first);
+        // MDB_APPEND: the keys arrive in order past the last one, so LMDB skips the search
+        // and fills pages completely (and fails with MDB_KEYEXIST if that were ever untrue).
+        for (size_t k = 0; rc == 0 && k < records.size(); ++k) {
+          rc = put(txn, entries_dbi_, records[k].first, records[k].second, MDB_APPEND);
+        }
+        return rc;
+      },
+      [&] {
+        if (hs) view_.hard_state = *hs;
+        if (entries.empty()) return;
+        while (!view_.runs.empty() && view_.runs.back().first >= first) view_.runs.pop_back();
+        for (const pb::Entry& e : entries) {
+          if (view_.runs.empty() || view_.runs.back().term != Term(e.term())) {
+            view_.runs.push_back({LogIndex(e.index()), Term(e.term())});
+          }
+        }
+        view_.last = new_last;
+      });
+}
+
+Status LmdbLog::install_snapshot(const pb::Snapshot& snapshot) {
+  CASTOR_ASSERT(snapshot.meta().data_bytes() == snapshot.data().size(),
+                "snapshot data_bytes differs from its data");
+  CASTOR_ASSERT(view_.hard_state.commit() <= snapshot.meta().index(),
+                "installing a snapshot behind the commit index would lose committed entries");
+  return replace_snapshot(snapshot.meta(), snapshot.data(), true);
+}
+
+Status LmdbLog::save_snapshot(pb::SnapshotMeta meta, std::string_view data) {
+  CASTOR_ASSERT(meta.index() >= view_.snapshot.index() && LogIndex(meta.index()) <= view_.last,
+                "snapshot outside the log");
+  CASTOR_ASSERT(Term(meta.term()) == view_term(LogIndex(meta.index())),
+                "snapshot term differs from the log's");
+  meta.set_data_bytes(data.size());
+  return replace_snapshot(meta, data, false);
+}
+
+// Order for crash safety: the new data file is durable before the record pointing at it
+// commits, and the old file is removed only after. A crash in between leaves an unreferenced
+// file that the next open removes.
+Status LmdbLog::replace_snapshot(const pb::SnapshotMeta& meta, std::string_view data, bool drop_all_entries) {
+  const uint32_t crc = crc32c_extend(0, data);
+  UniqueFd fd;
+  std::string keep;
+  if (!data.empty()) {
+    if (Status s = snapshot_files_.write(meta.index(), crc, data); !s.is_ok()) return s;
+    // Reading the file back checks the whole path through the filesystem before the log
+    // commits to it.
+    Result<UniqueFd> opened = snapshot_files_.open_verified(meta.index(), data.size(), crc);
+    if (!opened.is_ok()) return opened.status();
+    fd = std::move(opened).value();
+    keep = SnapshotFiles::file_name(meta.index(), crc);
+  }
+  std::string body;
+  fmt::put_u32(body, crc);
+  meta.AppendToString(&body);
+  const LogIndex index(meta.index());
+  Status s = write_txn(
+      true, compaction_map_limit(),
+      [&](MDB_txn* txn) {
+        int rc = put_record(txn, fmt::kSnapshotKey, body);
+        if (rc == 0) {
+          rc = drop_all_entries ? mdb_drop(txn, entries_dbi_, 0) : delete_prefix(txn, entries_dbi_, index);
+        }
+        return rc;
+      },
+      [&] {
+        if (drop_all_entries || index == view_.last) {
+          view_.runs.clear();
+          view_.last = index;
+        } else {
+          // Keep the runs from the one holding index + 1 on, starting it at index + 1.
+          auto after = std::upper_bound(view_.runs.begin(), view_.runs.end(), index + 1,
+                                        [](LogIndex x, const TermRun& run) { return x < run.first; });
+          view_.runs.erase(view_.runs.begin(), std::prev(after));
+          view_.runs.front().first = index + 1;
+        }
+        view_.snapshot = meta;
+        view_.snapshot_crc = crc;
+        view_.snapshot_fd = fd.valid() ? std::make_shared<const UniqueFd>(std::move(fd)) : nullptr;
+      });
+  if (!s.is_ok()) return s;
+  // LMDB reuses the pages a transaction freed only two transactions later: the previous meta
+  // page's tree must stay intact for crash recovery. A second, inert commit makes the space
+  // this compaction freed available to the very next append, which matters when the host
+  // compacted because the map was full.
+  std::string version;
+  fmt::put_u32(version, fmt::kVersion);
+  s = write_txn(
+      false, compaction_map_limit(), [&](MDB_txn* txn) { return put_record(txn, fmt::kFormatKey, version); },
+      [] {});
+  if (!s.is_ok()) return s;
+  return snapshot_files_.remove_all_except(keep);
+}
+
+}  // namespace castor::raft
