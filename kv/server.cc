@@ -258,7 +258,7 @@ void Server::Impl::on_client_request(std::string payload, Respond respond) {
     case pb::ClientRequest::kRange: {
       const bool serializable =
           req.has_get() ? req.get().serializable() : req.range().serializable();
-      if (serializable) return serve_read(req, respond);
+      if (serializable || opt_.unsafe_local_reads) return serve_read(req, respond);
       return start_read(std::move(req), std::move(respond));
     }
     case pb::ClientRequest::kRegisterClient:
@@ -696,6 +696,11 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   so.data_dir = options.data_dir;
   so.limits = options.limits;
   so.sessions = options.sessions;
+  so.unsafe_skip_dedup = options.unsafe_skip_dedup;
+  if (options.unsafe_local_reads || options.unsafe_skip_dedup) {
+    spdlog::warn("{}: UNSAFE test switches on (local reads: {}, skip dedup: {}); never use in production",
+                 options.name, options.unsafe_local_reads, options.unsafe_skip_dedup);
+  }
   auto sm = StateMachine::open(so);
   if (!sm.is_ok()) return sm.status();
 

@@ -52,6 +52,11 @@ struct ServerOptions {
   uint64_t log_map_bytes_max = uint64_t{16} << 30;
   Limits limits;
   SessionOptions sessions;
+  // Test-only unsafe switches, so the chaos harness can show it catches what they break:
+  // serve linearizable reads from local state without ReadIndex, and apply duplicate writes
+  // again instead of answering them from the session cache.
+  bool unsafe_local_reads = false;
+  bool unsafe_skip_dedup = false;
 };
 
 class Server {

@@ -200,7 +200,7 @@ Result<AppliedCommand> StateMachine::apply_command(LmdbTxn& txn, raft::LogIndex 
       auto admission = sessions_.admit(txn, write, *now);
       if (!admission.is_ok()) return admission.status();
       // A duplicate answers exactly as the first time, header included.
-      if (admission->kind == Sessions::Admission::Kind::kDuplicate) {
+      if (admission->kind == Sessions::Admission::Kind::kDuplicate && !options_.unsafe_skip_dedup) {
         response = std::move(admission->response);
         return out;
       }

@@ -30,6 +30,9 @@ struct StateMachineOptions {
   uint64_t map_bytes = uint64_t{16} << 30;
   Limits limits;
   SessionOptions sessions;
+  // Test-only, for the chaos harness to show it catches double applies: a duplicate write is
+  // applied again instead of answered from the session's cache. Never set in production.
+  bool unsafe_skip_dedup = false;
 };
 
 // The answer to one applied command, and who waits for it: a write is known by

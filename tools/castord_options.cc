@@ -86,6 +86,9 @@ Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
     return parse_number(key, v, s.limits.request_bytes_max);
   } else if (key == "session-timeout-ms") {
     return parse_number(key, v, s.sessions.session_timeout_ms);
+  } else if (key == "unsafe-local-reads" || key == "unsafe-skip-dedup") {
+    if (v != "true" && v != "false") return invalid("--" + key + ": want true or false");
+    (key == "unsafe-local-reads" ? s.unsafe_local_reads : s.unsafe_skip_dedup) = v == "true";
   } else if (key == "log-level") {
     o.log_level = v;
   } else if (key == "log-format") {
@@ -126,7 +129,10 @@ usage: castord --name NAME --data-dir DIR --listen-client HOST:PORT --listen-pee
   --config FILE               the same keys as `key = value` lines; flags win
   --help
 
-Test-only: CASTOR_FAILPOINTS=before-log-fsync=crash,... (see kv/failpoints.h).
+Test-only, for the chaos harness; they break Castor's guarantees on purpose:
+  --unsafe-local-reads        serve linearizable reads locally, without ReadIndex
+  --unsafe-skip-dedup         apply retried writes again instead of answering from the session
+  CASTOR_FAILPOINTS=before-log-fsync=crash,...   crash at exact points (kv/failpoints.h)
 )";
 }
 
@@ -145,6 +151,8 @@ Result<CastordOptions> parse_castord_options(const std::vector<std::string>& arg
     if (const size_t eq = key.find('='); eq != std::string::npos) {
       value = key.substr(eq + 1);
       key = key.substr(0, eq);
+    } else if (key.rfind("unsafe-", 0) == 0) {
+      value = "true";  // the test-only switches are plain flags
     } else if (i + 1 < args.size()) {
       value = args[++i];
     } else {
