@@ -1,0 +1,744 @@
+// castorctl: Castor's command-line client. Each invocation makes one call (or, for `status`,
+// one per endpoint) through kv::BlockingClient and prints the result; see kUsage for the
+// commands, output formats and exit codes.
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kv/blocking_client.h"
+#include "tools/json_writer.h"
+#include "tools/txn_text.h"
+
+namespace castor::tools {
+namespace {
+
+namespace pb = kv::pb;
+
+const char kUsage[] = R"(castorctl: Castor's command-line client.
+
+Usage: castorctl [flags] COMMAND [args]
+
+Commands:
+  get KEY                        the key's value (nothing when absent)
+  put KEY VALUE                  set KEY to VALUE
+  del KEY                        delete KEY; prints how many keys were deleted (0 or 1)
+  range PREFIX                   every key starting with PREFIX
+  range --from START [--to END]  the keys in [START, END) (no END: to the last key)
+  cas KEY NEW (--expect-value V | --expect-version N | --expect-mod-revision R | --expect-absent)
+                                 put NEW under KEY if the condition holds (one atomic Txn)
+  txn                            a transaction read from stdin, one line per directive:
+                                   compare FIELD KEY OP OPERAND   FIELD: value|version|create_revision|mod_revision
+                                                                  OP: = != < >
+                                   success|failure get KEY | range PREFIX | put KEY VALUE
+                                                   | del KEY | del_prefix PREFIX
+                                 e.g.
+                                   compare mod_revision models/fraud/serving = 42
+                                   success put models/fraud/serving v8
+                                   failure get models/fraud/serving
+                                 Quote tokens with spaces or odd bytes: "a b", C escapes \" \\ \n \t \xHH.
+                                 '#' starts a comment.
+  status                         every endpoint: name, address, role, term, commit, applied, leader
+  leader transfer NAME           make the member NAME (as in castord --initial-cluster) the leader
+
+Flags:
+  --endpoints H:P,H:P,...  the nodes' client addresses (default 127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379)
+  --cluster-id ID          (default castor)
+  --timeout D              deadline of the whole call, retries included: 5s, 500ms, 1m (default 5s)
+  -w, --write-out FORMAT   simple (default), json (one JSON object per result, with its header)
+                           or table
+  --serializable           get/range: answer from one node's state without a quorum round (may be stale)
+  --prev-kv                put/del: also print the key's previous state
+  --limit N                range: at most N keys
+  --keys-only              range: keys without values
+  --count-only             range: only the number of keys
+  -h, --help               this text
+
+Keys and values are bytes. simple prints them as they are (get and range print the key, then the
+value, on lines of their own); json writes "key"/"value" strings when they are valid UTF-8 and
+"key_base64"/"value_base64" otherwise; table escapes what is not printable.
+
+Outcomes: a write that may or may not have applied (the leader failed mid-request, the deadline
+passed after sending) is reported as UNKNOWN, never as failed; FAILED means it certainly did not
+happen. Reads never report UNKNOWN.
+
+Exit codes:
+  0  OK
+  1  a compare failed (cas, or a txn that ran its failure branch)
+  2  usage error (bad flags, bad txn text)
+  3  UNKNOWN: the write may or may not have applied
+  4  unavailable, or any other error (status: some endpoint did not answer)
+)";
+
+constexpr int kExitOk = 0;
+constexpr int kExitCompareFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnknown = 3;
+constexpr int kExitError = 4;
+
+enum class Format { kSimple, kJson, kTable };
+
+struct Flags {
+  std::vector<net::Endpoint> endpoints;
+  std::string cluster_id = "castor";
+  std::chrono::milliseconds timeout{5000};
+  Format format = Format::kSimple;
+  bool help = false;
+  bool serializable = false;
+  bool prev_kv = false;
+  bool keys_only = false;
+  bool count_only = false;
+  uint64_t limit = 0;
+  std::optional<std::string> from;
+  std::optional<std::string> to;
+  std::vector<kv::CasExpect> expect;
+  std::vector<std::string> args;  // the command and its arguments
+};
+
+Status usage(std::string why) { return Status(Code::kInvalidArgument, std::move(why)); }
+
+Result<uint64_t> parse_u64(const std::string& flag, const std::string& v) {
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size())
+    return usage(flag + ": '" + v + "' is not a number");
+  return n;
+}
+
+// "5s", "500ms", "2m"; a bare number is seconds.
+Result<std::chrono::milliseconds> parse_duration(const std::string& v) {
+  size_t digits = 0;
+  while (digits < v.size() && std::isdigit(static_cast<unsigned char>(v[digits]))) ++digits;
+  auto n = parse_u64("--timeout", v.substr(0, digits));
+  if (!n.is_ok()) return n.status();
+  const std::string unit = v.substr(digits);
+  uint64_t ms;
+  if (unit == "ms") {
+    ms = *n;
+  } else if (unit == "s" || unit.empty()) {
+    ms = *n * 1000;
+  } else if (unit == "m") {
+    ms = *n * 60 * 1000;
+  } else {
+    return usage("--timeout: unit '" + unit + "' (want ms, s or m)");
+  }
+  if (ms == 0) return usage("--timeout must be positive");
+  return std::chrono::milliseconds(ms);
+}
+
+Result<std::vector<net::Endpoint>> parse_endpoints(const std::string& v) {
+  std::vector<net::Endpoint> out;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    auto ep = net::parse_endpoint(item);
+    if (!ep.is_ok()) return usage("--endpoints: " + ep.status().message());
+    out.push_back(*ep);
+  }
+  if (out.empty()) return usage("--endpoints: no address given");
+  return out;
+}
+
+Result<Flags> parse_flags(const std::vector<std::string>& argv) {
+  Flags f;
+  auto defaults = parse_endpoints("127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379");
+  f.endpoints = *defaults;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") {
+      f.args.insert(f.args.end(), argv.begin() + i + 1, argv.end());
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      f.args.push_back(arg);
+      continue;
+    }
+    std::optional<std::string> inline_value;
+    if (const size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    }
+    auto value = [&]() -> Result<std::string> {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= argv.size()) return usage(arg + " needs a value");
+      return argv[++i];
+    };
+    auto number = [&]() -> Result<uint64_t> {
+      auto v = value();
+      if (!v.is_ok()) return v.status();
+      return parse_u64(arg, *v);
+    };
+    if (arg == "-h" || arg == "--help") {
+      f.help = true;
+    } else if (arg == "--serializable") {
+      f.serializable = true;
+    } else if (arg == "--prev-kv") {
+      f.prev_kv = true;
+    } else if (arg == "--keys-only") {
+      f.keys_only = true;
+    } else if (arg == "--count-only") {
+      f.count_only = true;
+    } else if (arg == "--expect-absent") {
+      f.expect.push_back(kv::CasExpect::absent());
+    } else if (arg == "--endpoints" || arg == "--cluster-id" || arg == "--timeout" || arg == "-w" ||
+               arg == "--write-out" || arg == "--from" || arg == "--to" || arg == "--expect-value") {
+      auto v = value();
+      if (!v.is_ok()) return v.status();
+      if (arg == "--endpoints") {
+        auto eps = parse_endpoints(*v);
+        if (!eps.is_ok()) return eps.status();
+        f.endpoints = *eps;
+      } else if (arg == "--cluster-id") {
+        f.cluster_id = *v;
+      } else if (arg == "--timeout") {
+        auto d = parse_duration(*v);
+        if (!d.is_ok()) return d.status();
+        f.timeout = *d;
+      } else if (arg == "--from") {
+        f.from = *v;
+      } else if (arg == "--to") {
+        f.to = *v;
+      } else if (arg == "--expect-value") {
+        f.expect.push_back(kv::CasExpect::value(*v));
+      } else if (*v == "simple") {
+        f.format = Format::kSimple;
+      } else if (*v == "json") {
+        f.format = Format::kJson;
+      } else if (*v == "table") {
+        f.format = Format::kTable;
+      } else {
+        return usage("-w: '" + *v + "' (want simple, json or table)");
+      }
+    } else if (arg == "--limit" || arg == "--expect-version" || arg == "--expect-mod-revision") {
+      auto n = number();
+      if (!n.is_ok()) return n.status();
+      if (arg == "--limit") {
+        f.limit = *n;
+      } else if (arg == "--expect-version") {
+        f.expect.push_back(kv::CasExpect::version(*n));
+      } else {
+        f.expect.push_back(kv::CasExpect::mod_revision(*n));
+      }
+    } else {
+      return usage("unknown flag '" + arg + "'");
+    }
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+void out(std::string_view bytes) { std::fwrite(bytes.data(), 1, bytes.size(), stdout); }
+void line(std::string_view bytes) {
+  out(bytes);
+  out("\n");
+}
+
+// For tables: printable ASCII and valid UTF-8 as they are, other bytes as C escapes.
+std::string printable(std::string_view bytes) {
+  if (is_valid_utf8(bytes)) {
+    std::string s;
+    for (char c : bytes) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
+        s += buf;
+      } else {
+        s += c;
+      }
+    }
+    return s;
+  }
+  std::string s;
+  for (char c : bytes) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7F && c != '\\') {
+      s += c;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      s += buf;
+    }
+  }
+  return s;
+}
+
+size_t display_width(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // count code points
+  return n;
+}
+
+void print_table(const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w(head.size());
+  for (size_t i = 0; i < head.size(); ++i) w[i] = display_width(head[i]);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], display_width(r[i]));
+  }
+  auto rule = [&] {
+    std::string s = "+";
+    for (size_t x : w) s += std::string(x + 2, '-') + "+";
+    line(s);
+  };
+  auto row = [&](const std::vector<std::string>& r) {
+    std::string s = "|";
+    for (size_t i = 0; i < r.size(); ++i)
+      s += " " + r[i] + std::string(w[i] - display_width(r[i]), ' ') + " |";
+    line(s);
+  };
+  rule();
+  row(head);
+  rule();
+  for (const auto& r : rows) row(r);
+  rule();
+}
+
+void json_header(JsonWriter& j, const pb::ResponseHeader& h) {
+  j.key("header").begin_object();
+  j.key("revision").number(h.revision());
+  j.key("term").number(h.term());
+  j.key("leader").number(h.leader());
+  j.key("node").number(h.node());
+  j.end_object();
+}
+
+void json_kv(JsonWriter& j, const pb::KeyValue& kv) {
+  j.begin_object();
+  j.bytes_field("key", kv.key());
+  j.bytes_field("value", kv.value());
+  j.key("create_revision").number(kv.create_revision());
+  j.key("mod_revision").number(kv.mod_revision());
+  j.key("version").number(kv.version());
+  j.end_object();
+}
+
+void json_kvs(JsonWriter& j, const google::protobuf::RepeatedPtrField<pb::KeyValue>& kvs) {
+  j.key("kvs").begin_array();
+  for (const auto& kv : kvs) json_kv(j, kv);
+  j.end_array();
+}
+
+void simple_kv(const pb::KeyValue& kv, bool keys_only) {
+  line(kv.key());
+  if (!keys_only) line(kv.value());
+}
+
+std::vector<std::string> kv_row(const pb::KeyValue& kv) {
+  return {printable(kv.key()), printable(kv.value()), std::to_string(kv.create_revision()),
+          std::to_string(kv.mod_revision()), std::to_string(kv.version())};
+}
+
+void table_kvs(const std::vector<const pb::KeyValue*>& kvs) {
+  std::vector<std::vector<std::string>> rows;
+  for (const pb::KeyValue* kv : kvs) rows.push_back(kv_row(*kv));
+  print_table({"KEY", "VALUE", "CREATE_REVISION", "MOD_REVISION", "VERSION"}, rows);
+}
+
+int usage_error(const std::string& why) {
+  std::fprintf(stderr, "castorctl: %s\n(see castorctl --help)\n", why.c_str());
+  return kExitUsage;
+}
+
+// Prints a call that did not succeed and returns its exit code.
+int report_failure(const Flags& f, const Status& status, kv::OutcomeKind kind) {
+  const bool unknown = kind == kv::OutcomeKind::kUnknown;
+  if (f.format == Format::kJson) {
+    JsonWriter j;
+    j.begin_object();
+    j.key("outcome").string(kv::outcome_name(kind));
+    j.key("error").string(code_name(status.code()));
+    j.key("message").string(status.message());
+    j.end_object();
+    line(j.str());
+  } else if (unknown) {
+    std::fprintf(stderr, "castorctl: UNKNOWN: the request may or may not have applied: %s\n",
+                 status.message().c_str());
+  } else {
+    std::fprintf(stderr, "castorctl: %s\n", status.to_string().c_str());
+  }
+  return unknown ? kExitUnknown : kExitError;
+}
+
+template <typename T>
+int report(const Flags& f, const kv::Outcome<T>& o,
+           const std::function<int(const T&, const pb::ResponseHeader&)>& ok) {
+  if (o.is_ok()) return ok(o.value(), o.header());
+  return report_failure(f, o.status(), o.kind());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+int cmd_get(const Flags& f, kv::BlockingClient& c) {
+  if (f.args.size() != 2) return usage_error("want: get KEY");
+  auto o = c.run([&](kv::Client& k) { return k.get(f.args[1], kv::ReadOptions{f.serializable}); });
+  return report<pb::GetResponse>(f, o, [&](const pb::GetResponse& r, const pb::ResponseHeader& h) {
+    if (f.format == Format::kJson) {
+      JsonWriter j;
+      j.begin_object();
+      json_header(j, h);
+      j.key("kvs").begin_array();
+      if (r.has_kv()) json_kv(j, r.kv());
+      j.end_array();
+      j.key("count").number(r.has_kv() ? 1 : 0);
+      j.end_object();
+      line(j.str());
+    } else if (f.format == Format::kTable) {
+      std::vector<const pb::KeyValue*> kvs;
+      if (r.has_kv()) kvs.push_back(&r.kv());
+      table_kvs(kvs);
+    } else if (r.has_kv()) {
+      simple_kv(r.kv(), false);
+    }
+    return kExitOk;
+  });
+}
+
+int cmd_range(const Flags& f, kv::BlockingClient& c) {
+  const bool bounded = f.from.has_value();
+  if (f.to && !bounded) return usage_error("--to needs --from");
+  if (f.args.size() != (bounded ? 1u : 2u)) {
+    return usage_error("want: range PREFIX, or range --from START [--to END]");
+  }
+  const kv::RangeOptions ro{f.limit, f.keys_only, f.count_only, f.serializable};
+  auto o = c.run([&](kv::Client& k) {
+    return bounded ? k.range(*f.from, f.to.value_or(""), ro) : k.range_prefix(f.args[1], ro);
+  });
+  return report<pb::RangeResponse>(f, o, [&](const pb::RangeResponse& r, const pb::ResponseHeader& h) {
+    if (f.format == Format::kJson) {
+      JsonWriter j;
+      j.begin_object();
+      json_header(j, h);
+      json_kvs(j, r.kvs());
+      j.key("more").boolean(r.more());
+      j.key("count").number(r.count());
+      j.end_object();
+      line(j.str());
+    } else if (f.count_only) {
+      line(std::to_string(r.count()));
+    } else if (f.format == Format::kTable) {
+      std::vector<const pb::KeyValue*> kvs;
+      for (const auto& kv : r.kvs()) kvs.push_back(&kv);
+      table_kvs(kvs);
+    } else {
+      for (const auto& kv : r.kvs()) simple_kv(kv, f.keys_only);
+    }
+    if (r.more() && f.format != Format::kJson) {
+      std::fprintf(stderr, "castorctl: %d of %llu keys shown\n", r.kvs_size(),
+                   static_cast<unsigned long long>(r.count()));
+    }
+    return kExitOk;
+  });
+}
+
+// put and del print their previous state with --prev-kv.
+void print_prev(const Flags& f, JsonWriter& j, bool has_prev, const pb::KeyValue& prev) {
+  if (!f.prev_kv || !has_prev) return;
+  if (f.format == Format::kJson) {
+    j.key("prev_kv");
+    json_kv(j, prev);
+  } else {
+    simple_kv(prev, false);
+  }
+}
+
+int cmd_put(const Flags& f, kv::BlockingClient& c) {
+  if (f.args.size() != 3) return usage_error("want: put KEY VALUE");
+  auto o = c.run([&](kv::Client& k) { return k.put(f.args[1], f.args[2], f.prev_kv); });
+  return report<pb::PutResponse>(f, o, [&](const pb::PutResponse& r, const pb::ResponseHeader& h) {
+    JsonWriter j;
+    if (f.format == Format::kJson) {
+      j.begin_object();
+      json_header(j, h);
+      print_prev(f, j, r.has_prev_kv(), r.prev_kv());
+      j.end_object();
+      line(j.str());
+    } else {
+      line("OK");
+      print_prev(f, j, r.has_prev_kv(), r.prev_kv());
+    }
+    return kExitOk;
+  });
+}
+
+int cmd_del(const Flags& f, kv::BlockingClient& c) {
+  if (f.args.size() != 2) return usage_error("want: del KEY");
+  auto o = c.run([&](kv::Client& k) { return k.del(f.args[1], f.prev_kv); });
+  return report<pb::DeleteResponse>(f, o, [&](const pb::DeleteResponse& r, const pb::ResponseHeader& h) {
+    JsonWriter j;
+    if (f.format == Format::kJson) {
+      j.begin_object();
+      json_header(j, h);
+      j.key("deleted").number(r.deleted());
+      print_prev(f, j, r.has_prev_kv(), r.prev_kv());
+      j.end_object();
+      line(j.str());
+    } else {
+      line(std::to_string(r.deleted()));
+      print_prev(f, j, r.has_prev_kv(), r.prev_kv());
+    }
+    return kExitOk;
+  });
+}
+
+// One response of a Txn, as a member of the "responses" array or as simple lines.
+void print_op_response(const Flags& f, JsonWriter& j, const pb::ResponseOp& op) {
+  const bool json = f.format == Format::kJson;
+  if (json) j.begin_object();
+  switch (op.response_case()) {
+    case pb::ResponseOp::kGet:
+      if (json) {
+        j.key("get").begin_object().key("kvs").begin_array();
+        if (op.get().has_kv()) json_kv(j, op.get().kv());
+        j.end_array().end_object();
+      } else if (op.get().has_kv()) {
+        simple_kv(op.get().kv(), false);
+      }
+      break;
+    case pb::ResponseOp::kRange:
+      if (json) {
+        j.key("range").begin_object();
+        json_kvs(j, op.range().kvs());
+        j.key("more").boolean(op.range().more()).key("count").number(op.range().count()).end_object();
+      } else {
+        for (const auto& kv : op.range().kvs()) simple_kv(kv, false);
+      }
+      break;
+    case pb::ResponseOp::kPut:
+      if (json) {
+        j.key("put").begin_object().end_object();
+      } else {
+        line("OK");
+      }
+      break;
+    case pb::ResponseOp::kDeleteKey:
+      if (json) {
+        j.key("delete_key").begin_object().key("deleted").number(op.delete_key().deleted()).end_object();
+      } else {
+        line(std::to_string(op.delete_key().deleted()));
+      }
+      break;
+    case pb::ResponseOp::kDeleteRange:
+      if (json) {
+        j.key("delete_range").begin_object().key("deleted").number(op.delete_range().deleted()).end_object();
+      } else {
+        line(std::to_string(op.delete_range().deleted()));
+      }
+      break;
+    case pb::ResponseOp::RESPONSE_NOT_SET:
+      break;
+  }
+  if (json) j.end_object();
+}
+
+void print_txn(const Flags& f, const pb::TxnResponse& r, const pb::ResponseHeader& h) {
+  JsonWriter j;
+  if (f.format == Format::kJson) {
+    j.begin_object();
+    json_header(j, h);
+    j.key("succeeded").boolean(r.succeeded());
+    j.key("responses").begin_array();
+    for (const auto& op : r.responses()) print_op_response(f, j, op);
+    j.end_array();
+    j.end_object();
+    line(j.str());
+    return;
+  }
+  line(r.succeeded() ? "SUCCESS" : "FAILURE");
+  for (const auto& op : r.responses()) print_op_response(f, j, op);
+}
+
+int cmd_cas(const Flags& f, kv::BlockingClient& c) {
+  if (f.args.size() != 3 || f.expect.size() != 1) {
+    return usage_error(
+        "want: cas KEY NEW and exactly one of --expect-value V, --expect-version N, "
+        "--expect-mod-revision R, --expect-absent");
+  }
+  auto o = c.run([&](kv::Client& k) { return k.cas(f.args[1], f.args[2], f.expect[0]); });
+  if (o.is_failed() && o.status().code() == Code::kFailedPrecondition && o.has_value()) {
+    // The failure branch read the key: show what defeated the compare.
+    const pb::TxnResponse& r = o.value();
+    const bool present = r.responses_size() == 1 && r.responses(0).get().has_kv();
+    if (f.format == Format::kJson) {
+      JsonWriter j;
+      j.begin_object();
+      json_header(j, o.header());
+      j.key("succeeded").boolean(false);
+      if (present) {
+        j.key("kv");
+        json_kv(j, r.responses(0).get().kv());
+      }
+      j.end_object();
+      line(j.str());
+    } else {
+      line("COMPARE FAILED");
+      if (present) {
+        const pb::KeyValue& kv = r.responses(0).get().kv();
+        if (f.format == Format::kTable) {
+          table_kvs({&kv});
+        } else {
+          simple_kv(kv, false);
+        }
+      } else {
+        line("(the key is absent)");
+      }
+    }
+    return kExitCompareFailed;
+  }
+  return report<pb::TxnResponse>(f, o, [&](const pb::TxnResponse&, const pb::ResponseHeader& h) {
+    if (f.format == Format::kJson) {
+      JsonWriter j;
+      j.begin_object();
+      json_header(j, h);
+      j.key("succeeded").boolean(true);
+      j.end_object();
+      line(j.str());
+    } else {
+      line("OK");
+    }
+    return kExitOk;
+  });
+}
+
+int cmd_txn(const Flags& f, kv::BlockingClient& c) {
+  if (f.args.size() != 1) return usage_error("txn takes no arguments: it reads stdin");
+  const std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  auto txn = parse_txn_text(text);
+  if (!txn.is_ok()) return usage_error("txn: " + txn.status().message());
+  auto o = c.run([&](kv::Client& k) { return k.txn(*txn); });
+  return report<pb::TxnResponse>(f, o, [&](const pb::TxnResponse& r, const pb::ResponseHeader& h) {
+    print_txn(f, r, h);
+    return r.succeeded() ? kExitOk : kExitCompareFailed;
+  });
+}
+
+int cmd_status(const Flags& f, kv::BlockingClient& c) {
+  if (f.args.size() != 1) return usage_error("status takes no arguments");
+  const std::vector<kv::Outcome<pb::StatusResponse>> all = c.status_all();
+  int code = kExitOk;
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const std::string address = f.endpoints[i].to_string();
+    const auto& o = all[i];
+    if (!o.is_ok()) code = kExitError;
+    if (f.format == Format::kJson) {
+      JsonWriter j;
+      j.begin_object();
+      j.key("endpoint").string(address);
+      if (o.is_ok()) {
+        const pb::StatusResponse& s = o.value();
+        json_header(j, o.header());
+        j.key("name").string(s.name());
+        j.key("id").number(s.id());
+        j.key("role").string(s.role());
+        j.key("term").number(s.term());
+        j.key("leader").number(s.leader());
+        j.key("leader_name").string(s.leader_name());
+        j.key("commit").number(s.commit());
+        j.key("applied").number(s.applied());
+        j.key("last_index").number(s.last_index());
+        j.key("snapshot_index").number(s.snapshot_index());
+        j.key("client_address").string(s.client_address());
+        j.key("peer_address").string(s.peer_address());
+      } else {
+        j.key("outcome").string(kv::outcome_name(o.kind()));
+        j.key("error").string(code_name(o.status().code()));
+        j.key("message").string(o.status().message());
+      }
+      j.end_object();
+      line(j.str());
+      continue;
+    }
+    if (!o.is_ok()) {
+      if (f.format == Format::kTable) {
+        rows.push_back({"?", address, "?", "unreachable", "", "", "", ""});
+      } else {
+        line(address + ": " + o.status().to_string());
+      }
+      continue;
+    }
+    const pb::StatusResponse& s = o.value();
+    const std::string leader =
+        s.leader_name().empty() ? (s.leader() ? std::to_string(s.leader()) : "none") : s.leader_name();
+    if (f.format == Format::kTable) {
+      rows.push_back({s.name(), address, std::to_string(s.id()), s.role(), std::to_string(s.term()),
+                      std::to_string(s.commit()), std::to_string(s.applied()), leader});
+    } else {
+      line(address + ", " + s.name() + ", id " + std::to_string(s.id()) + ", " + s.role() + ", term " +
+           std::to_string(s.term()) + ", commit " + std::to_string(s.commit()) + ", applied " +
+           std::to_string(s.applied()) + ", leader " + leader);
+    }
+  }
+  if (f.format == Format::kTable)
+    print_table({"NAME", "ADDRESS", "ID", "ROLE", "TERM", "COMMIT", "APPLIED", "LEADER"}, rows);
+  return code;
+}
+
+int cmd_leader(const Flags& f, kv::BlockingClient& c) {
+  if (f.args.size() != 3 || f.args[1] != "transfer") {
+    return usage_error("want: leader transfer NAME");
+  }
+  const std::string name = f.args[2];
+  auto o = c.run([&](kv::Client& k) { return k.transfer_leader(name); });
+  return report<pb::TransferLeaderResponse>(
+      f, o, [&](const pb::TransferLeaderResponse&, const pb::ResponseHeader& h) {
+        if (f.format == Format::kJson) {
+          JsonWriter j;
+          j.begin_object();
+          json_header(j, h);
+          j.key("leader_name").string(name);
+          j.end_object();
+          line(j.str());
+        } else {
+          line("OK: " + name + " leads");
+        }
+        return kExitOk;
+      });
+}
+
+int run(const std::vector<std::string>& argv) {
+  auto flags = parse_flags(argv);
+  if (!flags.is_ok()) {
+    std::fprintf(stderr, "castorctl: %s\n(see castorctl --help)\n", flags.status().message().c_str());
+    return kExitUsage;
+  }
+  const Flags& f = *flags;
+  if (f.help || f.args.empty()) {
+    std::fputs(kUsage, f.help ? stdout : stderr);
+    return f.help ? kExitOk : kExitUsage;
+  }
+  using Command = int (*)(const Flags&, kv::BlockingClient&);
+  const std::vector<std::pair<std::string, Command>> commands = {
+      {"get", cmd_get}, {"range", cmd_range}, {"put", cmd_put},       {"del", cmd_del},
+      {"cas", cmd_cas}, {"txn", cmd_txn},     {"status", cmd_status}, {"leader", cmd_leader}};
+  for (const auto& [name, command] : commands) {
+    if (name != f.args[0]) continue;
+    kv::ClientOptions options;
+    options.endpoints = f.endpoints;
+    options.cluster_id = f.cluster_id;
+    options.name = "castorctl";
+    options.request_timeout = f.timeout;
+    kv::BlockingClient client(std::move(options));
+    const int code = command(f, client);
+    std::fflush(stdout);
+    return code;
+  }
+  std::fprintf(stderr, "castorctl: unknown command '%s'\n(see castorctl --help)\n", f.args[0].c_str());
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace castor::tools
+
+int main(int argc, char** argv) {
+  return castor::tools::run(std::vector<std::string>(argv + 1, argv + argc));
+}

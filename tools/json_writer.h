@@ -1,0 +1,53 @@
+// JsonWriter: builds one compact JSON text (no spaces, one line) for `castorctl -w json`.
+//
+//   JsonWriter j;
+//   j.begin_object().key("revision").number(42).bytes_field("key", k).end_object();
+//
+// JSON strings are Unicode, while Castor keys and values are bytes. bytes_field() writes
+// "name":"text" when the bytes are valid UTF-8, and otherwise "name_base64":"..." (standard
+// base64), so that any value survives the trip exactly and jq users see text keys as text.
+// string() is for text (names, messages): bytes that are not UTF-8 become U+FFFD.
+//
+// What it does NOT do: check that the calls nest properly (the caller's job), or pretty-print.
+// Not thread-safe; one writer per output.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace castor::tools {
+
+class JsonWriter {
+ public:
+  JsonWriter& begin_object();
+  JsonWriter& end_object();
+  JsonWriter& begin_array();
+  JsonWriter& end_array();
+  // The name of the next member of the current object.
+  JsonWriter& key(std::string_view name);
+  JsonWriter& string(std::string_view text);
+  JsonWriter& number(uint64_t n);
+  JsonWriter& boolean(bool b);
+  // key(name) then the bytes, or key(name + "_base64") then their base64 (see above).
+  JsonWriter& bytes_field(std::string_view name, std::string_view bytes);
+
+  const std::string& str() const { return out_; }
+
+ private:
+  // Writes the comma that separates this value from the previous one, if any.
+  void separate();
+
+  std::string out_;
+  std::vector<bool> first_;  // per open object or array: nothing written in it yet
+  bool after_key_ = false;
+};
+
+// `text` as the inside of a JSON string: quote, backslash and control characters escaped;
+// bytes that are not valid UTF-8 replaced by U+FFFD.
+std::string json_escape(std::string_view text);
+bool is_valid_utf8(std::string_view bytes);
+std::string base64_encode(std::string_view bytes);
+
+}  // namespace castor::tools
