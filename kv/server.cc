@@ -14,6 +14,7 @@
 
 #include "kv/error_code.h"
 #include "kv/failpoints.h"
+#include "kv/recovery.h"
 #include "kv/state_machine.h"
 #include "net/client_listener.h"
 #include "net/peer_transport.h"
@@ -704,26 +705,7 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   auto sm = StateMachine::open(so);
   if (!sm.is_ok()) return sm.status();
 
-  // The state machine may lag the log (it is synced lazily) but never lead its commit index,
-  // and must at least reach the log's snapshot, which is all that remains of earlier entries.
-  const uint64_t snap = (*log)->snapshot_meta().index();
-  if ((*sm)->applied_index().value < snap) {
-    std::string data = (*log)->snapshot_chunk(0, UINT64_MAX);
-    bool done = false;
-    auto r = (*sm)->restore([&]() -> Result<std::string> {
-      if (done) return std::string();
-      done = true;
-      return std::move(data);
-    });
-    if (!r.is_ok()) return r.status();
-  }
-  if ((*sm)->applied_index().value > std::max((*log)->hard_state().commit(), snap)) {
-    return Status(Code::kCorruption, "the state machine in " + dir.string() + " has applied index " +
-                                         std::to_string((*sm)->applied_index().value) + " past the log's commit index " +
-                                         std::to_string((*log)->hard_state().commit()) +
-                                         ": the log lost acknowledged entries. Remove the data directory and let "
-                                         "the node rejoin from its peers (docs/RUNBOOK.md).");
-  }
+  if (Status s = reconcile(**log, **sm, dir); !s.is_ok()) return s;
   return std::unique_ptr<Server>(
       new Server(std::make_unique<Impl>(std::move(options), id, std::move(*log), std::move(*sm))));
 }

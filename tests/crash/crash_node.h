@@ -1,0 +1,32 @@
+// CrashNode: one node's data directory (the Raft log and the state machine) opened the way
+// castord opens it, for the crash test's child, which writes to it, and its parent, which
+// reopens it after each kill and checks it.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "kv/recovery.h"
+#include "kv/state_machine.h"
+#include "raft/status.h"
+#include "raft/storage/lmdb_log.h"
+
+namespace castor::crash {
+
+// Not thread-safe: the crash test is single-threaded on both sides of the fork.
+struct CrashNode {
+  std::unique_ptr<raft::LmdbLog> log;
+  std::unique_ptr<kv::StateMachine> state;
+};
+
+// Opens the log and the state machine in `dir` and reconciles them as kv::Server::open does
+// (create the log only when neither exists, then kv::reconcile()). It does not apply anything.
+// `unsafe_skip_dedup` is the state machine's test switch, for the planted divergence.
+Result<CrashNode> open_node(const std::filesystem::path& dir, bool unsafe_skip_dedup);
+
+// Applies the log's committed entries above the state machine's applied index, as castord does
+// after a restart: in log order, a chunk of entries per apply() call. The state machine must be
+// reconciled with the log first.
+Status apply_committed(const raft::LmdbLog& log, kv::StateMachine& state);
+
+}  // namespace castor::crash
