@@ -7,4 +7,10 @@ Modules, each usable on its own:
   topology  hosts made of network namespaces joined by a bridge in its own namespace
   nemesis   partitions, kill -9, pause, and seeded schedules that combine them
   report    the run folder: history, verdict, summary and latency plot
+  netns     moving a thread into a namespace (the workload runs inside the client host)
+  cluster   castord nodes on a topology, by pid; status and leader lookup
+  workload  worker threads and the Castor outcome -> history mapping
+  workloads register, set, counter, promotion
+  faults    faults aimed at a live cluster (the leader, snapshots, failpoints, lost replies)
+  runner    one run, the ci and long suites, the chaos/run command line
 """

@@ -28,7 +28,10 @@ RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
 
 _OUTCOME_COLORS = {OK: "#2a9d55", FAIL: "#d62828", INFO: "#f0a202"}
 _F_MARKERS = {"read": "o", "write": "^", "cas": "s"}
-_FAULT_COLORS = {"partition": "#4c78a8", "kill": "#7f3c8d", "pause": "#e45756"}
+# By the fault kind's first word (faults.py): partition-*, kill-*, pause-*, snapshot-isolate,
+# failpoint-*, lost-replies.
+_FAULT_COLORS = {"partition": "#4c78a8", "kill": "#7f3c8d", "pause": "#e45756",
+                 "snapshot": "#17becf", "failpoint": "#9c755f", "lost": "#808080"}
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -52,10 +55,14 @@ def run_dir(seed: int, runs_dir: Path = RUNS_DIR) -> Path:
 
 
 def write_run(events: list[Event], verdict: dict, faults: Iterable[FaultInterval], seed: int,
-              title: str = "", runs_dir: Path = RUNS_DIR) -> Path:
-    """Write the whole run folder and return its path."""
+              title: str = "", runs_dir: Path = RUNS_DIR, path: Path | None = None) -> Path:
+    """Write the whole run folder and return its path.
+
+    ``path``: a folder made earlier by ``run_dir``, for runs that keep node logs in it while
+    they run; by default a new one is made in ``runs_dir``.
+    """
     faults = list(faults)
-    path = run_dir(seed, runs_dir)
+    path = path or run_dir(seed, runs_dir)
     write_jsonl(path / "history.jsonl", events)
     (path / "verdict.json").write_text(json.dumps(verdict, indent=2, default=str) + "\n")
     (path / "faults.json").write_text(json.dumps([f.to_json() for f in faults], indent=2) + "\n")

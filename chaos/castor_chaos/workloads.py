@@ -1,0 +1,345 @@
+"""The four workloads, each with the property it proves (docs/CHAOS.md has the long form).
+
+register   get / put / cas on many independent keys, unique values per key: every key's
+           history must be linearizable (check_register).
+set        unique adds, then a final read after healing: no acknowledged add lost, nothing
+           present that was never attempted (check_set).
+counter    increments as read-then-CAS, each retried by the client with the same session seq
+           when its fate is unknown: reads stay within [acknowledged, acknowledged + unknown],
+           so nothing is lost and nothing applied twice (check_counter).
+promotion  Txn flips of a (serving, schema) pair guarded on both keys' mod revisions, and
+           readers that Range over both at once: no reader ever sees a mixed pair, and the pair,
+           taken as one register, is linearizable.
+
+Workers whose index is past the "general" ones are pinned to one node each: their reads go
+through that node only (a follower serves linearizable reads by ReadIndex through the
+leader), which is how a node that serves stale data gets caught.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+from castor_client import Outcome
+from castor_client.proto import kv_pb2
+
+from .checker import UNKNOWN, check_counter, check_register, check_set
+from .cluster import Cluster
+from .history import FAIL, INFO, OK, operations
+from .workload import OUTCOME_TYPE, Context, Workload, error_text, retry_until
+
+# How long the final reads after healing may keep failing before the verdict is "unknown".
+FINAL_READ_S = 30.0
+# How long a register check may search before saying "unknown" (it is usually well under 1 s).
+REGISTER_BUDGET_S = 60.0
+
+
+def _int_value(kv_response) -> int | None:
+    return int(kv_response.kv.value) if kv_response.HasField("kv") else None
+
+
+class RegisterWorkload(Workload):
+    """Many independent registers; see the module docstring.
+
+    Keys rotate: ``KEYS`` keys are in use at a time and every ``KEY_SECONDS`` the workers move
+    on to fresh ones, so each key's history stays short enough for the search however long
+    the run, while there is always enough contention on a key to make reordering visible.
+    """
+
+    name = "register"
+    GENERAL = 6  # workers that read, write and cas through any node; then one reader per node
+    KEYS = 5
+    KEY_SECONDS = 3.0
+
+    def __init__(self, cluster: Cluster, seed: int, general: int = GENERAL):
+        super().__init__(cluster, seed)
+        self.general = general
+        self.concurrency = general + len(cluster.nodes)
+        self._values = itertools.count(1)  # unique across keys, so unique per key
+        self._last: dict[str, int | None] = {}  # a recent value per key: cas expects it
+        self._started = time.monotonic()
+
+    def _key(self, ctx: Context) -> str:
+        window = int((time.monotonic() - self._started) / self.KEY_SECONDS)
+        return f"r{window}/{ctx.rng.randrange(self.KEYS)}"
+
+    def step(self, ctx: Context) -> None:
+        key = self._key(ctx)
+        if ctx.worker >= self.general:
+            node = self.cluster.nodes[ctx.worker - self.general]
+            self.read(ctx, key, ctx.client("pinned", [node]))
+            return
+        roll = ctx.rng.random()
+        if roll < 0.4:
+            self.read(ctx, key, ctx.client())
+        elif roll < 0.7:
+            self.write(ctx, key, ctx.client())
+        else:
+            self.cas(ctx, key, ctx.client())
+
+    def read(self, ctx: Context, key: str, client) -> None:
+        def action():
+            r = client.get(key.encode())
+            if not r.ok:
+                return OUTCOME_TYPE[r.outcome], None, error_text(r)
+            return OK, _int_value(r.response.get), None
+
+        type, value = ctx.op("read", key, None, action)
+        if type == OK:
+            self._last[key] = value
+
+    def write(self, ctx: Context, key: str, client) -> None:
+        value = next(self._values)
+
+        def action():
+            r = client.put(key.encode(), str(value).encode())
+            return OUTCOME_TYPE[r.outcome], value, error_text(r)
+
+        if ctx.op("write", key, value, action)[0] == OK:
+            self._last[key] = value
+
+    def cas(self, ctx: Context, key: str, client) -> None:
+        old, new = self._last.get(key), next(self._values)
+
+        def action():
+            if old is None:
+                r = client.cas(key.encode(), str(new).encode(), expect_absent=True)
+            else:
+                r = client.cas(key.encode(), str(new).encode(), expect_value=str(old).encode())
+            if r.ok and not r.response.write.txn.succeeded:
+                return FAIL, [old, new], "compare failed"
+            return OUTCOME_TYPE[r.outcome], [old, new], error_text(r)
+
+        if ctx.op("cas", key, [old, new], action)[0] == OK:
+            self._last[key] = new
+
+    def check(self, events) -> dict:
+        return check_register(events, time_budget_s=REGISTER_BUDGET_S)
+
+
+class SetWorkload(Workload):
+    """Unique adds (a put of a fresh key under ``set/``), then one final read of them all."""
+
+    name = "set"
+    PREFIX = b"set/"
+    PREFIX_END = b"set0"  # the first key after every key with the prefix
+
+    def __init__(self, cluster: Cluster, seed: int, workers: int = 4):
+        super().__init__(cluster, seed)
+        self.concurrency = workers
+        self._elements = itertools.count(1)
+
+    def step(self, ctx: Context) -> None:
+        element = next(self._elements)
+
+        def action():
+            r = ctx.client().put(self.PREFIX + b"%09d" % element, b"1")
+            return OUTCOME_TYPE[r.outcome], element, error_text(r)
+
+        ctx.op("add", "set", element, action)
+
+    def _read_all(self, client):
+        """Every element, page by page. Adds only ever add, so pages read at different moments
+        still hold everything acknowledged before the first one, and nothing else."""
+        elements, start = [], None
+        while True:
+            if start is None:
+                r = client.range(prefix=self.PREFIX)
+            else:
+                r = client.range(start=start, end=self.PREFIX_END)
+            if not r.ok:
+                return OUTCOME_TYPE[r.outcome], None, error_text(r)
+            kvs = r.response.range.kvs
+            elements += [int(kv.key[len(self.PREFIX):]) for kv in kvs]
+            if not r.response.range.more or not kvs:
+                return OK, sorted(elements), None
+            start = kvs[-1].key + b"\x00"
+
+    def final(self, ctx: Context) -> None:
+        client = ctx.client()
+        retry_until(FINAL_READ_S, lambda: ctx.op("read", "set", None,
+                                                 lambda: self._read_all(client))[0] == OK)
+
+    def check(self, events) -> dict:
+        return check_set(events)
+
+
+class CounterWorkload(Workload):
+    """One counter; an increment reads it through the worker's pinned node, then CASes on the
+    mod revision it read, through the leader.
+
+    Why this is exactly-once even when retried: the client retries an unanswered CAS with the
+    same (client_id, seq), and the session table answers a duplicate with the first result. Were
+    a duplicate applied again, its compare would fail (the revision moved), the worker would
+    see "not applied" and increment once more, and the counter would exceed what was asked for,
+    which check_counter reports. A compare that fails on a first attempt means another increment
+    won; nothing was applied, so the worker reads again and retries under a new seq.
+    """
+
+    name = "counter"
+    KEY = b"counter"
+    READ_SHARE = 0.25
+    INCREMENT_BUDGET_S = 4.0
+
+    def __init__(self, cluster: Cluster, seed: int, workers: int = 4):
+        super().__init__(cluster, seed)
+        self.concurrency = workers
+
+    def reader(self, ctx: Context):
+        node = self.cluster.nodes[ctx.worker % len(self.cluster.nodes)]
+        return ctx.client("reader", [node])
+
+    def step(self, ctx: Context) -> None:
+        if ctx.rng.random() < self.READ_SHARE:
+            self.read(ctx, self.reader(ctx))
+        else:
+            self.increment(ctx)
+
+    def _get(self, client):
+        r = client.get(self.KEY)
+        if not r.ok:
+            return None
+        kv = r.response.get
+        return (int(kv.kv.value), kv.kv.mod_revision) if kv.HasField("kv") else (0, 0)
+
+    def read(self, ctx: Context, client) -> str:
+        """A recorded read of the counter; returns its outcome type."""
+        def action():
+            got = self._get(client)
+            return (OK, got[0], None) if got is not None else (FAIL, None, "read failed")
+
+        return ctx.op("read", "counter", None, action)[0]
+
+    def increment(self, ctx: Context) -> None:
+        reader, writer = self.reader(ctx), ctx.client()
+
+        def action():
+            deadline = time.monotonic() + self.INCREMENT_BUDGET_S
+            while time.monotonic() < deadline and not ctx.stop.is_set():
+                got = self._get(reader)
+                if got is None:
+                    continue
+                value, revision = got
+                r = writer.cas(self.KEY, str(value + 1).encode(), expect_mod_revision=revision)
+                if r.ok and r.response.write.txn.succeeded:
+                    return OK, 1, None
+                if r.outcome is Outcome.UNKNOWN:
+                    return INFO, 1, error_text(r)
+            return FAIL, 1, "no attempt applied"
+
+        ctx.op("incr", "counter", 1, action)
+
+    def final(self, ctx: Context) -> None:
+        client = ctx.client()
+        retry_until(FINAL_READ_S, lambda: self.read(ctx, client) == OK)
+
+    def check(self, events) -> dict:
+        return check_counter(events)
+
+
+class PromotionWorkload(Workload):
+    """Flips of (serving, schema) = (v{n}, s{n}) by Txn, and readers of both keys at once.
+
+    A flip reads the pair (a recorded read), then commits a Txn that compares both keys'
+    mod revisions with what it read and puts both new values. Each n is used by one flip only,
+    so the pair behaves as one register holding n, and a flip is a cas from the n it read to its
+    own: the flip succeeds exactly when no other flip came between (the revisions name that
+    flip). A read that finds the two keys disagreeing is recorded with the value "mixed: ...",
+    which no flip ever wrote.
+    """
+
+    name = "promotion"
+    PREFIX = b"promo/"
+    SERVING = b"promo/serving"
+    SCHEMA = b"promo/schema"
+    KEY = "pair"
+
+    def __init__(self, cluster: Cluster, seed: int, flippers: int = 3):
+        super().__init__(cluster, seed)
+        self.flippers = flippers
+        # Flippers, one reader through any node, then one reader pinned to each node.
+        self.concurrency = flippers + 1 + len(cluster.nodes)
+        self._values = itertools.count(1)
+
+    def _read_pair(self, client):
+        """(outcome type, pair value, (serving, schema) mod revisions, error)."""
+        r = client.range(prefix=self.PREFIX)
+        if not r.ok:
+            return OUTCOME_TYPE[r.outcome], None, None, error_text(r)
+        kvs = {kv.key: kv for kv in r.response.range.kvs}
+        serving, schema = kvs.get(self.SERVING), kvs.get(self.SCHEMA)
+        revisions = tuple(kv.mod_revision if kv else 0 for kv in (serving, schema))
+        if serving is None and schema is None:
+            return OK, None, revisions, None
+        if (serving is not None and schema is not None and serving.value[:1] == b"v"
+                and schema.value[:1] == b"s" and serving.value[1:] == schema.value[1:]):
+            return OK, int(serving.value[1:]), revisions, None
+        shown = [kv.value.decode(errors="replace") if kv else "absent" for kv in (serving, schema)]
+        return OK, f"mixed: serving={shown[0]} schema={shown[1]}", revisions, None
+
+    def read(self, ctx: Context, client):
+        box = {}
+
+        def action():
+            type, value, box["revisions"], error = self._read_pair(client)
+            return type, value, error
+
+        type, value = ctx.op("read", self.KEY, None, action)
+        return type, value, box.get("revisions")
+
+    def step(self, ctx: Context) -> None:
+        if ctx.worker < self.flippers:
+            self.flip(ctx)
+        elif ctx.worker == self.flippers:
+            self.read(ctx, ctx.client())
+        else:
+            node = self.cluster.nodes[ctx.worker - self.flippers - 1]
+            self.read(ctx, ctx.client("pinned", [node]))
+
+    def flip(self, ctx: Context) -> None:
+        client = ctx.client()
+        type, old, revisions = self.read(ctx, client)
+        if type != OK or isinstance(old, str):
+            return
+        new = next(self._values)
+        compares = [kv_pb2.Compare(key=key, op=kv_pb2.Compare.EQUAL, mod_revision=revision)
+                    for key, revision in zip((self.SERVING, self.SCHEMA), revisions)]
+        puts = [kv_pb2.RequestOp(put=kv_pb2.PutRequest(key=self.SERVING, value=b"v%d" % new)),
+                kv_pb2.RequestOp(put=kv_pb2.PutRequest(key=self.SCHEMA, value=b"s%d" % new))]
+
+        def action():
+            r = client.txn(compares, puts)
+            if r.ok and not r.response.write.txn.succeeded:
+                return FAIL, [old, new], "compare failed"
+            return OUTCOME_TYPE[r.outcome], [old, new], error_text(r)
+
+        ctx.op("cas", self.KEY, [old, new], action)
+
+    def final(self, ctx: Context) -> None:
+        client = ctx.client()
+        retry_until(FINAL_READ_S, lambda: self.read(ctx, client)[0] == OK)
+
+    def check(self, events) -> dict:
+        verdict = check_register(events, time_budget_s=REGISTER_BUDGET_S)
+        ops = operations(events)
+        reads = sorted((op for op in ops if op.f == "read" and op.type == OK),
+                       key=lambda op: op.return_ns)
+        mixed = [op for op in reads if isinstance(op.value, str)]
+        origin = min((op.call_ns for op in ops), default=0)
+        verdict["checker"] = "promotion: pair register + mixed reads"
+        verdict["mixed_reads"] = [op.describe(origin) for op in mixed[:20]]
+        verdict["final"] = reads[-1].value if reads else None
+        if mixed:
+            verdict["valid"] = False
+            verdict["anomaly"] = {
+                "kind": "mixed-pair", "at_ns": mixed[0].return_ns, "op": mixed[0].describe(origin),
+                "message": f"{len(mixed)} reads saw a mixed pair; the first: {mixed[0].value}"}
+        elif not reads:
+            verdict["valid"] = False if verdict["valid"] is False else UNKNOWN
+            verdict["reason"] = "no successful read of the pair"
+        return verdict
+
+
+WORKLOADS = {w.name: w for w in (RegisterWorkload, SetWorkload, CounterWorkload, PromotionWorkload)}
+

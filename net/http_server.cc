@@ -1,0 +1,461 @@
+#include "net/http_server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <deque>
+
+#include "net/json.h"
+#include "raft/assert.h"
+
+namespace castor::net {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// After a response that closes the connection, the server stops sending and reads and
+// discards what the client still sends for up to this long before closing. Closing a socket
+// with unread input makes the kernel send RST, and the client may then lose the very error
+// response (413, 400) that explains why (RFC 9112 section 9.6).
+constexpr std::chrono::milliseconds kLingerTimeout{1000};
+
+// Extra header values are bounded well below Beast's 64 KiB field limit.
+constexpr size_t kHeaderValueBytesMax = 32 * 1024;
+
+std::string error_body(Code code, const std::string& message) {
+  Json j = Json::object();
+  j.set("code", code_name(code));
+  j.set("message", message);
+  return j.dump();
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// RFC 3986 percent-decoding; false on a '%' not followed by two hex digits.
+bool percent_decode(std::string_view in, bool plus_is_space, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      if (i + 2 >= in.size()) return false;
+      const int hi = hex_value(in[i + 1]);
+      const int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (plus_is_space && in[i] == '+') {
+      out += ' ';
+    } else {
+      out += in[i];
+    }
+  }
+  return true;
+}
+
+// Splits and decodes the request target into path and query; false when it is not an
+// origin-form target ("/path?query", RFC 9112 section 3.2.1) or its escapes are malformed.
+bool parse_target(std::string_view target, HttpRequest& req, std::string& why) {
+  if (target.empty() || target[0] != '/') {
+    why = "the request target must start with '/'";
+    return false;
+  }
+  const size_t q = target.find('?');
+  if (!percent_decode(target.substr(0, q), false, req.path)) {
+    why = "bad percent-encoding in the path";
+    return false;
+  }
+  if (q == std::string_view::npos) return true;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const size_t amp = rest.find('&');
+    const std::string_view part = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (part.empty()) continue;
+    const size_t eq = part.find('=');
+    std::string name, value;
+    if (!percent_decode(part.substr(0, eq), true, name) ||
+        (eq != std::string_view::npos && !percent_decode(part.substr(eq + 1), true, value))) {
+      why = "bad percent-encoding in the query";
+      return false;
+    }
+    req.query.emplace(std::move(name), std::move(value));  // the first value wins
+  }
+  return true;
+}
+
+// A header value the handler gave may not break out of its line (header injection).
+bool header_value_safe(std::string_view s) {
+  return s.size() <= kHeaderValueBytesMax &&
+         s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// A header name must be an RFC 9110 token.
+bool header_name_safe(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct HttpServer::Conn {
+  // One response to send, in request order.
+  struct Slot {
+    bool ready = false;    // the response is known (the handler answered, or the server did)
+    bool interim = false;  // "100 Continue", sent before the request's body is read
+    bool close = false;    // the connection closes after this response
+    bool head = false;     // the request was HEAD: send the headers only
+    unsigned version = 11;
+    HttpResponse response;
+  };
+
+  Conn(tcp::socket s, asio::io_context& io)
+      : sock(std::move(s)), read_timer(io), write_timer(io), wake_writer(io), wake_reader(io) {
+    boost::system::error_code ec;
+    const auto ep = sock.remote_endpoint(ec);
+    remote = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  uint64_t push(Slot slot) {
+    slots.push_back(std::move(slot));
+    wake_writer.cancel();
+    return front_seq + slots.size() - 1;
+  }
+
+  void answer(uint64_t seq, HttpResponse response) {
+    CASTOR_ASSERT(seq >= front_seq && seq - front_seq < slots.size() && !slots[seq - front_seq].ready,
+                  "HttpServer::Respond called twice for one request");
+    Slot& s = slots[seq - front_seq];
+    s.response = std::move(response);
+    s.ready = true;
+    wake_writer.cancel();
+  }
+
+  void close() {
+    if (closed) return;
+    closed = true;
+    boost::system::error_code ignored;
+    sock.shutdown(tcp::socket::shutdown_both, ignored);
+    sock.close(ignored);
+    read_timer.cancel();
+    write_timer.cancel();
+    wake_writer.cancel();
+    wake_reader.cancel();
+  }
+
+  tcp::socket sock;
+  std::string remote;
+  asio::steady_timer read_timer;
+  asio::steady_timer write_timer;
+  asio::steady_timer wake_writer;
+  asio::steady_timer wake_reader;
+  // Responses not yet fully written, oldest first; the front one may be being written. A
+  // slot's sequence number is front_seq + its index, so a late Respond finds its slot.
+  std::deque<Slot> slots;
+  uint64_t front_seq = 0;
+  // Tell a stale timer expiry (queued just as its operation finished) from the current one.
+  uint64_t read_timer_generation = 0;
+  uint64_t write_timer_generation = 0;
+  bool read_timed_out = false;
+  bool reader_done = false;  // the reader will read no more requests
+  bool peer_closed = false;  // the client finished sending (EOF): nothing left to drain
+  bool closed = false;
+};
+
+HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler handler)
+    : io_(io), opt_(std::move(options)), handler_(std::move(handler)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Result<Endpoint> HttpServer::start(const Endpoint& listen) {
+  try {
+    tcp::resolver resolver(io_);
+    const tcp::endpoint ep = *resolver.resolve(listen.host, std::to_string(listen.port)).begin();
+    acceptor_ = std::make_unique<tcp::acceptor>(io_);
+    acceptor_->open(ep.protocol());
+    acceptor_->set_option(tcp::acceptor::reuse_address(true));
+    acceptor_->bind(ep);
+    acceptor_->listen();
+  } catch (const boost::system::system_error& e) {
+    acceptor_.reset();
+    return Status(Code::kUnavailable,
+                  "cannot listen for HTTP on " + listen.to_string() + ": " + e.code().message());
+  }
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  return Endpoint{listen.host, acceptor_->local_endpoint().port()};
+}
+
+void HttpServer::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  boost::system::error_code ignored;
+  if (acceptor_) acceptor_->close(ignored);
+  for (auto& [raw, conn] : conns_) conn->close();
+}
+
+void HttpServer::reject(const std::string& reason, const std::string& detail) {
+  ++rejected_[reason];
+  log_.warn("http port: " + reason, detail);
+}
+
+void HttpServer::refuse(Conn& conn, int status, const std::string& reason, const std::string& detail) {
+  reject(reason, conn.remote + ": " + detail);
+  Conn::Slot slot;
+  slot.ready = true;
+  slot.close = true;
+  const Code code = status == 400   ? Code::kInvalidArgument
+                    : status == 408 ? Code::kUnavailable
+                                    : Code::kTooLarge;
+  slot.response = HttpResponse{status, "application/json", error_body(code, reason + ": " + detail), {}};
+  conn.push(std::move(slot));
+  conn.reader_done = true;
+}
+
+asio::awaitable<void> HttpServer::accept_loop() {
+  while (!stopped_) {
+    boost::system::error_code ec;
+    tcp::socket sock = co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (stopped_) break;
+      log_.warn("http port: accept failed", ec.message());
+      continue;
+    }
+    if (conns_.size() >= opt_.connections_max) {
+      reject("too many connections", "limit " + std::to_string(opt_.connections_max));
+      // One non-blocking write into the fresh socket's empty send buffer: the client learns
+      // why, and a flood of connections cannot make the server queue work for each.
+      const std::string body = error_body(Code::kResourceExhausted, "too many connections");
+      const std::string text =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      sock.non_blocking(true, ec);
+      sock.write_some(asio::buffer(text), ec);
+      sock.shutdown(tcp::socket::shutdown_both, ec);
+      continue;  // the socket closes as it goes out of scope
+    }
+    sock.set_option(tcp::no_delay(true), ec);
+    auto conn = std::make_shared<Conn>(std::move(sock), io_);
+    conns_[conn.get()] = conn;
+    asio::co_spawn(io_, read_loop(conn), asio::detached);
+    asio::co_spawn(io_, write_loop(conn), asio::detached);
+  }
+}
+
+void HttpServer::arm_read_timer(const std::shared_ptr<Conn>& conn) {
+  const uint64_t generation = ++conn->read_timer_generation;
+  conn->read_timer.expires_after(opt_.read_timeout);
+  conn->read_timer.async_wait(
+      [this, weak = std::weak_ptr<Conn>(conn), generation](boost::system::error_code ec) {
+        auto c = weak.lock();
+        if (ec || !c || c->closed || generation != c->read_timer_generation) return;
+        // A client with unanswered requests is waiting for us, not idling: give it more time.
+        if (!c->slots.empty()) {
+          arm_read_timer(c);
+          return;
+        }
+        // Cancel rather than close, so that the reader can still answer 408. No write is in
+        // progress: writes happen only while `slots` is non-empty.
+        c->read_timed_out = true;
+        boost::system::error_code ignored;
+        c->sock.cancel(ignored);
+      });
+}
+
+// GCC 12 pairs the coroutine frame's operator delete (Asio's awaitable_frame_base) with the
+// global operator new that the frame's operator new inlines to, and reports
+// -Wmismatched-new-delete for these two coroutines. Both sides go through Asio's
+// thread_info_base recycling allocator, so the pair is matched: a false positive in Boost's
+// headers, silenced for these definitions only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+asio::awaitable<void> HttpServer::read_loop(std::shared_ptr<Conn> conn) {
+  boost::beast::flat_buffer buf;
+  boost::system::error_code ec;
+  while (!conn->closed && !conn->reader_done) {
+    if (conn->slots.size() >= opt_.in_flight_max) {
+      conn->wake_reader.expires_at(asio::steady_timer::time_point::max());
+      co_await conn->wake_reader.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(opt_.header_bytes_max);
+    parser.body_limit(opt_.body_bytes_max);
+    conn->read_timed_out = false;
+    arm_read_timer(conn);
+    co_await http::async_read_header(conn->sock, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec && !parser.is_done()) {
+      // A client that asks may wait for "100 Continue" before sending the body (curl does for
+      // large PUTs); the interim response queues behind earlier answers, in order.
+      const auto& h = parser.get();
+      if (h.version() == 11 && boost::beast::iequals(h[http::field::expect], "100-continue")) {
+        Conn::Slot interim;
+        interim.ready = true;
+        interim.interim = true;
+        conn->push(std::move(interim));
+      }
+      co_await http::async_read(conn->sock, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    ++conn->read_timer_generation;
+    conn->read_timer.cancel();
+    if (conn->closed) break;
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == asio::error::eof) {
+        conn->peer_closed = true;  // the client is done sending; answer what it asked
+      } else if (conn->read_timed_out) {
+        // Silence before a request starts is an idle keep-alive connection, not an offence.
+        if (parser.got_some())
+          refuse(*conn, 408, "read timeout", "no complete request within the read timeout");
+      } else if (ec == http::error::body_limit) {
+        refuse(*conn, 413, "body too large",
+               "the limit is " + std::to_string(opt_.body_bytes_max) + " bytes");
+      } else if (ec == http::error::header_limit) {
+        refuse(*conn, 431, "header too large",
+               "the limit is " + std::to_string(opt_.header_bytes_max) + " bytes");
+      } else if (ec.category() == make_error_code(http::error::bad_method).category()) {
+        refuse(*conn, 400, "malformed request", ec.message());
+      }
+      // Anything else is a socket error: nothing can be sent, so just stop.
+      break;
+    }
+
+    http::request<http::string_body> msg = parser.release();
+    HttpRequest req;
+    req.target = std::string(msg.target());
+    std::string why;
+    if (!parse_target(req.target, req, why)) {
+      refuse(*conn, 400, "malformed request", why);
+      break;
+    }
+    req.method = std::string(msg.method_string());
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      auto [it, inserted] = req.headers.emplace(std::move(name), std::string(field.value()));
+      if (!inserted) {
+        it->second += ", ";
+        it->second.append(field.value().data(), field.value().size());
+      }
+    }
+    req.body = std::move(msg.body());
+    req.remote = conn->remote;
+
+    Conn::Slot slot;
+    slot.close = !msg.keep_alive();
+    slot.head = msg.method() == http::verb::head;
+    slot.version = msg.version();
+    const uint64_t seq = conn->push(std::move(slot));
+    if (!msg.keep_alive()) conn->reader_done = true;
+    Respond respond = [&io = io_, weak = std::weak_ptr<Conn>(conn), seq](HttpResponse response) {
+      asio::dispatch(io, [weak, seq, response = std::move(response)]() mutable {
+        auto c = weak.lock();
+        if (!c || c->closed) return;
+        c->answer(seq, std::move(response));
+      });
+    };
+    handler_(std::move(req), std::move(respond));
+  }
+  conn->reader_done = true;
+  conn->wake_writer.cancel();
+}
+
+asio::awaitable<void> HttpServer::write_loop(std::shared_ptr<Conn> conn) {
+  boost::system::error_code ec;
+  bool close_after = false;
+  while (!conn->closed) {
+    if (conn->slots.empty() || !conn->slots.front().ready) {
+      if (conn->slots.empty() && conn->reader_done) break;
+      conn->wake_writer.expires_at(asio::steady_timer::time_point::max());
+      co_await conn->wake_writer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    // The slot stays at the front while it is written (a deque keeps references to its
+    // elements across push_back), so that `slots` is non-empty whenever a write is in progress.
+    Conn::Slot& slot = conn->slots.front();
+    close_after = slot.close;
+
+    const uint64_t generation = ++conn->write_timer_generation;
+    conn->write_timer.expires_after(opt_.write_timeout);
+    conn->write_timer.async_wait(
+        [this, weak = std::weak_ptr<Conn>(conn), generation](boost::system::error_code timer_ec) {
+          auto c = weak.lock();
+          if (timer_ec || !c || c->closed || generation != c->write_timer_generation) return;
+          reject("write timeout", c->remote + ": the client is not reading its responses");
+          c->close();
+        });
+    if (slot.interim) {
+      static const std::string k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
+      co_await asio::async_write(conn->sock, asio::buffer(k100Continue),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      HttpResponse& r = slot.response;
+      if (r.status < 200 || r.status > 599) {
+        log_.warn("http port: handler returned an invalid status", std::to_string(r.status));
+        r = HttpResponse{500, "application/json", error_body(Code::kInternal, "invalid response status"), {}};
+      }
+      http::response<http::string_body> res;
+      res.version(slot.version);
+      res.result(static_cast<unsigned>(r.status));
+      for (const auto& [name, value] : r.headers) {
+        if (!header_name_safe(name) || !header_value_safe(value)) {
+          log_.warn("http port: handler returned an invalid header", name.substr(0, 64));
+          continue;
+        }
+        res.insert(name, value);
+      }
+      res.keep_alive(!close_after);
+      // 204 and 304 responses have no body and no length (RFC 9110 sections 15.3.5, 15.4.5).
+      if (r.status != 204 && r.status != 304) {
+        if (header_value_safe(r.content_type)) {
+          res.set(http::field::content_type, r.content_type);
+        }
+        res.content_length(r.body.size());
+        if (!slot.head) res.body() = std::move(r.body);
+      }
+      co_await http::async_write(conn->sock, res, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    ++conn->write_timer_generation;
+    conn->write_timer.cancel();
+    conn->slots.pop_front();
+    ++conn->front_seq;
+    conn->wake_reader.cancel();
+    if (ec || close_after) break;
+  }
+
+  if (close_after && !ec && !conn->closed && !conn->peer_closed) {
+    boost::system::error_code ignored;
+    conn->sock.shutdown(tcp::socket::shutdown_send, ignored);
+    conn->read_timer.expires_after(kLingerTimeout);
+    conn->read_timer.async_wait([weak = std::weak_ptr<Conn>(conn)](boost::system::error_code timer_ec) {
+      auto c = weak.lock();
+      if (!timer_ec && c) c->close();
+    });
+    char drain[4096];
+    while (!ec) {
+      co_await conn->sock.async_read_some(asio::buffer(drain), asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+  conn->close();
+  conns_.erase(conn.get());
+}
+
+#pragma GCC diagnostic pop
+
+}  // namespace castor::net
