@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
 
+#include "net/acceptor.h"
 #include "net/hello.h"
 
 namespace castor::net {
@@ -39,17 +40,9 @@ ClientListener::ClientListener(asio::io_context& io, ClientListenerOptions optio
 ClientListener::~ClientListener() { stop(); }
 
 Result<Endpoint> ClientListener::start(const Endpoint& listen) {
-  try {
-    tcp::resolver resolver(io_);
-    const tcp::endpoint ep = *resolver.resolve(listen.host, std::to_string(listen.port)).begin();
-    acceptor_ = std::make_unique<tcp::acceptor>(io_);
-    acceptor_->open(ep.protocol());
-    acceptor_->set_option(tcp::acceptor::reuse_address(true));
-    acceptor_->bind(ep);
-    acceptor_->listen();
-  } catch (const boost::system::system_error& e) {
-    return Status(Code::kUnavailable, "cannot listen for clients on " + listen.to_string() + ": " + e.code().message());
-  }
+  auto acceptor = open_acceptor(io_, listen, "clients");
+  if (!acceptor.is_ok()) return acceptor.status();
+  acceptor_ = std::move(*acceptor);
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return Endpoint{listen.host, acceptor_->local_endpoint().port()};
 }

@@ -12,6 +12,7 @@
 #include <cctype>
 #include <deque>
 
+#include "net/acceptor.h"
 #include "net/json.h"
 #include "raft/assert.h"
 
@@ -186,19 +187,9 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler 
 HttpServer::~HttpServer() { stop(); }
 
 Result<Endpoint> HttpServer::start(const Endpoint& listen) {
-  try {
-    tcp::resolver resolver(io_);
-    const tcp::endpoint ep = *resolver.resolve(listen.host, std::to_string(listen.port)).begin();
-    acceptor_ = std::make_unique<tcp::acceptor>(io_);
-    acceptor_->open(ep.protocol());
-    acceptor_->set_option(tcp::acceptor::reuse_address(true));
-    acceptor_->bind(ep);
-    acceptor_->listen();
-  } catch (const boost::system::system_error& e) {
-    acceptor_.reset();
-    return Status(Code::kUnavailable,
-                  "cannot listen for HTTP on " + listen.to_string() + ": " + e.code().message());
-  }
+  auto acceptor = open_acceptor(io_, listen, "HTTP");
+  if (!acceptor.is_ok()) return acceptor.status();
+  acceptor_ = std::move(*acceptor);
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return Endpoint{listen.host, acceptor_->local_endpoint().port()};
 }

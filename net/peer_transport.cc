@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "net/acceptor.h"
 #include "net/hello.h"
 
 namespace castor::net {
@@ -28,17 +29,9 @@ void PeerTransport::add_peer(uint64_t id, Endpoint endpoint) {
 }
 
 Result<Endpoint> PeerTransport::start(const Endpoint& listen) {
-  try {
-    tcp::resolver resolver(io_);
-    const tcp::endpoint ep = *resolver.resolve(listen.host, std::to_string(listen.port)).begin();
-    acceptor_ = std::make_unique<tcp::acceptor>(io_);
-    acceptor_->open(ep.protocol());
-    acceptor_->set_option(tcp::acceptor::reuse_address(true));
-    acceptor_->bind(ep);
-    acceptor_->listen();
-  } catch (const boost::system::system_error& e) {
-    return Status(Code::kUnavailable, "cannot listen for peers on " + listen.to_string() + ": " + e.code().message());
-  }
+  auto acceptor = open_acceptor(io_, listen, "peers");
+  if (!acceptor.is_ok()) return acceptor.status();
+  acceptor_ = std::move(*acceptor);
   asio::co_spawn(io_, accept_loop(), asio::detached);
   for (auto& [id, p] : peers_) asio::co_spawn(io_, run_outgoing(p.get()), asio::detached);
   return Endpoint{listen.host, acceptor_->local_endpoint().port()};

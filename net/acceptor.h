@@ -1,0 +1,24 @@
+// open_acceptor: binds and listens on an address for one of the node's ports (peers, clients,
+// HTTP), turning a taken or unresolvable address into a Status that names it.
+#pragma once
+
+// Boost 1.74's headers use std::exchange without including <utility>.
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <string>
+
+#include "net/endpoint.h"
+#include "raft/status.h"
+
+namespace castor::net {
+
+// `what` completes "cannot listen for <what> on host:port": "peers", "clients", "HTTP".
+// kUnavailable on failure. Port 0 picks a free port (read it from local_endpoint()).
+Result<std::unique_ptr<boost::asio::ip::tcp::acceptor>> open_acceptor(boost::asio::io_context& io,
+                                                                     const Endpoint& listen,
+                                                                     const std::string& what);
+
+}  // namespace castor::net
