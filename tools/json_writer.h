@@ -30,7 +30,8 @@ class JsonWriter {
   JsonWriter& string(std::string_view text);
   JsonWriter& number(uint64_t n);
   JsonWriter& boolean(bool b);
-  // key(name) then the bytes, or key(name + "_base64") then their base64 (see above).
+  // key(name) then the bytes when they are valid UTF-8, else key(name + "_base64") then their
+  // base64 (net/base64.h), so binary keys and values survive JSON.
   JsonWriter& bytes_field(std::string_view name, std::string_view bytes);
 
   const std::string& str() const { return out_; }
@@ -43,11 +44,5 @@ class JsonWriter {
   std::vector<bool> first_;  // per open object or array: nothing written in it yet
   bool after_key_ = false;
 };
-
-// `text` as the inside of a JSON string: quote, backslash and control characters escaped;
-// bytes that are not valid UTF-8 replaced by U+FFFD.
-std::string json_escape(std::string_view text);
-bool is_valid_utf8(std::string_view bytes);
-std::string base64_encode(std::string_view bytes);
 
 }  // namespace castor::tools

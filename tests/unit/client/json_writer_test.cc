@@ -5,36 +5,12 @@
 namespace castor::tools {
 namespace {
 
-TEST(JsonWriter, EscapesQuotesBackslashesAndControlCharacters) {
-  EXPECT_EQ(json_escape("a\"b\\c"), "a\\\"b\\\\c");
-  EXPECT_EQ(json_escape("\n\r\t\b\f"), "\\n\\r\\t\\b\\f");
-  EXPECT_EQ(json_escape(std::string("\0\x01\x1f\x7f", 4)), "\\u0000\\u0001\\u001f\\u007f");
-  EXPECT_EQ(json_escape("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");  // UTF-8 stays as it is
-}
-
-TEST(JsonWriter, BytesThatAreNotUtf8BecomeReplacementCharactersInText) {
-  EXPECT_EQ(json_escape("a\xff"
-                        "b"),
-            "a\\ufffdb");
-  EXPECT_EQ(json_escape("\xc0\xaf"), "\\ufffd\\ufffd");             // overlong '/'
-  EXPECT_EQ(json_escape("\xed\xa0\x80"), "\\ufffd\\ufffd\\ufffd");  // a surrogate
-  EXPECT_EQ(json_escape("\xe2\x82"), "\\ufffd\\ufffd");             // truncated
-}
-
-TEST(JsonWriter, Utf8Validation) {
-  EXPECT_TRUE(is_valid_utf8(""));
-  EXPECT_TRUE(is_valid_utf8("models/fraud/serving"));
-  EXPECT_TRUE(is_valid_utf8("\xf0\x9f\x98\x80"));   // U+1F600
-  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
-  EXPECT_FALSE(is_valid_utf8("\x80"));
-}
-
-TEST(JsonWriter, Base64) {
-  EXPECT_EQ(base64_encode(""), "");
-  EXPECT_EQ(base64_encode("f"), "Zg==");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(base64_encode(std::string("\xff\x00\xfe", 3)), "/wD+");
+// Escaping, UTF-8 validation and base64 are net::append_json_string, net::is_valid_utf8 and
+// net::base64_encode, tested in tests/unit/http; these check that the writer uses them.
+TEST(JsonWriter, StringsAndKeysAreEscapedJsonStrings) {
+  JsonWriter j;
+  j.begin_object().key("a\"b").string("line\n\\end").end_object();
+  EXPECT_EQ(j.str(), R"({"a\"b":"line\n\\end"})");
 }
 
 TEST(JsonWriter, CompactNestedObjectsAndBinaryFields) {
