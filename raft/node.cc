@@ -765,7 +765,11 @@ void Node::advance(const Ready& rd) {
   awaiting_advance_ = false;
   if (rd.snapshot) {
     log_.snapshot_installed(LogIndex(rd.snapshot->meta().index()));
-    snapshot_to_install_.reset();
+    // A newer snapshot may have arrived while the host installed this one (the leader
+    // compacted past it); that one still waits for the next Ready.
+    if (snapshot_to_install_ && snapshot_to_install_->meta().index() == rd.snapshot->meta().index()) {
+      snapshot_to_install_.reset();
+    }
   }
   if (!rd.entries.empty()) log_.stable_to(LogIndex(rd.entries.back().index()), Term(rd.entries.back().term()));
   if (!rd.committed.empty()) log_.applied_to(LogIndex(rd.committed.back().index()));

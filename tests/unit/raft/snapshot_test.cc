@@ -171,6 +171,52 @@ TEST(Snapshot, Section7_FollowerRejectsAChunkOfAStreamItDoesNotHold) {
   EXPECT_FALSE(rd.snapshot.has_value());
 }
 
+// A whole snapshot in one chunk, as the leader (node 1) sends it to node 3.
+pb::Message whole_snapshot(uint64_t index, const std::string& data) {
+  pb::Message m = msg(pb::MSG_SNAP, 1, 3, 1);
+  m.mutable_snapshot_meta()->set_index(index);
+  m.mutable_snapshot_meta()->set_term(1);
+  *m.mutable_snapshot_meta()->mutable_conf() = conf_of(3);
+  m.mutable_snapshot_meta()->set_data_bytes(data.size());
+  m.set_snapshot_chunk(data);
+  return m;
+}
+
+// Seen in a chaos run: the leader compacted past the snapshot it was sending and sent a newer
+// one while the follower's host was still installing the first (between ready() and
+// advance()). The newer snapshot must reach the host in the next Ready; if advance() forgot
+// it, the core would believe its log starts after the newer snapshot while the host's log
+// starts after the older one, and the next append would leave a gap.
+TEST(Snapshot, Section7_NewerSnapshotArrivingDuringAnInstallIsInstalledNext) {
+  MemoryLog log(conf_of(3));
+  Node n(config_for(3), log);
+  n.step(whole_snapshot(10, "ten"));
+  Ready first = n.ready();
+  ASSERT_TRUE(first.snapshot.has_value());
+  log.install_snapshot(*first.snapshot);
+  log.append(first.hard_state, first.entries);
+  n.step(whole_snapshot(20, "twenty"));  // while the host persists the first
+  n.advance(first);
+  Ready second = handle_ready(n, log);
+  ASSERT_TRUE(second.snapshot.has_value());
+  EXPECT_EQ(second.snapshot->meta().index(), 20u);
+  EXPECT_EQ(log.snapshot_meta().index(), 20u);
+  // Entries after the newer snapshot append without a gap.
+  pb::Message app = msg(pb::MSG_APP, 1, 3, 1);
+  app.set_index(20);
+  app.set_log_term(1);
+  app.set_commit(21);
+  pb::Entry* e = app.add_entries();
+  e->set_index(21);
+  e->set_term(1);
+  e->set_data("x");
+  n.step(app);
+  Ready third = handle_ready(n, log);
+  ASSERT_EQ(third.entries.size(), 1u);
+  EXPECT_EQ(log.last_index(), LogIndex(21));
+  EXPECT_EQ(n.committed(), LogIndex(21));
+}
+
 TEST(Snapshot, Section7_DuplicatedChunkIsHarmless) {
   MemoryLog log(conf_of(3));
   Node n(config_for(3), log);
