@@ -92,7 +92,7 @@ Status validate(const pb::RangeRequest& request, const Limits& limits) {
 
 Status validate(const pb::WriteRequest& request, const Limits& limits) {
   // Client ids and seqs start at 1; the request itself is outstanding, so lowest <= seq.
-  if (request.client_id() == 0) return invalid("client_id is 0");
+  // client_id 0 is a write without a session (kv.proto), tagged by the proposer's seq.
   if (request.seq() == 0) return invalid("seq is 0");
   if (request.lowest_outstanding_seq() > request.seq()) return invalid("lowest_outstanding_seq > seq");
   uint64_t bytes = request.ByteSizeLong();

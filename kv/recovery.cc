@@ -16,11 +16,13 @@ Status reconcile(const raft::LmdbLog& log, StateMachine& state, const std::files
     });
     if (!restored.is_ok()) return restored.status();
   }
-  const uint64_t commit = log.hard_state().commit();
-  if (state.applied_index().value > std::max(commit, snap)) {
+  // The stored commit index may lag what was applied (the server defers commit-only hard
+  // states, kv/server.cc), but every applied entry was durable in this log first.
+  const uint64_t last = log.last_index().value;
+  if (state.applied_index().value > std::max(last, snap)) {
     return Status(Code::kCorruption, "the state machine in " + data_dir.string() + " has applied index " +
                                          std::to_string(state.applied_index().value) +
-                                         " past the log's commit index " + std::to_string(commit) +
+                                         " past the log's last index " + std::to_string(last) +
                                          ": the log lost acknowledged entries. Move the data directory aside "
                                          "and let the node rejoin from its peers (docs/RUNBOOK.md).");
   }

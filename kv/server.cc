@@ -1,23 +1,33 @@
 #include "kv/server.h"
 
-// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>, so <utility> must
+// come first; the guard keeps clang-format's include sorting from moving it.
+// clang-format off
 #include <utility>
+// clang-format on
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <random>
-#include <spdlog/spdlog.h>
 #include <thread>
 
 #include "kv/error_code.h"
 #include "kv/failpoints.h"
+#include "kv/http_api.h"
 #include "kv/recovery.h"
+#include "kv/server_metrics.h"
 #include "kv/state_machine.h"
 #include "net/client_listener.h"
+#include "net/http_server.h"
 #include "net/peer_transport.h"
+#include "net/rate_limited_log.h"
 #include "raft/node.h"
 #include "raft/storage/lmdb_log.h"
 
@@ -25,7 +35,7 @@ namespace castor::kv {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
-using Respond = net::ClientListener::Respond;
+using Reply = std::function<void(pb::ClientResponse)>;
 
 namespace {
 
@@ -52,8 +62,9 @@ class Worker {
 };
 
 uint64_t wall_ms() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
 }
 
 pb::ClientResponse error_response(uint64_t request_id, Code code, const std::string& message) {
@@ -70,8 +81,15 @@ std::string context_of(uint64_t id) { return std::to_string(id); }
 
 class Server::Impl {
  public:
-  Impl(ServerOptions options, uint64_t id, std::unique_ptr<raft::LmdbLog> log, std::unique_ptr<StateMachine> sm)
-      : opt_(std::move(options)), id_(id), log_(std::move(log)), sm_(std::move(sm)), tick_timer_(io_) {
+  Impl(ServerOptions options, uint64_t id, std::unique_ptr<raft::LmdbLog> log,
+       std::unique_ptr<StateMachine> sm)
+      : opt_(std::move(options)),
+        id_(id),
+        log_(std::move(log)),
+        sm_(std::move(sm)),
+        tick_timer_(io_),
+        written_hs_(log_->hard_state()),
+        sessionless_seq_(((uint64_t{std::random_device()()} << 32) | std::random_device()()) | 1) {
     raft::Config cfg;
     cfg.id = raft::NodeId(id_);
     cfg.heartbeat_interval_ticks = 1;
@@ -80,17 +98,19 @@ class Server::Impl {
     node_ = std::make_unique<raft::Node>(cfg, *log_);
     applied_ = sm_->applied_index().value;
     last_snapshot_index_ = log_->snapshot_meta().index();
+    term_.store(written_hs_.term(), std::memory_order_relaxed);
   }
 
   Status run();
   void stop() {
     asio::post(io_, [this] { shutdown(); });
   }
+  uint64_t term() const { return term_.load(std::memory_order_relaxed); }
 
  private:
   struct Waiter {
     uint64_t request_id;
-    Respond respond;
+    Reply respond;
     Clock::time_point deadline;
   };
   using WriteKey = std::pair<uint64_t, uint64_t>;  // (client_id, seq)
@@ -102,30 +122,43 @@ class Server::Impl {
   };
   struct ReadWaiter {
     pb::ClientRequest request;
-    Respond respond;
+    Reply respond;
     Clock::time_point deadline;
   };
 
   // Events.
   void on_tick();
   void on_peer_message(raft::pb::Message m);
-  void on_client_request(std::string payload, Respond respond);
+  void on_client_request(const std::string& payload, net::ClientListener::Respond respond);
+  // Every request of both APIs, parsed: counted, timed and dispatched.
+  void handle(pb::ClientRequest req, Reply reply);
   // The Ready loop.
   void schedule_drive();
   void drive();
   Status persist(const raft::Ready& rd);
   void finish_ready(raft::Ready rd);
-  void on_applied(Result<std::vector<AppliedCommand>> result);
+  void defer_commit_only_hard_state(raft::Ready& rd);
+  void start_apply(const std::vector<raft::pb::Entry>& committed);
+  void on_answers(std::vector<AppliedCommand> answers);
+  void on_applied(const Status& s);
   void on_soft_state(const raft::SoftState& ss);
   // Requests.
-  void enqueue_write(const pb::ClientRequest& req, Respond respond);
+  void enqueue_write(const pb::ClientRequest& req, Reply respond);
   void flush_batch();
-  void start_read(pb::ClientRequest req, Respond respond);
-  void serve_read(const pb::ClientRequest& req, const Respond& respond);
+  void start_read(pb::ClientRequest req, Reply respond);
+  void serve_read(const pb::ClientRequest& req, const Reply& respond);
   void serve_ready_reads();
-  void start_transfer(const pb::ClientRequest& req, Respond respond);
+  void start_transfer(const pb::ClientRequest& req, Reply respond);
   pb::ClientResponse status_response(uint64_t request_id) const;
-  void reply(const Respond& respond, pb::ClientResponse r) const;
+  // The rule of GET /health and `castorctl check`: "" when healthy, else why not.
+  std::string unhealthy_reason() const;
+  uint64_t log_file_bytes() const;
+  void reply(const Reply& respond, pb::ClientResponse r) const;
+  // Metrics.
+  void register_metrics();
+  std::string render_metrics();
+  void observe_fsync(Clock::duration took);
+  void observe_apply(Clock::duration took);
   void fail_waiters_past_deadline();
   void forget_lost_proposals(const std::vector<raft::pb::Entry>& committed);
   // Snapshots and compaction.
@@ -144,9 +177,18 @@ class Server::Impl {
   asio::steady_timer tick_timer_;
   std::unique_ptr<net::PeerTransport> transport_;
   std::unique_ptr<net::ClientListener> clients_;
+  std::unique_ptr<net::HttpServer> http_;
+  HttpApiHooks http_hooks_;
+  net::Endpoint http_bound_;
+  ServerMetrics metrics_;
+  net::RateLimitedLog slow_fsync_log_;  // log thread only
   Worker log_worker_;
   Worker apply_worker_;
 
+  // The last hard state written to the log, and a newer one differing only in its commit
+  // index whose write waits for the next write that must be durable anyway.
+  raft::pb::HardState written_hs_;
+  std::optional<raft::pb::HardState> deferred_hs_;
   bool drive_posted_ = false;
   bool persisting_ = false;
   bool stopping_ = false;
@@ -158,6 +200,9 @@ class Server::Impl {
   std::vector<uint64_t> batch_nonces_;
   bool flush_posted_ = false;
   uint64_t last_stamp_ms_ = 0;
+  uint64_t sessionless_seq_;  // the next tag of a write without a session (odd: never 0)
+  uint64_t last_leader_ = 0;
+  std::atomic<uint64_t> term_{0};  // for log lines on any thread
   std::map<WriteKey, Waiter> writes_;
   std::map<uint64_t, Waiter> registrations_;
   std::map<uint64_t, Proposed> proposed_;
@@ -186,7 +231,9 @@ Status Server::Impl::run() {
   po.node_name = opt_.name;
   po.cluster_id = opt_.cluster_id;
   po.frame_bytes_max = opt_.frame_bytes_max;
-  transport_ = std::make_unique<net::PeerTransport>(io_, po, [this](raft::pb::Message m) { on_peer_message(std::move(m)); });
+  if (opt_.listen_http) po.http_address = opt_.listen_http->to_string();
+  transport_ = std::make_unique<net::PeerTransport>(
+      io_, po, [this](raft::pb::Message m) { on_peer_message(std::move(m)); });
   for (size_t i = 0; i < opt_.members.size(); ++i) {
     if (i + 1 != id_) transport_->add_peer(i + 1, opt_.members[i].second);
   }
@@ -196,12 +243,36 @@ Status Server::Impl::run() {
   co.cluster_id = opt_.cluster_id;
   co.frame_bytes_max = opt_.frame_bytes_max;
   clients_ = std::make_unique<net::ClientListener>(
-      io_, co, [this](std::string payload, Respond respond) { on_client_request(std::move(payload), std::move(respond)); });
+      io_, co, [this](std::string payload, net::ClientListener::Respond respond) {
+        on_client_request(payload, std::move(respond));
+      });
 
   if (auto r = transport_->start(opt_.listen_peer); !r.is_ok()) return r.status();
   if (auto r = clients_->start(opt_.listen_client); !r.is_ok()) return r.status();
-  spdlog::info("{}: node {} of cluster '{}' serving clients on {} and peers on {}, applied index {}", opt_.name, id_,
-               opt_.cluster_id, opt_.listen_client.to_string(), opt_.listen_peer.to_string(), applied_);
+  if (opt_.listen_http) {
+    http_hooks_.submit = [this](pb::ClientRequest req, Reply reply) {
+      handle(std::move(req), std::move(reply));
+    };
+    http_hooks_.metrics = [this] { return render_metrics(); };
+    http_hooks_.status = [this] { return status_response(0).status(); };
+    http_hooks_.http_address_of = [this](uint64_t node) {
+      return node == id_ ? http_bound_.to_string() : transport_->stats(node).http_address;
+    };
+    net::HttpServerOptions ho;
+    // A value at its limit, written as a raw PUT body or base64 inside a txn, plus JSON.
+    ho.body_bytes_max = opt_.limits.request_bytes_max + opt_.limits.request_bytes_max / 2;
+    http_ = std::make_unique<net::HttpServer>(
+        io_, ho, [this](net::HttpRequest request, net::HttpServer::Respond respond) {
+          serve_http(http_hooks_, std::move(request), std::move(respond));
+        });
+    auto bound = http_->start(*opt_.listen_http);
+    if (!bound.is_ok()) return bound.status();
+    http_bound_ = *bound;
+  }
+  register_metrics();
+  spdlog::info("{}: node {} of cluster '{}' serving clients on {}, peers on {}, HTTP on {}; applied index {}",
+               opt_.name, id_, opt_.cluster_id, opt_.listen_client.to_string(), opt_.listen_peer.to_string(),
+               http_ ? http_bound_.to_string() : "(none)", applied_);
   on_tick();
   io_.run();
   log_worker_.join();
@@ -215,6 +286,7 @@ void Server::Impl::shutdown() {
   tick_timer_.cancel();
   if (transport_) transport_->stop();
   if (clients_) clients_->stop();
+  if (http_) http_->stop();
   // The log thread finishes the write in flight first; then the loop ends.
   log_worker_.post([this] { asio::post(io_, [this] { io_.stop(); }); });
 }
@@ -245,43 +317,61 @@ void Server::Impl::on_peer_message(raft::pb::Message m) {
   schedule_drive();
 }
 
-void Server::Impl::on_client_request(std::string payload, Respond respond) {
+void Server::Impl::on_client_request(const std::string& payload, net::ClientListener::Respond respond) {
   pb::ClientRequest req;
-  if (stopping_) return reply(respond, error_response(0, Code::kUnavailable, "node is shutting down"));
+  Reply reply = [respond = std::move(respond)](pb::ClientResponse r) { respond(r.SerializeAsString()); };
   if (!req.ParseFromString(payload)) {
-    return reply(respond, error_response(0, Code::kInvalidArgument, "request does not parse as ClientRequest"));
+    return this->reply(reply,
+                       error_response(0, Code::kInvalidArgument, "request does not parse as ClientRequest"));
+  }
+  handle(std::move(req), std::move(reply));
+}
+
+void Server::Impl::handle(pb::ClientRequest req, Reply reply) {
+  const RequestOp op = request_op_of(req);
+  const auto start = Clock::now();
+  Reply respond = [this, op, start, reply = std::move(reply)](pb::ClientResponse r) {
+    metrics_.request(op, r.code(), Clock::now() - start);
+    reply(std::move(r));
+  };
+  if (stopping_)
+    return this->reply(respond,
+                       error_response(req.request_id(), Code::kUnavailable, "node is shutting down"));
+  if (req.has_write() && req.write().client_id() == 0) {
+    // A write without a session (kv.proto): this node tags it to find its answer.
+    req.mutable_write()->set_seq(sessionless_seq_);
+    sessionless_seq_ += 2;
   }
   if (Status v = validate(req, opt_.limits); !v.is_ok()) {
-    return reply(respond, error_response(req.request_id(), v.code(), v.message()));
+    return this->reply(respond, error_response(req.request_id(), v.code(), v.message()));
   }
   switch (req.request_case()) {
     case pb::ClientRequest::kGet:
     case pb::ClientRequest::kRange: {
-      const bool serializable =
-          req.has_get() ? req.get().serializable() : req.range().serializable();
-      if (serializable || opt_.unsafe_local_reads) return serve_read(req, respond);
+      const bool serializable = req.has_get() ? req.get().serializable() : req.range().serializable();
+      if (serializable) return serve_read(req, respond);
       return start_read(std::move(req), std::move(respond));
     }
-    case pb::ClientRequest::kRegisterClient:
     case pb::ClientRequest::kWrite:
+    case pb::ClientRequest::kRegisterClient:
       return enqueue_write(req, std::move(respond));
     case pb::ClientRequest::kStatus:
-      return reply(respond, status_response(req.request_id()));
+      return this->reply(respond, status_response(req.request_id()));
     case pb::ClientRequest::kTransferLeader:
       return start_transfer(req, std::move(respond));
     case pb::ClientRequest::REQUEST_NOT_SET:
       break;
   }
-  reply(respond, error_response(req.request_id(), Code::kInvalidArgument, "request has no body"));
+  this->reply(respond, error_response(req.request_id(), Code::kInvalidArgument, "request has no body"));
 }
 
-void Server::Impl::reply(const Respond& respond, pb::ClientResponse r) const {
+void Server::Impl::reply(const Reply& respond, pb::ClientResponse r) const {
   pb::ResponseHeader* h = r.mutable_header();
   if (h->revision() == 0) h->set_revision(applied_);
   h->set_term(node_->term().value);
   h->set_leader(node_->leader().value);
   h->set_node(id_);
-  respond(r.SerializeAsString());
+  respond(std::move(r));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,6 +393,15 @@ void Server::Impl::drive() {
   raft::Ready rd = node_->ready();
   if (rd.soft_state) on_soft_state(*rd.soft_state);
   for (const auto& m : rd.early_messages) transport_->send(m);
+  if (!rd.snapshot) {
+    // Step 4 before step 2: committed entries are already durable in this node's log (the core
+    // hands out only entries up to its stable index) and the commit index itself is volatile
+    // state (paper figure 2), so applying them need not wait for this Ready's fsync. A Ready
+    // with a snapshot keeps the order: the snapshot replaces the state before they apply.
+    forget_lost_proposals(rd.committed);
+    start_apply(rd.committed);
+  }
+  defer_commit_only_hard_state(rd);
   if (!rd.hard_state && rd.entries.empty() && !rd.snapshot) return finish_ready(std::move(rd));
   persisting_ = true;
   auto shared = std::make_shared<raft::Ready>(std::move(rd));
@@ -324,9 +423,29 @@ Status Server::Impl::persist(const raft::Ready& rd) {
   }
   if (!rd.hard_state && rd.entries.empty()) return Status::ok();
   failpoint("before-log-fsync");
+  const auto start = Clock::now();
   Status s = log_->append(rd.hard_state, rd.entries);
+  observe_fsync(Clock::now() - start);
   failpoint("after-log-fsync");
   return s;
+}
+
+void Server::Impl::defer_commit_only_hard_state(raft::Ready& rd) {
+  // A hard state that differs from the written one only in its commit index is not worth an
+  // fsync of its own (etcd's raft node decides the same way, MustSync): the commit index is
+  // volatile state (paper figure 2), so it rides along with the next write that must be
+  // durable anyway. A restart may then find the state machine ahead of the stored commit
+  // index, never ahead of the durable log, which kv::reconcile accepts.
+  if (rd.hard_state && rd.hard_state->term() == written_hs_.term() &&
+      rd.hard_state->vote() == written_hs_.vote()) {
+    deferred_hs_ = std::move(rd.hard_state);
+    rd.hard_state.reset();
+  }
+  if (!rd.entries.empty() || rd.snapshot || rd.hard_state) {
+    if (!rd.hard_state && deferred_hs_) rd.hard_state = std::move(deferred_hs_);
+    deferred_hs_.reset();
+    if (rd.hard_state) written_hs_ = *rd.hard_state;
+  }
 }
 
 void Server::Impl::finish_ready(raft::Ready rd) {
@@ -335,8 +454,8 @@ void Server::Impl::finish_ready(raft::Ready rd) {
     if (m.type() == raft::pb::MSG_APP_RESP) failpoint("before-send-append-response");
     transport_->send(m);
   }
-  forget_lost_proposals(rd.committed);
   if (rd.snapshot) {
+    forget_lost_proposals(rd.committed);
     // The leader's snapshot replaces the state machine, before any entry after it applies.
     auto data = std::make_shared<std::string>(rd.snapshot->data());
     apply_worker_.post([this, data] {
@@ -348,20 +467,15 @@ void Server::Impl::finish_ready(raft::Ready rd) {
       });
       asio::post(io_, [this, r] {
         if (!r.is_ok()) return fatal(r.status());
+        metrics_.snapshots_installed.inc();
+        spdlog::info("{}: term {}: installed the leader's snapshot at index {}", opt_.name,
+                     node_->term().value, r->index.value);
         applied_ = std::max(applied_, r->index.value);
         last_snapshot_index_ = std::max(last_snapshot_index_, r->index.value);
         serve_ready_reads();
       });
     });
-  }
-  if (!rd.committed.empty()) {
-    auto entries = std::make_shared<std::vector<raft::pb::Entry>>(rd.committed);
-    apply_worker_.post([this, entries] {
-      failpoint("before-apply");
-      auto r = sm_->apply(*entries);
-      failpoint("after-apply");
-      asio::post(io_, [this, r = std::move(r)]() mutable { on_applied(std::move(r)); });
-    });
+    start_apply(rd.committed);
   }
   for (const auto& rs : rd.reads) {
     const uint64_t ctx = std::strtoull(rs.context.c_str(), nullptr, 10);
@@ -372,10 +486,26 @@ void Server::Impl::finish_ready(raft::Ready rd) {
   schedule_drive();
 }
 
-void Server::Impl::on_applied(Result<std::vector<AppliedCommand>> result) {
-  if (!result.is_ok()) return fatal(result.status());
-  for (AppliedCommand& ac : *result) {
-    applied_ = std::max(applied_, ac.index.value);
+void Server::Impl::start_apply(const std::vector<raft::pb::Entry>& committed) {
+  if (committed.empty()) return;
+  auto entries = std::make_shared<std::vector<raft::pb::Entry>>(committed);
+  apply_worker_.post([this, entries] {
+    failpoint("before-apply");
+    const auto start = Clock::now();
+    // Writers are answered before the state machine's own commit: the entries are committed,
+    // so the Raft log already makes the answers durable (StateMachine::apply). Reads wait for
+    // on_applied, which comes after the commit.
+    Status s = sm_->apply(*entries, [this](std::vector<AppliedCommand> answers) {
+      asio::post(io_, [this, answers = std::move(answers)]() mutable { on_answers(std::move(answers)); });
+    });
+    observe_apply(Clock::now() - start);
+    failpoint("after-apply");
+    asio::post(io_, [this, s] { on_applied(s); });
+  });
+}
+
+void Server::Impl::on_answers(std::vector<AppliedCommand> answers) {
+  for (AppliedCommand& ac : answers) {
     if (ac.response.has_register_client()) {
       auto it = registrations_.find(ac.response.register_client().nonce());
       if (it == registrations_.end()) continue;
@@ -390,13 +520,26 @@ void Server::Impl::on_applied(Result<std::vector<AppliedCommand>> result) {
     reply(it->second.respond, std::move(ac.response));
     writes_.erase(it);
   }
+}
+
+void Server::Impl::on_applied(const Status& s) {
+  if (!s.is_ok()) return fatal(s);
   applied_ = std::max(applied_, sm_->applied_index().value);
   serve_ready_reads();
   maybe_snapshot();
 }
 
 void Server::Impl::on_soft_state(const raft::SoftState& ss) {
-  spdlog::info("{}: term {}: {} (leader {})", opt_.name, ss.term.value, raft::role_name(ss.role), ss.leader.value);
+  term_.store(ss.term.value, std::memory_order_relaxed);
+  if (ss.leader.value != last_leader_) {
+    if (ss.leader.value != 0) metrics_.leader_changes.inc();
+    last_leader_ = ss.leader.value;
+  }
+  const uint64_t leader = ss.leader.value;
+  const std::string leader_name =
+      leader >= 1 && leader <= opt_.members.size() ? opt_.members[leader - 1].first : "none";
+  spdlog::info("{}: term {}: now {}, leader {}", opt_.name, ss.term.value, raft::role_name(ss.role),
+               leader_name);
   // Reads not yet released may never be: the core dropped them with its leadership. They had
   // no effect, so the client may retry them anywhere.
   for (auto it = reads_.begin(); it != reads_.end();) {
@@ -433,14 +576,16 @@ void Server::Impl::forget_lost_proposals(const std::vector<raft::pb::Entry>& com
       for (const WriteKey& k : it->second.writes) {
         auto w = writes_.find(k);
         if (w == writes_.end()) continue;
-        reply(w->second.respond,
-              error_response(w->second.request_id, Code::kUnknown, "leadership changed before the write committed"));
+        reply(w->second.respond, error_response(w->second.request_id, Code::kUnknown,
+                                                "leadership changed before the write committed"));
         writes_.erase(w);
+        metrics_.proposals_failed.inc();
       }
       for (uint64_t nonce : it->second.nonces) {
         auto r = registrations_.find(nonce);
         if (r == registrations_.end()) continue;
-        reply(r->second.respond, error_response(r->second.request_id, Code::kUnknown, "leadership changed; register again"));
+        reply(r->second.respond,
+              error_response(r->second.request_id, Code::kUnknown, "leadership changed; register again"));
         registrations_.erase(r);
       }
     }
@@ -451,7 +596,7 @@ void Server::Impl::forget_lost_proposals(const std::vector<raft::pb::Entry>& com
 // ---------------------------------------------------------------------------------------------
 // Writes
 
-void Server::Impl::enqueue_write(const pb::ClientRequest& req, Respond respond) {
+void Server::Impl::enqueue_write(const pb::ClientRequest& req, Reply respond) {
   if (node_->role() != raft::Role::kLeader) {
     return reply(respond, error_response(req.request_id(), Code::kNotLeader, "not the leader"));
   }
@@ -465,7 +610,8 @@ void Server::Impl::enqueue_write(const pb::ClientRequest& req, Respond respond) 
     *c->mutable_register_client() = req.register_client();
     const uint64_t nonce = req.register_client().nonce();
     if (auto old = registrations_.find(nonce); old != registrations_.end()) {
-      reply(old->second.respond, error_response(old->second.request_id, Code::kUnknown, "superseded by a retry"));
+      reply(old->second.respond,
+            error_response(old->second.request_id, Code::kUnknown, "superseded by a retry"));
     }
     registrations_.insert_or_assign(nonce, waiter);
     batch_nonces_.push_back(nonce);
@@ -473,7 +619,8 @@ void Server::Impl::enqueue_write(const pb::ClientRequest& req, Respond respond) 
     *c->mutable_write() = req.write();
     const WriteKey key{req.write().client_id(), req.write().seq()};
     if (auto old = writes_.find(key); old != writes_.end()) {
-      reply(old->second.respond, error_response(old->second.request_id, Code::kUnknown, "superseded by a retry"));
+      reply(old->second.respond,
+            error_response(old->second.request_id, Code::kUnknown, "superseded by a retry"));
     }
     writes_.insert_or_assign(key, waiter);
     batch_writes_.push_back(key);
@@ -488,9 +635,12 @@ void Server::Impl::flush_batch() {
   flush_posted_ = false;
   if (batch_.commands_size() == 0) return;
   Result<raft::Proposal> p = node_->propose(batch_.SerializeAsString());
+  const auto writes = static_cast<uint64_t>(batch_.commands_size());
   if (p.is_ok()) {
+    metrics_.proposals_accepted.inc(writes);
     proposed_[p->index.value] = Proposed{p->term, std::move(batch_writes_), std::move(batch_nonces_)};
   } else {
+    metrics_.proposals_dropped.inc(writes);
     // Refused before reaching the log: certainly not applied.
     const Code code = p.status().code();
     for (const WriteKey& k : batch_writes_) {
@@ -519,8 +669,10 @@ void Server::Impl::fail_waiters_past_deadline() {
       ++it;
       continue;
     }
-    reply(it->second.respond, error_response(it->second.request_id, Code::kUnknown, "deadline passed before the write applied"));
+    reply(it->second.respond,
+          error_response(it->second.request_id, Code::kUnknown, "deadline passed before the write applied"));
     it = writes_.erase(it);
+    metrics_.proposals_failed.inc();
   }
   for (auto it = registrations_.begin(); it != registrations_.end();) {
     if (it->second.deadline > now) {
@@ -535,8 +687,8 @@ void Server::Impl::fail_waiters_past_deadline() {
       ++it;
       continue;
     }
-    reply(it->second.respond,
-          error_response(it->second.request.request_id(), Code::kUnavailable, "deadline passed before the read was confirmed"));
+    reply(it->second.respond, error_response(it->second.request.request_id(), Code::kUnavailable,
+                                             "deadline passed before the read was confirmed"));
     std::erase_if(reads_released_, [&](const auto& kv) { return kv.second == it->first; });
     it = reads_.erase(it);
   }
@@ -545,7 +697,8 @@ void Server::Impl::fail_waiters_past_deadline() {
       ++it;
       continue;
     }
-    reply(it->waiter.respond, error_response(it->waiter.request_id, Code::kUnavailable, "the target did not take over in time"));
+    reply(it->waiter.respond,
+          error_response(it->waiter.request_id, Code::kUnavailable, "the target did not take over in time"));
     it = transfers_.erase(it);
   }
 }
@@ -553,12 +706,20 @@ void Server::Impl::fail_waiters_past_deadline() {
 // ---------------------------------------------------------------------------------------------
 // Reads (thesis 6.4)
 
-void Server::Impl::start_read(pb::ClientRequest req, Respond respond) {
+void Server::Impl::start_read(pb::ClientRequest req, Reply respond) {
   const uint64_t ctx = next_read_++;
+  if (opt_.unsafe_local_reads) {
+    // The planted bug: this node's own commit index, no heartbeat round to confirm it still
+    // leads, so a deposed leader serves stale data (thesis 6.4 explains why that is wrong).
+    reads_.emplace(ctx, ReadWaiter{std::move(req), std::move(respond), Clock::now() + opt_.request_timeout});
+    reads_released_.emplace(node_->committed().value, ctx);
+    return serve_ready_reads();
+  }
   Status s = node_->read_index(context_of(ctx));
   if (!s.is_ok()) {
     const Code code = s.code() == Code::kNotLeader ? Code::kUnavailable : s.code();
-    return reply(respond, error_response(req.request_id(), code, "no leader to confirm the read: " + s.message()));
+    return reply(respond,
+                 error_response(req.request_id(), code, "no leader to confirm the read: " + s.message()));
   }
   reads_.emplace(ctx, ReadWaiter{std::move(req), std::move(respond), Clock::now() + opt_.request_timeout});
   schedule_drive();
@@ -575,9 +736,10 @@ void Server::Impl::serve_ready_reads() {
   }
 }
 
-void Server::Impl::serve_read(const pb::ClientRequest& req, const Respond& respond) {
+void Server::Impl::serve_read(const pb::ClientRequest& req, const Reply& respond) {
   Result<pb::ClientResponse> r = req.has_get() ? sm_->get(req.get()) : sm_->range(req.range());
-  if (!r.is_ok()) return reply(respond, error_response(req.request_id(), r.status().code(), r.status().message()));
+  if (!r.is_ok())
+    return reply(respond, error_response(req.request_id(), r.status().code(), r.status().message()));
   r->set_request_id(req.request_id());
   reply(respond, std::move(*r));
 }
@@ -585,7 +747,7 @@ void Server::Impl::serve_read(const pb::ClientRequest& req, const Respond& respo
 // ---------------------------------------------------------------------------------------------
 // Admin
 
-void Server::Impl::start_transfer(const pb::ClientRequest& req, Respond respond) {
+void Server::Impl::start_transfer(const pb::ClientRequest& req, Reply respond) {
   uint64_t target = 0;
   for (size_t i = 0; i < opt_.members.size(); ++i) {
     if (opt_.members[i].first == req.transfer_leader().target()) target = i + 1;
@@ -602,7 +764,8 @@ void Server::Impl::start_transfer(const pb::ClientRequest& req, Respond respond)
   }
   Status s = node_->transfer_leadership(raft::NodeId(target));
   if (!s.is_ok()) return reply(respond, error_response(req.request_id(), s.code(), s.message()));
-  transfers_.push_back({target, Waiter{req.request_id(), std::move(respond), Clock::now() + opt_.request_timeout}});
+  transfers_.push_back(
+      {target, Waiter{req.request_id(), std::move(respond), Clock::now() + opt_.request_timeout}});
   schedule_drive();
 }
 
@@ -623,7 +786,146 @@ pb::ClientResponse Server::Impl::status_response(uint64_t request_id) const {
   s->set_snapshot_index(last_snapshot_index_);
   s->set_client_address(opt_.listen_client.to_string());
   s->set_peer_address(opt_.listen_peer.to_string());
+  if (http_) s->set_http_address(http_bound_.to_string());
+  s->set_cluster_id(opt_.cluster_id);
+  const std::string why = unhealthy_reason();
+  s->set_healthy(why.empty());
+  s->set_unhealthy_reason(why);
+  if (auto n = sm_->session_count(); n.is_ok()) s->set_sessions(*n);
+  s->set_log_bytes(log_file_bytes());
+  for (size_t i = 0; i < opt_.members.size(); ++i) {
+    const uint64_t peer = i + 1;
+    if (peer == id_) continue;
+    pb::PeerStatus* p = s->add_peers();
+    p->set_id(peer);
+    p->set_name(opt_.members[i].first);
+    p->set_peer_address(opt_.members[i].second.to_string());
+    if (transport_) {
+      const net::PeerStats st = transport_->stats(peer);
+      p->set_http_address(st.http_address);
+      p->set_connected(st.connected);
+      p->set_rtt_seconds(st.rtt_seconds.value_or(0));
+      p->set_queue_depth(st.queue_depth);
+      p->set_dropped(st.dropped);
+    }
+    if (node_->role() == raft::Role::kLeader) {
+      if (auto pr = node_->progress().find(raft::NodeId(peer)); pr != node_->progress().end()) {
+        p->set_match(pr->second.match.value);
+        p->set_next(pr->second.next.value);
+      }
+    }
+  }
   return r;
+}
+
+std::string Server::Impl::unhealthy_reason() const {
+  if (stopping_) return "shutting down";
+  if (node_->leader().value == 0)
+    return "no leader (role " + std::string(raft::role_name(node_->role())) + ")";
+  const uint64_t commit = node_->committed().value;
+  if (commit > applied_ && commit - applied_ >= opt_.health_apply_lag_max) {
+    return "applied index " + std::to_string(applied_) + " trails commit index " + std::to_string(commit) +
+           " by " + std::to_string(commit - applied_) + " entries (bound " +
+           std::to_string(opt_.health_apply_lag_max) + ")";
+  }
+  return "";
+}
+
+uint64_t Server::Impl::log_file_bytes() const {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(std::filesystem::path(opt_.data_dir) / "log" / "data.mdb", ec);
+  return ec ? 0 : static_cast<uint64_t>(n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics (docs/HTTP.md lists them)
+
+void Server::Impl::register_metrics() {
+  net::Metrics& m = metrics_.registry();
+  auto gauge = [&m](const char* name, const char* help, std::function<double()> f,
+                    const net::Labels& labels = {}) { m.gauge_callback(name, help, labels, std::move(f)); };
+  gauge("castor_info", "Identifies the node: always 1.", [] { return 1.0; },
+        {{"node", opt_.name}, {"id", std::to_string(id_)}, {"cluster", opt_.cluster_id}});
+  gauge("castor_term", "Current Raft term.", [this] { return double(node_->term().value); });
+  for (raft::Role role :
+       {raft::Role::kLeader, raft::Role::kFollower, raft::Role::kCandidate, raft::Role::kPreCandidate}) {
+    std::string label = raft::role_name(role);
+    std::replace(label.begin(), label.end(), '-', '_');
+    gauge("castor_role", "1 for this node's current Raft role.",
+          [this, role] { return node_->role() == role ? 1.0 : 0.0; }, {{"role", label}});
+  }
+  gauge("castor_is_leader", "1 on the leader.",
+        [this] { return node_->role() == raft::Role::kLeader ? 1.0 : 0.0; });
+  gauge("castor_leader_id", "The leader this node follows; 0 when none.",
+        [this] { return double(node_->leader().value); });
+  gauge("castor_commit_index", "Raft commit index on this node.",
+        [this] { return double(node_->committed().value); });
+  gauge("castor_applied_index", "Index of the last entry the state machine applied.",
+        [this] { return double(applied_); });
+  gauge("castor_last_log_index", "Index of the last entry in this node's log.",
+        [this] { return double(node_->last_index().value); });
+  gauge("castor_snapshot_index", "Index of the snapshot the log starts after.",
+        [this] { return double(last_snapshot_index_); });
+  gauge("castor_pending_reads", "Linearizable reads waiting for ReadIndex or apply.",
+        [this] { return double(reads_.size()); });
+  gauge("castor_pending_writes", "Writes proposed and not yet answered.",
+        [this] { return double(writes_.size() + registrations_.size()); });
+  gauge("castor_log_bytes", "Size of the Raft log's file on disk.",
+        [this] { return double(log_file_bytes()); });
+  gauge("castor_sessions", "Open client sessions (exactly-once writes).", [this] {
+    auto n = sm_->session_count();
+    return n.is_ok() ? double(*n) : 0.0;
+  });
+  for (size_t i = 0; i < opt_.members.size(); ++i) {
+    const uint64_t peer = i + 1;
+    if (peer == id_) continue;
+    const net::Labels labels{{"peer", opt_.members[i].first}};
+    gauge(
+        "castor_peer_connected", "1 while this node's connection to the peer is up.",
+        [this, peer] { return transport_->stats(peer).connected ? 1.0 : 0.0; }, labels);
+    gauge(
+        "castor_peer_round_trip_seconds", "Smoothed round-trip time of peer pings (0 until measured).",
+        [this, peer] { return transport_->stats(peer).rtt_seconds.value_or(0); }, labels);
+    gauge(
+        "castor_peer_send_queue_depth", "Raft messages queued for the peer.",
+        [this, peer] { return double(transport_->stats(peer).queue_depth); }, labels);
+    m.counter_callback("castor_peer_messages_dropped_total",
+                       "Raft messages dropped because the peer's queue was full.", labels,
+                       [this, peer] { return double(transport_->stats(peer).dropped); });
+  }
+}
+
+std::string Server::Impl::render_metrics() {
+  // Rejection reasons appear at runtime; give each its series before rendering.
+  auto add = [this](const char* listener, const std::map<std::string, uint64_t>& rejected) {
+    for (const auto& [reason, n] : rejected) {
+      metrics_.registry().counter_callback(
+          "castor_rejected_total", "Connections or requests refused for bad input, by listener and reason.",
+          {{"listener", listener}, {"reason", reason}}, [&rejected, reason = reason] {
+            auto it = rejected.find(reason);
+            return it == rejected.end() ? 0.0 : double(it->second);
+          });
+    }
+  };
+  add("peer", transport_->rejected());
+  add("client", clients_->rejected());
+  if (http_) add("http", http_->rejected());
+  return metrics_.registry().render();
+}
+
+void Server::Impl::observe_fsync(Clock::duration took) {
+  metrics_.fsync.observe(std::chrono::duration<double>(took).count());
+  if (took < opt_.slow_fsync) return;
+  metrics_.slow_fsyncs.inc();
+  slow_fsync_log_.warn(
+      "slow fsync", opt_.name + ": a Raft log write took " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()) +
+                        " ms (threshold " + std::to_string(opt_.slow_fsync.count()) +
+                        " ms): the disk is slow; see docs/RUNBOOK.md");
+}
+
+void Server::Impl::observe_apply(Clock::duration took) {
+  metrics_.apply.observe(std::chrono::duration<double>(took).count());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -637,10 +939,11 @@ void Server::Impl::maybe_snapshot() {
     // entries that produced them.
     Status synced = sm_->sync();
     std::string data;
-    Result<SnapshotInfo> info = synced.is_ok() ? sm_->snapshot(1 << 20, [&data](std::string_view chunk) {
-      data.append(chunk);
-      return Status::ok();
-    })
+    Result<SnapshotInfo> info = synced.is_ok() ? sm_->snapshot(1 << 20,
+                                                               [&data](std::string_view chunk) {
+                                                                 data.append(chunk);
+                                                                 return Status::ok();
+                                                               })
                                                : Result<SnapshotInfo>(synced);
     asio::post(io_, [this, info, data = std::move(data)]() mutable {
       snapshotting_ = false;
@@ -655,6 +958,11 @@ void Server::Impl::maybe_compact() {
   // Runs between Readies, with no log write in flight: the log has one writer at a time and
   // the core must not read entries while they are being dropped.
   if (!pending_compaction_) return;
+  // The core must have handed out every entry the snapshot covers, or it would later ask the
+  // log for entries that are gone. After a restart the state machine can be ahead of the core
+  // (it applied entries whose commit the core has yet to relearn); keep the snapshot until the
+  // core catches up.
+  if (pending_compaction_->first.index > node_->applied()) return;
   auto [info, data] = std::move(*pending_compaction_);
   pending_compaction_.reset();
   if (info.index.value <= log_->snapshot_meta().index()) return;
@@ -664,7 +972,9 @@ void Server::Impl::maybe_compact() {
   *meta.mutable_conf() = log_->conf_state();
   if (Status s = log_->save_snapshot(meta, data); !s.is_ok()) return fatal(s);
   last_snapshot_index_ = info.index.value;
-  spdlog::info("{}: snapshot at index {} ({} bytes); log compacted", opt_.name, info.index.value, data.size());
+  metrics_.snapshots_taken.inc();
+  spdlog::info("{}: term {}: snapshot at index {} ({} bytes); log compacted", opt_.name, node_->term().value,
+               info.index.value, data.size());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -674,7 +984,8 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   for (size_t i = 0; i < options.members.size(); ++i) {
     if (options.members[i].first == options.name) id = i + 1;
   }
-  if (id == 0) return Status(Code::kInvalidArgument, "--name '" + options.name + "' is not in --initial-cluster");
+  if (id == 0)
+    return Status(Code::kInvalidArgument, "--name '" + options.name + "' is not in --initial-cluster");
   if (options.heartbeat_ms == 0 || options.election_ms < 2 * options.heartbeat_ms) {
     return Status(Code::kInvalidArgument, "election time must be at least twice the heartbeat interval");
   }
@@ -683,7 +994,8 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   std::error_code ec;
   const bool fresh = !fs::exists(dir / "log", ec) && !fs::exists(dir / "kv", ec);
   fs::create_directories(dir, ec);
-  if (ec) return Status(Code::kUnavailable, "cannot create data directory " + dir.string() + ": " + ec.message());
+  if (ec)
+    return Status(Code::kUnavailable, "cannot create data directory " + dir.string() + ": " + ec.message());
 
   raft::LmdbLog::Options lo;
   lo.data_dir = dir;
@@ -714,5 +1026,6 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 Status Server::run() { return impl_->run(); }
 void Server::stop() { impl_->stop(); }
+uint64_t Server::term() const { return impl_->term(); }
 
 }  // namespace castor::kv

@@ -1,5 +1,6 @@
 // Server: one Castor node. It wires raft::Node, the durable log (raft::LmdbLog), the state
-// machine (StateMachine) and the network (net::PeerTransport, net::ClientListener), and runs
+// machine (StateMachine) and the network (net::PeerTransport, net::ClientListener, and the
+// HTTP API of kv/http_api.h on net::HttpServer), and runs
 // the Ready loop of DESIGN.md section 4:
 //
 //   io thread:    owns raft::Node, the sockets and the timers. On every event it takes a Ready,
@@ -25,7 +26,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "kv/limits.h"
 #include "kv/sessions.h"
@@ -40,6 +43,7 @@ struct ServerOptions {
   std::string data_dir;
   net::Endpoint listen_client;
   net::Endpoint listen_peer;
+  std::optional<net::Endpoint> listen_http;  // metrics, health, status, JSON KV API (docs/HTTP.md)
   // Every member's name and peer address, in --initial-cluster order; ids are 1, 2, 3, ...
   std::vector<std::pair<std::string, net::Endpoint>> members;
 
@@ -48,13 +52,18 @@ struct ServerOptions {
   // A snapshot is taken, and the log compacted, after this many applied entries.
   uint64_t snapshot_entries = 10000;
   std::chrono::milliseconds request_timeout{5000};
+  // A Raft log write slower than this is logged and counted (castor_slow_fsyncs_total).
+  std::chrono::milliseconds slow_fsync{100};
+  // GET /health fails when the applied index trails the commit index by this many entries.
+  uint64_t health_apply_lag_max = 1000;
   uint32_t frame_bytes_max = 4u << 20;
   uint64_t log_map_bytes_max = uint64_t{16} << 30;
   Limits limits;
   SessionOptions sessions;
   // Test-only unsafe switches, so the chaos harness can show it catches what they break:
-  // serve linearizable reads from local state without ReadIndex, and apply duplicate writes
-  // again instead of answering them from the session cache.
+  // serve linearizable reads at this node's own commit index without the ReadIndex round (a
+  // deposed leader then serves stale data), and apply duplicate writes again instead of
+  // answering them from the session cache.
   bool unsafe_local_reads = false;
   bool unsafe_skip_dedup = false;
 };
@@ -66,10 +75,12 @@ class Server {
   static Result<std::unique_ptr<Server>> open(ServerOptions options);
   ~Server();
 
-  // Binds both ports (UNAVAILABLE naming the address when taken), then serves until stop().
+  // Binds its ports (UNAVAILABLE naming the address when taken), then serves until stop().
   Status run();
   // Asks run() to return: closes the listeners, finishes in-flight log writes, joins threads.
   void stop();
+  // The node's current Raft term, for log lines; safe from any thread.
+  uint64_t term() const;
 
  private:
   class Impl;

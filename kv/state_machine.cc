@@ -120,7 +120,21 @@ StateMachine::~StateMachine() { mdb_env_close(env_); }
 
 Result<LmdbTxn> StateMachine::begin_read() const { return LmdbTxn::begin(env_, true); }
 
+Result<uint64_t> StateMachine::session_count() const {
+  auto txn = begin_read();
+  if (!txn.is_ok()) return txn.status();
+  return txn->count(tables_.sessions);
+}
+
 Result<std::vector<AppliedCommand>> StateMachine::apply(std::span<const raft::pb::Entry> entries) {
+  std::vector<AppliedCommand> collected;
+  Status s =
+      apply(entries, [&collected](std::vector<AppliedCommand> answers) { collected = std::move(answers); });
+  if (!s.is_ok()) return s;
+  return collected;
+}
+
+Status StateMachine::apply(std::span<const raft::pb::Entry> entries, const AnswerSink& answers) {
   std::vector<AppliedCommand> applied_commands;
   uint64_t applied = applied_index_.load(std::memory_order_relaxed);
   uint64_t applied_term = 0;
@@ -161,12 +175,13 @@ Result<std::vector<AppliedCommand>> StateMachine::apply(std::span<const raft::pb
     applied_term = entry.term();
   }
   // Everything was at or below the applied index: nothing to write.
-  if (!txn.has_value()) return applied_commands;
+  if (!txn.has_value()) return Status::ok();
   if (Status s = txn->put(tables_.meta, kAppliedIndexKey, u64_key(applied)); !s.is_ok()) return s;
   if (Status s = txn->put(tables_.meta, kAppliedTermKey, u64_key(applied_term)); !s.is_ok()) return s;
+  answers(std::move(applied_commands));
   if (Status s = txn->commit(); !s.is_ok()) return s;
   applied_index_.store(applied, std::memory_order_release);
-  return applied_commands;
+  return Status::ok();
 }
 
 Result<AppliedCommand> StateMachine::apply_command(LmdbTxn& txn, raft::LogIndex index,
@@ -197,22 +212,28 @@ Result<AppliedCommand> StateMachine::apply_command(LmdbTxn& txn, raft::LogIndex 
         response.set_message(valid.message());
         break;
       }
-      auto admission = sessions_.admit(txn, write, *now);
-      if (!admission.is_ok()) return admission.status();
-      // A duplicate answers exactly as the first time, header included.
-      if (admission->kind == Sessions::Admission::Kind::kDuplicate && !options_.unsafe_skip_dedup) {
-        response = std::move(admission->response);
-        return out;
-      }
-      if (admission->kind == Sessions::Admission::Kind::kRejected) {
-        response = std::move(admission->response);
-        break;
+      // Without a session (client_id 0) there is nothing to deduplicate or record (kv.proto).
+      const bool in_session = write.client_id() != 0;
+      if (in_session) {
+        auto admission = sessions_.admit(txn, write, *now);
+        if (!admission.is_ok()) return admission.status();
+        // A duplicate answers exactly as the first time, header included.
+        if (admission->kind == Sessions::Admission::Kind::kDuplicate && !options_.unsafe_skip_dedup) {
+          response = std::move(admission->response);
+          return out;
+        }
+        if (admission->kind == Sessions::Admission::Kind::kRejected) {
+          response = std::move(admission->response);
+          break;
+        }
       }
       auto result = execute(txn, write, index.value);
       if (!result.is_ok()) return result.status();
       *response.mutable_write() = std::move(*result);
       response.mutable_header()->set_revision(index.value);
-      if (Status s = sessions_.record(txn, write.client_id(), write.seq(), response); !s.is_ok()) return s;
+      if (in_session) {
+        if (Status s = sessions_.record(txn, write.client_id(), write.seq(), response); !s.is_ok()) return s;
+      }
       return out;
     }
     case pb::Command::COMMAND_NOT_SET:

@@ -5,6 +5,7 @@
 #include <lmdb.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -88,6 +89,13 @@ class StateMachine {
   // a bug in the caller), an entry that does not parse (CORRUPTION), or LMDB failing
   // (RESOURCE_EXHAUSTED when the map is full).
   Result<std::vector<AppliedCommand>> apply(std::span<const raft::pb::Entry> entries);
+  // The same, but hands the answers to `answers` as soon as they are computed, before the
+  // transaction commits (and fsyncs). A host whose durability comes from the Raft log (the
+  // entries are committed: on a majority's disk) may answer clients without waiting for the
+  // state machine's own fsync; if the commit then fails the node must stop, and replaying the
+  // log computes the same answers. Not called when every entry was at or below applied_index().
+  using AnswerSink = std::function<void(std::vector<AppliedCommand>)>;
+  Status apply(std::span<const raft::pb::Entry> entries, const AnswerSink& answers);
 
   // Reads at the latest applied state. The response has code OK, header.revision and the
   // result; a request breaking the limits is an INVALID_ARGUMENT or TOO_LARGE Status.
@@ -101,6 +109,9 @@ class StateMachine {
   // truncated or damaged stream is CORRUPTION and leaves the current state as it was. The
   // snapshot may be older or newer than the current state; it wins either way.
   Result<SnapshotInfo> restore(const SnapshotReader::Source& source);
+
+  // Open client sessions at the latest applied state (for metrics and status).
+  Result<uint64_t> session_count() const;
 
   // Forces the last applied transactions to disk (see the sync flags in state_machine.cc).
   // The server calls it before compacting the Raft log up to applied_index().

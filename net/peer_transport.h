@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -45,6 +46,7 @@ struct PeerTransportOptions {
   std::chrono::milliseconds backoff_min{50};
   std::chrono::milliseconds backoff_max{2000};
   std::chrono::milliseconds handshake_timeout{2000};
+  std::string http_address;
 };
 
 struct PeerStats {
@@ -52,6 +54,11 @@ struct PeerStats {
   size_t queue_depth = 0;
   uint64_t sent = 0;
   uint64_t dropped = 0;
+  std::optional<double> rtt_seconds;
+  double last_rtt_seconds = 0;
+  uint64_t reconnects = 0;
+  uint64_t silence_closes = 0;
+  std::string http_address;
 };
 
 class PeerTransport {

@@ -128,7 +128,9 @@ bool RaftLog::has_next_committed() const {
 std::vector<pb::Entry> RaftLog::next_committed(uint64_t bytes_max) const {
   if (!has_next_committed()) return {};
   const LogIndex hi = std::min(committed_, stable_last()) + 1;
-  return entries(applied_ + 1, hi, bytes_max).value();
+  auto out = entries(applied_ + 1, hi, bytes_max);
+  CASTOR_ASSERT(out.has_value(), "committed entries not yet handed out were compacted away by the host");
+  return std::move(*out);
 }
 
 }  // namespace castor::raft

@@ -46,7 +46,9 @@ Commands:
                                    failure get models/fraud/serving
                                  Quote tokens with spaces or odd bytes: "a b", C escapes \" \\ \n \t \xHH.
                                  '#' starts a comment.
-  status                         every endpoint: name, address, role, term, commit, applied, leader
+  status                         every endpoint: name, address, role, term, commit, applied, leader,
+                                 health (a leader seen, applied close to commit: the rule of /health)
+  check                          the same; exits 4 when any node is unreachable or unhealthy
   leader transfer NAME           make the member NAME (as in castord --initial-cluster) the leader
 
 Flags:
@@ -75,7 +77,8 @@ Exit codes:
   1  a compare failed (cas, or a txn that ran its failure branch)
   2  usage error (bad flags, bad txn text)
   3  UNKNOWN: the write may or may not have applied
-  4  unavailable, or any other error (status: some endpoint did not answer)
+  4  unavailable, or any other error (status: some endpoint did not answer; check: some node
+     did not answer or is unhealthy)
 )";
 
 constexpr int kExitOk = 0;
@@ -622,15 +625,16 @@ int cmd_txn(const Flags& f, kv::BlockingClient& c) {
   });
 }
 
-int cmd_status(const Flags& f, kv::BlockingClient& c) {
-  if (f.args.size() != 1) return usage_error("status takes no arguments");
+// `status` and `check` print the same view; check also fails when a node is unhealthy.
+int status_or_check(const Flags& f, kv::BlockingClient& c, bool check) {
+  if (f.args.size() != 1) return usage_error(f.args[0] + " takes no arguments");
   const std::vector<kv::Outcome<pb::StatusResponse>> all = c.status_all();
   int code = kExitOk;
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < all.size(); ++i) {
     const std::string address = f.endpoints[i].to_string();
     const auto& o = all[i];
-    if (!o.is_ok()) code = kExitError;
+    if (!o.is_ok() || (check && !o.value().healthy())) code = kExitError;
     if (f.format == Format::kJson) {
       JsonWriter j;
       j.begin_object();
@@ -650,6 +654,9 @@ int cmd_status(const Flags& f, kv::BlockingClient& c) {
         j.key("snapshot_index").number(s.snapshot_index());
         j.key("client_address").string(s.client_address());
         j.key("peer_address").string(s.peer_address());
+        j.key("http_address").string(s.http_address());
+        j.key("healthy").boolean(s.healthy());
+        if (!s.healthy()) j.key("reason").string(s.unhealthy_reason());
       } else {
         j.key("outcome").string(kv::outcome_name(o.kind()));
         j.key("error").string(code_name(o.status().code()));
@@ -661,7 +668,7 @@ int cmd_status(const Flags& f, kv::BlockingClient& c) {
     }
     if (!o.is_ok()) {
       if (f.format == Format::kTable) {
-        rows.push_back({"?", address, "?", "unreachable", "", "", "", ""});
+        rows.push_back({"?", address, "?", "unreachable", "", "", "", "", "unreachable"});
       } else {
         line(address + ": " + o.status().to_string());
       }
@@ -670,19 +677,23 @@ int cmd_status(const Flags& f, kv::BlockingClient& c) {
     const pb::StatusResponse& s = o.value();
     const std::string leader =
         s.leader_name().empty() ? (s.leader() ? std::to_string(s.leader()) : "none") : s.leader_name();
+    const std::string health = s.healthy() ? "healthy" : "UNHEALTHY: " + s.unhealthy_reason();
     if (f.format == Format::kTable) {
       rows.push_back({s.name(), address, std::to_string(s.id()), s.role(), std::to_string(s.term()),
-                      std::to_string(s.commit()), std::to_string(s.applied()), leader});
+                      std::to_string(s.commit()), std::to_string(s.applied()), leader, health});
     } else {
       line(address + ", " + s.name() + ", id " + std::to_string(s.id()) + ", " + s.role() + ", term " +
            std::to_string(s.term()) + ", commit " + std::to_string(s.commit()) + ", applied " +
-           std::to_string(s.applied()) + ", leader " + leader);
+           std::to_string(s.applied()) + ", leader " + leader + ", " + health);
     }
   }
   if (f.format == Format::kTable)
-    print_table({"NAME", "ADDRESS", "ID", "ROLE", "TERM", "COMMIT", "APPLIED", "LEADER"}, rows);
+    print_table({"NAME", "ADDRESS", "ID", "ROLE", "TERM", "COMMIT", "APPLIED", "LEADER", "HEALTH"}, rows);
   return code;
 }
+
+int cmd_status(const Flags& f, kv::BlockingClient& c) { return status_or_check(f, c, false); }
+int cmd_check(const Flags& f, kv::BlockingClient& c) { return status_or_check(f, c, true); }
 
 int cmd_leader(const Flags& f, kv::BlockingClient& c) {
   if (f.args.size() != 3 || f.args[1] != "transfer") {
@@ -719,8 +730,8 @@ int run(const std::vector<std::string>& argv) {
   }
   using Command = int (*)(const Flags&, kv::BlockingClient&);
   const std::vector<std::pair<std::string, Command>> commands = {
-      {"get", cmd_get}, {"range", cmd_range}, {"put", cmd_put},       {"del", cmd_del},
-      {"cas", cmd_cas}, {"txn", cmd_txn},     {"status", cmd_status}, {"leader", cmd_leader}};
+      {"get", cmd_get}, {"range", cmd_range},   {"put", cmd_put},     {"del", cmd_del},      {"cas", cmd_cas},
+      {"txn", cmd_txn}, {"status", cmd_status}, {"check", cmd_check}, {"leader", cmd_leader}};
   for (const auto& [name, command] : commands) {
     if (name != f.args[0]) continue;
     kv::ClientOptions options;

@@ -1,11 +1,14 @@
 // castord: the Castor node daemon. Parses its options, opens the data directory, and serves
 // until SIGTERM or SIGINT, when it stops cleanly (the log write in flight completes).
+#include <spdlog/spdlog.h>
+
+#include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <spdlog/spdlog.h>
 #include <thread>
 
 #include "kv/server.h"
+#include "tools/castord_logging.h"
 #include "tools/castord_options.h"
 
 int main(int argc, char** argv) {
@@ -18,13 +21,12 @@ int main(int argc, char** argv) {
     std::fputs(castor::tools::castord_usage().c_str(), stdout);
     return 0;
   }
-  spdlog::set_level(spdlog::level::from_str(parsed->log_level));
-  const std::string& name = parsed->server.name;
-  if (parsed->log_format == "json") {
-    spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e","level":"%l","node":")" + name + R"(","msg":"%v"})");
-  } else {
-    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %l [" + name + "] %v");
-  }
+  // The server exists only after the data directory opened; until then the term reads 0.
+  std::atomic<const castor::kv::Server*> running{nullptr};
+  castor::tools::setup_logging(parsed->server.name, parsed->log_format, parsed->log_level, [&running] {
+    const castor::kv::Server* s = running.load(std::memory_order_acquire);
+    return s == nullptr ? uint64_t{0} : s->term();
+  });
 
   // Signals go to one thread that asks the server to stop; every other thread blocks them.
   sigset_t sigs;
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", server.status().to_string());
     return 1;
   }
+  running.store(server->get(), std::memory_order_release);
   std::thread watcher([&] {
     int sig = 0;
     sigwait(&sigs, &sig);

@@ -20,7 +20,8 @@ std::string trim(const std::string& s) {
 template <typename T>
 Status parse_number(const std::string& key, const std::string& v, T& out) {
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc() || p != v.data() + v.size()) return invalid("--" + key + ": '" + v + "' is not a number");
+  if (ec != std::errc() || p != v.data() + v.size())
+    return invalid("--" + key + ": '" + v + "' is not a number");
   return Status::ok();
 }
 
@@ -49,17 +50,22 @@ Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
     s.data_dir = v;
   } else if (key == "cluster-id") {
     s.cluster_id = v;
-  } else if (key == "listen-client" || key == "listen-peer") {
+  } else if (key == "listen-client" || key == "listen-peer" || key == "listen-http") {
     auto ep = net::parse_endpoint(v);
     if (!ep.is_ok()) return invalid("--" + key + ": " + ep.status().message());
-    (key == "listen-client" ? s.listen_client : s.listen_peer) = *ep;
+    if (key == "listen-http") {
+      s.listen_http = *ep;
+    } else {
+      (key == "listen-client" ? s.listen_client : s.listen_peer) = *ep;
+    }
   } else if (key == "initial-cluster") {
     s.members.clear();
     std::stringstream ss(v);
     std::string item;
     while (std::getline(ss, item, ',')) {
       const size_t eq = item.find('=');
-      if (eq == std::string::npos || eq == 0) return invalid("--initial-cluster: '" + item + "' is not name=host:port");
+      if (eq == std::string::npos || eq == 0)
+        return invalid("--initial-cluster: '" + item + "' is not name=host:port");
       auto ep = net::parse_endpoint(item.substr(eq + 1));
       if (!ep.is_ok()) return invalid("--initial-cluster: " + ep.status().message());
       s.members.emplace_back(item.substr(0, eq), *ep);
@@ -74,6 +80,12 @@ Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
     int64_t ms = 0;
     if (Status st = parse_number(key, v, ms); !st.is_ok()) return st;
     s.request_timeout = std::chrono::milliseconds(ms);
+  } else if (key == "slow-fsync-ms") {
+    int64_t ms = 0;
+    if (Status st = parse_number(key, v, ms); !st.is_ok()) return st;
+    s.slow_fsync = std::chrono::milliseconds(ms);
+  } else if (key == "health-apply-lag-max") {
+    return parse_number(key, v, s.health_apply_lag_max);
   } else if (key == "frame-bytes-max") {
     return parse_number(key, v, s.frame_bytes_max);
   } else if (key == "log-map-bytes-max") {
@@ -90,6 +102,9 @@ Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
     if (v != "true" && v != "false") return invalid("--" + key + ": want true or false");
     (key == "unsafe-local-reads" ? s.unsafe_local_reads : s.unsafe_skip_dedup) = v == "true";
   } else if (key == "log-level") {
+    if (v != "trace" && v != "debug" && v != "info" && v != "warn" && v != "error" && v != "critical") {
+      return invalid("--log-level: want trace, debug, info, warn, error or critical");
+    }
     o.log_level = v;
   } else if (key == "log-format") {
     if (v != "text" && v != "json") return invalid("--log-format: want text or json");
@@ -112,6 +127,8 @@ usage: castord --name NAME --data-dir DIR --listen-client HOST:PORT --listen-pee
   --data-dir DIR              where the Raft log (DIR/log) and the state (DIR/kv) live
   --listen-client HOST:PORT   the client port (castorctl, the C++ and Python clients)
   --listen-peer HOST:PORT     the peer port (Raft traffic); must match --initial-cluster
+  --listen-http HOST:PORT     metrics, health, status and the JSON KV API (docs/HTTP.md); off
+                              when not given
   --initial-cluster LIST      every member's name=peer-address; ids follow this order
   --cluster-id ID             refuse peers and clients of any other cluster (default castor)
   --heartbeat-ms N            Raft heartbeat interval, one tick (default 100)
@@ -124,13 +141,16 @@ usage: castord --name NAME --data-dir DIR --listen-client HOST:PORT --listen-pee
   --frame-bytes-max N         largest frame on any connection (default 4194304)
   --log-map-bytes-max N       the Raft log's LMDB map may grow to N bytes (default 16 GiB)
   --session-timeout-ms N      client sessions expire after N ms idle (default 3600000)
-  --log-level L               trace, debug, info, warn, error (default info)
+  --slow-fsync-ms N           log and count Raft log writes slower than N ms (default 100)
+  --health-apply-lag-max N    /health fails when applied trails commit by N entries (default 1000)
+  --log-level L               trace, debug, info, warn, error, critical (default info)
   --log-format text|json      one line per event (default text)
   --config FILE               the same keys as `key = value` lines; flags win
   --help
 
 Test-only, for the chaos harness; they break Castor's guarantees on purpose:
-  --unsafe-local-reads        serve linearizable reads locally, without ReadIndex
+  --unsafe-local-reads        serve linearizable reads at this node's commit index, without
+                              the ReadIndex round that confirms it still leads
   --unsafe-skip-dedup         apply retried writes again instead of answering from the session
   CASTOR_FAILPOINTS=before-log-fsync=crash,...   crash at exact points (kv/failpoints.h)
 )";

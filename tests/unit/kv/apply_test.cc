@@ -129,6 +129,46 @@ TEST(Apply, UnparseableEntryIsCorruptionAndNothingOfTheBatchApplies) {
   EXPECT_TRUE(h.get("a").has_value());
 }
 
+TEST(Apply, WritesWithoutSessionApplyOncePerEntryAndOpenNoSession) {
+  KvHarness h;
+  pb::WriteRequest w = put_request("k", "v");  // client_id 0: the HTTP API's writes
+  w.set_seq(77);                               // the proposer's tag
+  const uint64_t sessions_before = *h.sm().session_count();
+  uint64_t first = h.next_index();
+  // The same tag twice (a client retrying through HTTP): no deduplication, both apply.
+  raft::pb::Entry entries[] = {entry(first, {write_command(h.now_ms(), w)}),
+                               entry(first + 1, {write_command(h.now_ms(), w)})};
+  auto applied = h.sm().apply(entries);
+  ASSERT_TRUE(applied.is_ok());
+  ASSERT_EQ(applied->size(), 2u);
+  for (const AppliedCommand& c : *applied) {
+    EXPECT_EQ(c.response.code(), pb::OK);
+    EXPECT_EQ(c.client_id, 0u);
+    EXPECT_EQ(c.seq, 77u);
+  }
+  EXPECT_EQ((*applied)[1].response.header().revision(), first + 1);
+  EXPECT_EQ(h.get("k")->version(), 2u);
+  EXPECT_EQ(*h.sm().session_count(), sessions_before);
+}
+
+TEST(Apply, AnswersArriveBeforeTheBatchIsVisibleToReads) {
+  KvHarness h;
+  raft::pb::Entry e = entry(h.next_index(), {write_command(h.now_ms(), h.stamp(put_request("k", "v")))});
+  bool answered = false;
+  Status s = h.sm().apply(std::span(&e, 1), [&](std::vector<AppliedCommand> answers) {
+    answered = true;
+    ASSERT_EQ(answers.size(), 1u);
+    EXPECT_EQ(answers[0].response.code(), pb::OK);
+    // Called before the commit: readers and applied_index() do not see the batch yet.
+    EXPECT_LT(h.sm().applied_index().value, e.index());
+    EXPECT_FALSE(h.get("k").has_value());
+  });
+  ASSERT_TRUE(s.is_ok());
+  EXPECT_TRUE(answered);
+  EXPECT_EQ(h.sm().applied_index().value, e.index());
+  EXPECT_EQ(h.get("k")->value(), "v");
+}
+
 TEST(Apply, EmptyNormalEntryIsAnEmptyBatch) {
   KvHarness h;
   raft::pb::Entry e = noop_entry(h.next_index());
