@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace castor {
@@ -34,8 +35,25 @@ std::vector<KnownAnswer> known_answers() {
 }
 
 TEST(Crc32c, MatchesTheCheckValueAndTheRfc3720Vectors) {
-  for (const auto& [data, crc] : known_answers())
+  for (const auto& [data, crc] : known_answers()) {
     EXPECT_EQ(crc32c_extend(0, data), crc) << data.size() << " bytes";
+    EXPECT_EQ(crc32c_extend_portable(0, data), crc) << data.size() << " bytes";
+  }
+}
+
+TEST(Crc32c, TheHardwarePathEqualsTheTableAtEveryLengthAndAlignment) {
+  std::string bytes(300, '\0');
+  uint32_t x = 12345;
+  for (char& b : bytes) {
+    x = x * 1103515245u + 12345u;
+    b = static_cast<char>(x >> 16);
+  }
+  for (size_t offset = 0; offset < 8; ++offset) {
+    for (size_t len = 0; offset + len <= bytes.size(); ++len) {
+      const std::string_view piece(bytes.data() + offset, len);
+      ASSERT_EQ(crc32c_extend(7, piece), crc32c_extend_portable(7, piece)) << offset << "+" << len;
+    }
+  }
 }
 
 TEST(Crc32c, ExtendingPieceByPieceEqualsOneShotAtEveryCut) {
