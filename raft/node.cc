@@ -335,7 +335,10 @@ void Node::step_leader(const pb::Message& m) {
     case pb::MSG_HEARTBEAT_RESP:
       pr.recent_active = true;
       pr.probe_sent = false;
-      if (pr.state == Progress::State::kSnapshot) {
+      if (m.reject() && LogIndex(m.reject_hint()) < pr.match) {
+        pr.lost_entries(LogIndex(m.reject_hint()));
+        send_append(from, true);
+      } else if (pr.state == Progress::State::kSnapshot) {
         // The follower is alive. If no chunk was acknowledged since its previous heartbeat
         // answer, the chunk in flight was probably lost: resend from its last ack. (A slow
         // link thus gets at most one duplicate chunk per two heartbeats, not one per beat.)
@@ -444,11 +447,19 @@ void Node::handle_append(const pb::Message& m) {
 }
 
 void Node::handle_heartbeat(const pb::Message& m) {
-  // The leader sends min(its commit, our match), which our log is known to hold.
-  log_.commit_to(LogIndex(m.commit()));
+  // The leader sends min(its commit, our match), which our log is known to hold, unless this
+  // node lost its disk and was restarted empty under the same id (docs/RUNBOOK.md): then the
+  // leader's idea of our match is stale, and we commit only what we hold. Its appends will be
+  // refused and it will fall back to sending a snapshot.
+  log_.commit_to(std::min(LogIndex(m.commit()), log_.last_index()));
   pb::Message resp;
   resp.set_type(pb::MSG_HEARTBEAT_RESP);
   resp.set_to(m.from());
+  if (LogIndex(m.commit()) > log_.last_index()) {
+    // Tell the leader its idea of our log is wrong, or it would never send us anything again.
+    resp.set_reject(true);
+    resp.set_reject_hint(log_.last_index().value);
+  }
   resp.set_read_round(m.read_round());
   send(std::move(resp));
 }

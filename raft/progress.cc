@@ -11,6 +11,11 @@ void Progress::become_probe() {
   inflight_.clear();
 }
 
+void Progress::lost_entries(LogIndex last) {
+  match = std::min(match, last);
+  become_probe();
+}
+
 void Progress::become_replicate() {
   state = State::kReplicate;
   next = match + 1;

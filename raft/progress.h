@@ -48,6 +48,11 @@ class Progress {
   // The follower rejected an append at `rejected`; `hint` is where the leader should retry
   // (computed from the follower's conflict hint). Returns false for a stale rejection.
   bool maybe_decrease_to(LogIndex rejected, LogIndex hint);
+  // The follower no longer holds what it acknowledged (its disk was replaced and it restarted
+  // empty under the same id): its log ends at `last`. Probe from there; entries the leader has
+  // compacted go by snapshot. Committed entries stay committed: the quorum that counted this
+  // follower was real when it counted.
+  void lost_entries(LogIndex last);
   // Bookkeeping after an append carrying entries up to `last` was sent.
   void sent_append(LogIndex last, bool had_entries);
 

@@ -217,6 +217,33 @@ TEST(Snapshot, Section7_NewerSnapshotArrivingDuringAnInstallIsInstalledNext) {
   EXPECT_EQ(n.committed(), LogIndex(21));
 }
 
+// docs/RUNBOOK.md: a node whose disk died restarts empty under the same id while the leader
+// still believes it holds entries up to its old match. Its heartbeats must not crash it, and it
+// must end up with the leader's snapshot.
+TEST(Snapshot, Section7_NodeRestartedEmptyCatchesUpFromALeaderThatRemembersItsOldMatch) {
+  TestCluster c(3);
+  c.elect(1);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(c.node(1).propose("w" + std::to_string(i)).is_ok());
+    c.process(1);
+    c.deliver_all();
+  }
+  const LogIndex applied = c.node(1).applied();
+  ASSERT_EQ(c.node(1).progress().at(NodeId(3)).match, applied);  // node 3 was in step
+  pb::SnapshotMeta meta;
+  meta.set_index(applied.value);
+  meta.set_term(c.node(1).term_at(applied)->value);
+  *meta.mutable_conf() = conf_of(3);
+  c.log(1).save_snapshot(meta, kData);
+  c.wipe(3);
+  for (int i = 0; i < 3; ++i) {
+    c.tick(1);  // heartbeats carry commit = min(commit, the old match) to an empty log
+    c.deliver_all();
+  }
+  EXPECT_EQ(c.log(3).snapshot_meta().index(), applied.value);
+  EXPECT_EQ(c.node(3).committed(), c.node(1).committed());
+}
+
 TEST(Snapshot, Section7_DuplicatedChunkIsHarmless) {
   MemoryLog log(conf_of(3));
   Node n(config_for(3), log);

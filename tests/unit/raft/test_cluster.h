@@ -137,6 +137,13 @@ class TestCluster {
     h.node = std::make_unique<Node>(h.cfg, *h.log);
   }
 
+  // The node's disk dies: it restarts empty under the same id (docs/RUNBOOK.md).
+  void wipe(uint64_t id) {
+    Host& h = hosts_.at(id);
+    h.log = std::make_unique<MemoryLog>(conf_of(hosts_.size()));
+    restart(id);
+  }
+
   // The host's Ready loop (raft/ready.h), until the node has nothing more to do.
   void process(uint64_t id) {
     Host& h = hosts_.at(id);
