@@ -854,6 +854,8 @@ void Server::Impl::register_metrics() {
     gauge("castor_role", "1 for this node's current Raft role.",
           [this, role] { return node_->role() == role ? 1.0 : 0.0; }, {{"role", label}});
   }
+  gauge("castor_healthy", "1 when GET /health would answer 200 (a leader seen, applied close to commit).",
+        [this] { return unhealthy_reason().empty() ? 1.0 : 0.0; });
   gauge("castor_is_leader", "1 on the leader.",
         [this] { return node_->role() == raft::Role::kLeader ? 1.0 : 0.0; });
   gauge("castor_leader_id", "The leader this node follows; 0 when none.",
@@ -886,6 +888,14 @@ void Server::Impl::register_metrics() {
     gauge(
         "castor_peer_round_trip_seconds", "Smoothed round-trip time of peer pings (0 until measured).",
         [this, peer] { return transport_->stats(peer).rtt_seconds.value_or(0); }, labels);
+    gauge(
+        "castor_peer_match_index", "On the leader: the highest index known to be in the peer's log (0 elsewhere).",
+        [this, peer] {
+          if (node_->role() != raft::Role::kLeader) return 0.0;
+          auto pr = node_->progress().find(raft::NodeId(peer));
+          return pr == node_->progress().end() ? 0.0 : double(pr->second.match.value);
+        },
+        labels);
     gauge(
         "castor_peer_send_queue_depth", "Raft messages queued for the peer.",
         [this, peer] { return double(transport_->stats(peer).queue_depth); }, labels);
