@@ -226,12 +226,40 @@ class Server::Impl {
 // Lifecycle
 
 Status Server::Impl::run() {
+  // HTTP first, so that the Hellos to peers advertise the address it is bound to.
+  if (opt_.listen_http) {
+    http_hooks_.submit = [this](pb::ClientRequest req, Reply reply) {
+      handle(std::move(req), std::move(reply));
+    };
+    http_hooks_.metrics = [this] { return render_metrics(); };
+    http_hooks_.status = [this] { return status_response(0).status(); };
+    http_hooks_.http_address_of = [this](uint64_t node) {
+      return node == id_ ? http_bound_.to_string() : transport_->stats(node).http_address;
+    };
+    net::HttpServerOptions ho;
+    // The request limit (1.5 MiB) holds a value at its limit (1 MiB) as a raw PUT body, or
+    // base64 inside a txn's JSON (1.33 MiB plus the JSON around it).
+    ho.body_bytes_max = opt_.limits.request_bytes_max;
+    http_ = std::make_unique<net::HttpServer>(
+        io_, ho, [this](net::HttpRequest request, net::HttpServer::Respond respond) {
+          serve_http(http_hooks_, std::move(request), std::move(respond));
+        });
+    auto bound = http_->start(*opt_.listen_http);
+    if (!bound.is_ok()) return bound.status();
+    http_bound_ = *bound;
+  }
   net::PeerTransportOptions po;
   po.node_id = id_;
   po.node_name = opt_.name;
   po.cluster_id = opt_.cluster_id;
   po.frame_bytes_max = opt_.frame_bytes_max;
-  if (opt_.listen_http) po.http_address = opt_.listen_http->to_string();
+  if (http_) {
+    // Peers redirect HTTP writes to this address: a wildcard bind is advertised under the
+    // peer address's host, which the other members can reach.
+    net::Endpoint advertised = http_bound_;
+    if (advertised.host == "0.0.0.0" || advertised.host == "::") advertised.host = opt_.listen_peer.host;
+    po.http_address = advertised.to_string();
+  }
   transport_ = std::make_unique<net::PeerTransport>(
       io_, po, [this](raft::pb::Message m) { on_peer_message(std::move(m)); });
   for (size_t i = 0; i < opt_.members.size(); ++i) {
@@ -249,26 +277,6 @@ Status Server::Impl::run() {
 
   if (auto r = transport_->start(opt_.listen_peer); !r.is_ok()) return r.status();
   if (auto r = clients_->start(opt_.listen_client); !r.is_ok()) return r.status();
-  if (opt_.listen_http) {
-    http_hooks_.submit = [this](pb::ClientRequest req, Reply reply) {
-      handle(std::move(req), std::move(reply));
-    };
-    http_hooks_.metrics = [this] { return render_metrics(); };
-    http_hooks_.status = [this] { return status_response(0).status(); };
-    http_hooks_.http_address_of = [this](uint64_t node) {
-      return node == id_ ? http_bound_.to_string() : transport_->stats(node).http_address;
-    };
-    net::HttpServerOptions ho;
-    // A value at its limit, written as a raw PUT body or base64 inside a txn, plus JSON.
-    ho.body_bytes_max = opt_.limits.request_bytes_max + opt_.limits.request_bytes_max / 2;
-    http_ = std::make_unique<net::HttpServer>(
-        io_, ho, [this](net::HttpRequest request, net::HttpServer::Respond respond) {
-          serve_http(http_hooks_, std::move(request), std::move(respond));
-        });
-    auto bound = http_->start(*opt_.listen_http);
-    if (!bound.is_ok()) return bound.status();
-    http_bound_ = *bound;
-  }
   register_metrics();
   spdlog::info("{}: node {} of cluster '{}' serving clients on {}, peers on {}, HTTP on {}; applied index {}",
                opt_.name, id_, opt_.cluster_id, opt_.listen_client.to_string(), opt_.listen_peer.to_string(),

@@ -3,7 +3,9 @@
 namespace castor::net {
 
 namespace {
-bool known_kind(uint8_t k) { return k >= static_cast<uint8_t>(FrameKind::kHello) && k <= static_cast<uint8_t>(FrameKind::kResponse); }
+bool known_kind(uint8_t k) {
+  return k >= static_cast<uint8_t>(FrameKind::kHello) && k <= static_cast<uint8_t>(FrameKind::kPong);
+}
 }  // namespace
 
 void append_frame(std::string& out, FrameKind kind, std::string_view payload) {
@@ -28,7 +30,8 @@ Result<std::optional<Frame>> FrameReader::next() {
   if (error_) return *error_;
   if (buffered() < 4) return std::optional<Frame>();
   const auto* p = reinterpret_cast<const unsigned char*>(buf_.data() + pos_);
-  const uint32_t len = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+  const uint32_t len =
+      (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
   if (len == 0) {
     error_ = Status(Code::kInvalidArgument, "frame of length 0");
   } else if (len > frame_bytes_max_) {

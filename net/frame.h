@@ -22,6 +22,8 @@ enum class FrameKind : uint8_t {
   kRaft = 2,      // raft.pb.Message, between peers
   kRequest = 3,   // a client request (kv.pb), client -> node
   kResponse = 4,  // a client response (kv.pb), node -> client
+  kPing = 5,      // net.pb.Ping, a peer's keep-alive on its outgoing connection
+  kPong = 6,      // net.pb.Pong, the answer to a Ping on the same connection
 };
 
 inline constexpr uint32_t kMagic = 0x43415354;  // "CAST"

@@ -4,7 +4,8 @@
 
 namespace castor::net {
 
-pb::Hello make_hello(const std::string& cluster_id, uint64_t node_id, pb::Hello::Role role, const std::string& name) {
+pb::Hello make_hello(const std::string& cluster_id, uint64_t node_id, pb::Hello::Role role,
+                     const std::string& name, const std::string& http_address) {
   pb::Hello h;
   h.set_magic(kMagic);
   h.set_protocol_version(kProtocolVersion);
@@ -12,6 +13,7 @@ pb::Hello make_hello(const std::string& cluster_id, uint64_t node_id, pb::Hello:
   h.set_node_id(node_id);
   h.set_role(role);
   h.set_node_name(name);
+  h.set_http_address(http_address);
   return h;
 }
 
@@ -22,13 +24,15 @@ Status check_hello(const pb::Hello& got, const std::string& cluster_id, pb::Hell
                                               ", this node speaks " + std::to_string(kProtocolVersion));
   }
   if (got.cluster_id() != cluster_id) {
-    return Status(Code::kInvalidArgument, "cluster id '" + got.cluster_id() + "', this node is in '" + cluster_id + "'");
+    return Status(Code::kInvalidArgument,
+                  "cluster id '" + got.cluster_id() + "', this node is in '" + cluster_id + "'");
   }
   if (got.role() != expect_role) {
     return Status(Code::kInvalidArgument, std::string("a ") + pb::Hello::Role_Name(got.role()) + " on the " +
                                               pb::Hello::Role_Name(expect_role) + " port");
   }
-  if (expect_role == pb::Hello::PEER && got.node_id() == 0) return Status(Code::kInvalidArgument, "peer without a node id");
+  if (expect_role == pb::Hello::PEER && got.node_id() == 0)
+    return Status(Code::kInvalidArgument, "peer without a node id");
   return Status::ok();
 }
 

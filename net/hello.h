@@ -10,7 +10,10 @@
 
 namespace castor::net {
 
-pb::Hello make_hello(const std::string& cluster_id, uint64_t node_id, pb::Hello::Role role, const std::string& name);
+// `http_address` is the sender's HTTP API ("host:port"), which peers use to redirect HTTP
+// clients to the leader; empty for a node without one and for clients.
+pb::Hello make_hello(const std::string& cluster_id, uint64_t node_id, pb::Hello::Role role,
+                     const std::string& name, const std::string& http_address = "");
 
 // Checks a received Hello against what this end expects. `expect_role` is the role the other
 // end must have. kInvalidArgument with the reason on any mismatch.

@@ -1,10 +1,13 @@
 """A real Castor cluster of castord processes on loopback, for the integration tests.
 
 Nodes are started and stopped by PID (never by name). Ports are picked free by binding port 0;
-data directories live under a pytest tmp_path.
+data directories live under a pytest tmp_path. Every node also serves HTTP (docs/HTTP.md) on a
+port of its own; http() and raw_http() talk to it with the standard library only.
 """
+import http.client
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -31,6 +34,7 @@ class Cluster:
         self.names = [f"n{i}" for i in range(1, nodes + 1)]
         self.client_port = {n: free_port() for n in self.names}
         self.peer_port = {n: free_port() for n in self.names}
+        self.http_port = {n: free_port() for n in self.names}
         self.extra_args = list(extra_args)
         self.env = dict(os.environ, **(env or {}))
         self.procs = {}
@@ -42,10 +46,17 @@ class Cluster:
     def endpoint(self, name):
         return f"127.0.0.1:{self.client_port[name]}"
 
+    def http_address(self, name):
+        return f"127.0.0.1:{self.http_port[name]}"
+
+    def http_url(self, name):
+        return f"http://{self.http_address(name)}"
+
     def args(self, name, cluster_id="castor"):
         members = ",".join(f"{n}=127.0.0.1:{self.peer_port[n]}" for n in self.names)
         return [str(BUILD / "tools" / "castord"), "--name", name, "--data-dir", str(self.tmp / name),
                 "--listen-client", self.endpoint(name), "--listen-peer", f"127.0.0.1:{self.peer_port[name]}",
+                "--listen-http", self.http_address(name),
                 "--initial-cluster", members, "--cluster-id", cluster_id,
                 "--heartbeat-ms", "50", "--election-ms", "400"] + self.extra_args
 
@@ -108,3 +119,87 @@ class Cluster:
 
     def log(self, name):
         return (self.tmp / f"{name}.log").read_text(errors="replace")
+
+    def http(self, name, method, path, body=None, headers=None, timeout=10.0):
+        """One HTTP request to node `name`; see http_request."""
+        return http_request(self.http_address(name), method, path, body, headers, timeout)
+
+
+def http_request(address, method, path, body=None, headers=None, timeout=10.0):
+    """Sends one request to "host:port" and returns (status, headers, body bytes).
+
+    Redirects are not followed and 4xx/5xx are returned, not raised. `method` may be any token,
+    `path` is sent as given (already percent-encoded, query included), `body` may be str or
+    bytes. Header names in the result are lower-cased; a repeated header's values are joined
+    with ", ".
+    """
+    host, port = address.rsplit(":", 1)
+    if isinstance(body, str):
+        body = body.encode()
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        hdrs = dict(headers or {})
+        if body is not None and not any(k.lower() == "content-length" for k in hdrs):
+            hdrs["Content-Length"] = str(len(body))
+        for k, v in hdrs.items():
+            conn.putheader(k, v)
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        data = resp.read()
+        got = {}
+        for k, v in resp.getheaders():
+            k = k.lower()
+            got[k] = f"{got[k]}, {v}" if k in got else v
+        return resp.status, got, data
+    finally:
+        conn.close()
+
+
+def raw_http(address, data: bytes, timeout=5.0) -> bytes:
+    """Writes `data` as is to "host:port" and returns every byte the server sends back until it
+    closes the connection (or until `timeout` passes with nothing more to read)."""
+    host, port = address.rsplit(":", 1)
+    out = b""
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+        except OSError:
+            pass
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, OSError):
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?\s*')
+
+
+def parse_metrics(text):
+    """Prometheus text format (0.0.4) as a list of (name, {label: value}, float); comments and
+    blank lines skipped. A line that does not parse raises ValueError."""
+    samples = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if not m:
+            raise ValueError(f"not a Prometheus sample line: {line!r}")
+        name, labels_text, value = m.groups()
+        labels = {}
+        if labels_text:
+            pos = 0
+            while pos < len(labels_text):
+                lm = _LABEL.match(labels_text, pos)
+                if not lm:
+                    raise ValueError(f"bad labels in {line!r}")
+                labels[lm.group(1)] = lm.group(2).replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+                pos = lm.end()
+        samples.append((name, labels, float(value)))
+    return samples

@@ -50,6 +50,22 @@ TEST(Frame, ZeroLengthAndUnknownKindAreInvalid) {
   EXPECT_EQ(unknown.next().status().code(), Code::kInvalidArgument);
 }
 
+TEST(Frame, PingAndPongAreTheLastKnownKinds) {
+  for (FrameKind k : {FrameKind::kPing, FrameKind::kPong}) {
+    std::string wire;
+    append_frame(wire, k, "n");
+    FrameReader r(100);
+    r.feed(wire.data(), wire.size());
+    auto f = r.next();
+    ASSERT_TRUE(f.is_ok() && f->has_value());
+    EXPECT_EQ((*f)->kind, k);
+  }
+  FrameReader next(100);
+  const char u[] = {0, 0, 0, 2, static_cast<char>(static_cast<uint8_t>(FrameKind::kPong) + 1), 'x'};
+  next.feed(u, sizeof u);
+  EXPECT_EQ(next.next().status().code(), Code::kInvalidArgument);
+}
+
 TEST(Frame, RandomGarbageEndsInAnErrorOrFramesNeverACrash) {
   std::mt19937_64 rng(7);
   for (int trial = 0; trial < 2000; ++trial) {

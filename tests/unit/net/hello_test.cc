@@ -12,6 +12,11 @@ TEST(Hello, AcceptsAPeerOfTheSameClusterAndProtocol) {
   EXPECT_TRUE(check_hello(make_hello("c1", 0, pb::Hello::CLIENT, ""), "c1", pb::Hello::CLIENT).is_ok());
 }
 
+TEST(Hello, CarriesTheHttpAddressWhenGivenOne) {
+  EXPECT_EQ(make_hello("c1", 2, pb::Hello::PEER, "n2", "10.0.0.2:8080").http_address(), "10.0.0.2:8080");
+  EXPECT_EQ(make_hello("c1", 2, pb::Hello::PEER, "n2").http_address(), "");
+}
+
 TEST(Hello, RefusesOtherClustersProtocolsRolesAndMagic) {
   EXPECT_FALSE(check_hello(make_hello("c2", 2, pb::Hello::PEER, ""), "c1", pb::Hello::PEER).is_ok());
   EXPECT_FALSE(check_hello(make_hello("c1", 0, pb::Hello::CLIENT, ""), "c1", pb::Hello::PEER).is_ok());
