@@ -16,6 +16,17 @@ using namespace testing;  // NOLINT: test helpers
 constexpr uint64_t kChunk = 100;
 const std::string kData = std::string(100, 'a') + std::string(100, 'b') + std::string(50, 'c');
 
+// The leader's host (node 1) snapshots what it applied and compacts its log up to there.
+LogIndex compact_leader_log(TestCluster& c) {
+  const LogIndex applied = c.node(1).applied();
+  pb::SnapshotMeta meta;
+  meta.set_index(applied.value);
+  meta.set_term(c.node(1).term_at(applied)->value);
+  *meta.mutable_conf() = conf_of(3);
+  c.log(1).save_snapshot(meta, kData);
+  return applied;
+}
+
 // Node 3 misses five writes; then the leader's host compacts its log past them, so node 3 can
 // only catch up by snapshot. Returns the snapshot's index.
 LogIndex lag_node3_behind_a_snapshot(TestCluster& c) {
@@ -26,13 +37,8 @@ LogIndex lag_node3_behind_a_snapshot(TestCluster& c) {
     c.process(1);
   }
   c.deliver_all();
-  const LogIndex applied = c.node(1).applied();
-  EXPECT_EQ(applied, c.node(1).last_index());
-  pb::SnapshotMeta meta;
-  meta.set_index(applied.value);
-  meta.set_term(c.node(1).term_at(applied)->value);
-  *meta.mutable_conf() = conf_of(3);
-  c.log(1).save_snapshot(meta, kData);
+  EXPECT_EQ(c.node(1).applied(), c.node(1).last_index());
+  const LogIndex applied = compact_leader_log(c);
   c.heal();
   c.in_flight().clear();
   c.clear_sent();
@@ -228,13 +234,8 @@ TEST(Snapshot, Section7_NodeRestartedEmptyCatchesUpFromALeaderThatRemembersItsOl
     c.process(1);
     c.deliver_all();
   }
-  const LogIndex applied = c.node(1).applied();
-  ASSERT_EQ(c.node(1).progress().at(NodeId(3)).match, applied);  // node 3 was in step
-  pb::SnapshotMeta meta;
-  meta.set_index(applied.value);
-  meta.set_term(c.node(1).term_at(applied)->value);
-  *meta.mutable_conf() = conf_of(3);
-  c.log(1).save_snapshot(meta, kData);
+  ASSERT_EQ(c.node(1).progress().at(NodeId(3)).match, c.node(1).applied());  // node 3 was in step
+  const LogIndex applied = compact_leader_log(c);
   c.wipe(3);
   for (int i = 0; i < 3; ++i) {
     c.tick(1);  // heartbeats carry commit = min(commit, the old match) to an empty log
