@@ -42,10 +42,15 @@ _RETRY = {kv_pb2.NOT_LEADER, kv_pb2.UNAVAILABLE, kv_pb2.DROPPED}
 
 
 class Client:
-    def __init__(self, endpoints, cluster_id: str = "castor", timeout: float = 5.0):
+    def __init__(self, endpoints, cluster_id: str = "castor", timeout: float = 5.0,
+                 attempt_timeout: float = 1.0):
         self.endpoints = [self._parse(e) for e in endpoints]
         self.cluster_id = cluster_id
         self.timeout = timeout
+        # One attempt waits at most this long for its answer, then the call retries elsewhere
+        # (as the C++ client does): a paused or cut-off node must not hold a call for its whole
+        # deadline. A write retried this way keeps its seq, so it still applies at most once.
+        self.attempt_timeout = attempt_timeout
         self._conns = {}       # endpoint -> Connection
         self._node_of = {}     # endpoint -> node id (from its Hello)
         self._leader = None    # endpoint believed to lead
@@ -133,10 +138,11 @@ class Client:
     def _call(self, ep, req, deadline):
         """Sends req to ep and waits for its answer; ConnectionLost if there is none."""
         conn = self._conn(ep, deadline)
+        attempt_deadline = min(deadline, time.monotonic() + self.attempt_timeout)
         try:
             conn.send(KIND_REQUEST, req.SerializeToString())
             while True:
-                kind, payload = conn.recv(deadline - time.monotonic())
+                kind, payload = conn.recv(attempt_deadline - time.monotonic())
                 resp = kv_pb2.ClientResponse.FromString(payload)
                 if kind == KIND_RESPONSE and resp.request_id == req.request_id:
                     return resp

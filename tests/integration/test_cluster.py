@@ -1,6 +1,7 @@
 """Integration tests: real castord processes on loopback (issue 4)."""
 import os
 import random
+import signal
 import socket
 import time
 
@@ -178,3 +179,17 @@ def test_a_write_retried_after_the_leader_dies_mid_request_is_applied_once(clust
     got = c.get(b"counter")
     assert got.response.get.kv.value == b"once"
     assert got.response.get.kv.version == 1
+
+
+def test_a_paused_leader_does_not_hold_a_python_client_call_for_its_whole_deadline(cluster):
+    """docs/CHAOS.md finding: each attempt waits at most attempt_timeout, then goes elsewhere."""
+    c = cluster.client(timeout=8.0)
+    assert c.put(b"before", b"x").ok
+    leader = cluster.wait_for_leader()
+    proc = cluster.procs[leader]
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        r = c.put(b"during", b"y")  # first sent to the paused leader
+        assert r.outcome == Outcome.OK, r
+    finally:
+        proc.send_signal(signal.SIGCONT)
