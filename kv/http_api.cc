@@ -1,5 +1,6 @@
 #include "kv/http_api.h"
 
+#include <algorithm>
 #include <charconv>
 #include <initializer_list>
 #include <memory>
@@ -116,15 +117,17 @@ Json op_response_json(const pb::ResponseOp& op) {
   return j;
 }
 
+bool is_one_of(std::string_view name, std::initializer_list<std::string_view> known) {
+  return std::find(known.begin(), known.end(), name) != known.end();
+}
+
 // ---- query parameters ----
 
 // Refuses parameters the operation does not know, so that a typo is an error, not a silently
 // different request.
 Status check_params(const HttpRequest& req, std::initializer_list<std::string_view> known) {
   for (const auto& [name, value] : req.query) {
-    bool ok = false;
-    for (std::string_view k : known) ok = ok || name == k;
-    if (!ok) {
+    if (!is_one_of(name, known)) {
       std::string list;
       for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
       return Status(Code::kInvalidArgument, "unknown query parameter '" + name + "' (this request takes: " +
@@ -183,9 +186,7 @@ Status check_members(const Json& obj, std::initializer_list<std::string_view> kn
                      const std::string& where) {
   if (!obj.is_object()) return json_error(where, "must be an object");
   for (const auto& [name, value] : *obj.get_object()) {
-    bool ok = false;
-    for (std::string_view k : known) ok = ok || name == k;
-    if (!ok) return json_error(where, "unknown member '" + name + "'");
+    if (!is_one_of(name, known)) return json_error(where, "unknown member '" + name + "'");
   }
   return Status::ok();
 }

@@ -153,6 +153,8 @@ class Server::Impl {
   // The rule of GET /health and `castorctl check`: "" when healthy, else why not.
   std::string unhealthy_reason() const;
   uint64_t log_file_bytes() const;
+  // What the leader knows of a peer's log; nullptr on other nodes.
+  const raft::Progress* leader_progress(uint64_t peer) const;
   void reply(const Reply& respond, pb::ClientResponse r) const;
   // Metrics.
   void register_metrics();
@@ -278,8 +280,8 @@ Status Server::Impl::run() {
   if (auto r = transport_->start(opt_.listen_peer); !r.is_ok()) return r.status();
   if (auto r = clients_->start(opt_.listen_client); !r.is_ok()) return r.status();
   register_metrics();
-  spdlog::info("{}: node {} of cluster '{}' serving clients on {}, peers on {}, HTTP on {}; applied index {}",
-               opt_.name, id_, opt_.cluster_id, opt_.listen_client.to_string(), opt_.listen_peer.to_string(),
+  spdlog::info("node {} of cluster '{}' serving clients on {}, peers on {}, HTTP on {}; applied index {}",
+               id_, opt_.cluster_id, opt_.listen_client.to_string(), opt_.listen_peer.to_string(),
                http_ ? http_bound_.to_string() : "(none)", applied_);
   on_tick();
   io_.run();
@@ -300,7 +302,7 @@ void Server::Impl::shutdown() {
 }
 
 void Server::Impl::fatal(const Status& s) {
-  spdlog::critical("{}: stopping: {}", opt_.name, s.to_string());
+  spdlog::critical("stopping: {}", s.to_string());
   fatal_ = s;
   shutdown();
 }
@@ -476,8 +478,7 @@ void Server::Impl::finish_ready(raft::Ready rd) {
       asio::post(io_, [this, r] {
         if (!r.is_ok()) return fatal(r.status());
         metrics_.snapshots_installed.inc();
-        spdlog::info("{}: term {}: installed the leader's snapshot at index {}", opt_.name,
-                     node_->term().value, r->index.value);
+        spdlog::info("installed the leader's snapshot at index {}", r->index.value);
         applied_ = std::max(applied_, r->index.value);
         last_snapshot_index_ = std::max(last_snapshot_index_, r->index.value);
         serve_ready_reads();
@@ -546,8 +547,7 @@ void Server::Impl::on_soft_state(const raft::SoftState& ss) {
   const uint64_t leader = ss.leader.value;
   const std::string leader_name =
       leader >= 1 && leader <= opt_.members.size() ? opt_.members[leader - 1].first : "none";
-  spdlog::info("{}: term {}: now {}, leader {}", opt_.name, ss.term.value, raft::role_name(ss.role),
-               leader_name);
+  spdlog::info("now {}, leader {}", raft::role_name(ss.role), leader_name);
   // Reads not yet released may never be: the core dropped them with its leadership. They had
   // no effect, so the client may retry them anywhere.
   for (auto it = reads_.begin(); it != reads_.end();) {
@@ -816,11 +816,9 @@ pb::ClientResponse Server::Impl::status_response(uint64_t request_id) const {
       p->set_queue_depth(st.queue_depth);
       p->set_dropped(st.dropped);
     }
-    if (node_->role() == raft::Role::kLeader) {
-      if (auto pr = node_->progress().find(raft::NodeId(peer)); pr != node_->progress().end()) {
-        p->set_match(pr->second.match.value);
-        p->set_next(pr->second.next.value);
-      }
+    if (const raft::Progress* pr = leader_progress(peer)) {
+      p->set_match(pr->match.value);
+      p->set_next(pr->next.value);
     }
   }
   return r;
@@ -837,6 +835,12 @@ std::string Server::Impl::unhealthy_reason() const {
            std::to_string(opt_.health_apply_lag_max) + ")";
   }
   return "";
+}
+
+const raft::Progress* Server::Impl::leader_progress(uint64_t peer) const {
+  if (node_->role() != raft::Role::kLeader) return nullptr;
+  auto it = node_->progress().find(raft::NodeId(peer));
+  return it == node_->progress().end() ? nullptr : &it->second;
 }
 
 uint64_t Server::Impl::log_file_bytes() const {
@@ -897,11 +901,11 @@ void Server::Impl::register_metrics() {
         "castor_peer_round_trip_seconds", "Smoothed round-trip time of peer pings (0 until measured).",
         [this, peer] { return transport_->stats(peer).rtt_seconds.value_or(0); }, labels);
     gauge(
-        "castor_peer_match_index", "On the leader: the highest index known to be in the peer's log (0 elsewhere).",
+        "castor_peer_match_index",
+        "On the leader: the highest index known to be in the peer's log (0 elsewhere).",
         [this, peer] {
-          if (node_->role() != raft::Role::kLeader) return 0.0;
-          auto pr = node_->progress().find(raft::NodeId(peer));
-          return pr == node_->progress().end() ? 0.0 : double(pr->second.match.value);
+          const raft::Progress* pr = leader_progress(peer);
+          return pr == nullptr ? 0.0 : double(pr->match.value);
         },
         labels);
     gauge(
@@ -936,7 +940,7 @@ void Server::Impl::observe_fsync(Clock::duration took) {
   if (took < opt_.slow_fsync) return;
   metrics_.slow_fsyncs.inc();
   slow_fsync_log_.warn(
-      "slow fsync", opt_.name + ": a Raft log write took " +
+      "slow fsync", "a Raft log write took " +
                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()) +
                         " ms (threshold " + std::to_string(opt_.slow_fsync.count()) +
                         " ms): the disk is slow; see docs/RUNBOOK.md");
@@ -991,8 +995,7 @@ void Server::Impl::maybe_compact() {
   if (Status s = log_->save_snapshot(meta, data); !s.is_ok()) return fatal(s);
   last_snapshot_index_ = info.index.value;
   metrics_.snapshots_taken.inc();
-  spdlog::info("{}: term {}: snapshot at index {} ({} bytes); log compacted", opt_.name, node_->term().value,
-               info.index.value, data.size());
+  spdlog::info("snapshot at index {} ({} bytes); log compacted", info.index.value, data.size());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1029,8 +1032,8 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   so.sessions = options.sessions;
   so.unsafe_skip_dedup = options.unsafe_skip_dedup;
   if (options.unsafe_local_reads || options.unsafe_skip_dedup) {
-    spdlog::warn("{}: UNSAFE test switches on (local reads: {}, skip dedup: {}); never use in production",
-                 options.name, options.unsafe_local_reads, options.unsafe_skip_dedup);
+    spdlog::warn("UNSAFE test switches on (local reads: {}, skip dedup: {}); never use in production",
+                 options.unsafe_local_reads, options.unsafe_skip_dedup);
   }
   auto sm = StateMachine::open(so);
   if (!sm.is_ok()) return sm.status();

@@ -1,6 +1,6 @@
 // castord's log lines: one line per event, each naming the node and its current Raft term.
 //
-//   text: 2026-11-28 19:40:01.123 info [n1 term 7] n1: term 7: now leader, leader n1
+//   text: 2026-11-28 19:40:01.123 info [n1 term 7] now leader, leader n1
 //   json: {"time":"2026-11-28T19:40:01.123","level":"info","node":"n1","term":7,"msg":"..."}
 //
 // In JSON the message is escaped (quotes, control characters, invalid UTF-8), so every line
