@@ -18,6 +18,7 @@
 #include <random>
 #include <thread>
 
+#include "kv/apply_queue.h"
 #include "kv/error_code.h"
 #include "kv/failpoints.h"
 #include "kv/http_api.h"
@@ -39,7 +40,7 @@ using Reply = std::function<void(pb::ClientResponse)>;
 
 namespace {
 
-// One thread running posted jobs in order: the log thread and the apply thread.
+// One thread running posted jobs in order: the log thread.
 class Worker {
  public:
   Worker() : guard_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
@@ -138,7 +139,9 @@ class Server::Impl {
   Status persist(const raft::Ready& rd);
   void finish_ready(raft::Ready rd);
   void defer_commit_only_hard_state(raft::Ready& rd);
-  void start_apply(const std::vector<raft::pb::Entry>& committed);
+  void start_apply(std::vector<raft::pb::Entry> committed);
+  void apply_batch(const std::vector<raft::pb::Entry>& entries);
+  void commit_applied();
   void on_answers(std::vector<AppliedCommand> answers);
   void on_applied(const Status& s);
   void on_soft_state(const raft::SoftState& ss);
@@ -185,7 +188,8 @@ class Server::Impl {
   ServerMetrics metrics_;
   net::RateLimitedLog slow_fsync_log_;  // log thread only
   Worker log_worker_;
-  Worker apply_worker_;
+  ApplyQueue apply_queue_{[this](std::vector<raft::pb::Entry> entries) { apply_batch(entries); },
+                          [this] { commit_applied(); }, ApplyQueue::Options{}};
 
   // The last hard state written to the log, and a newer one differing only in its commit
   // index whose write waits for the next write that must be durable anyway.
@@ -286,7 +290,7 @@ Status Server::Impl::run() {
   on_tick();
   io_.run();
   log_worker_.join();
-  apply_worker_.join();
+  apply_queue_.join();
   return fatal_;
 }
 
@@ -397,7 +401,15 @@ void Server::Impl::schedule_drive() {
 
 void Server::Impl::drive() {
   drive_posted_ = false;
-  if (persisting_ || stopping_) return;
+  if (stopping_) return;
+  if (persisting_) {
+    // An acknowledgement that arrived during this node's fsync may have committed entries of
+    // an earlier Ready: they are durable here already, so they apply now rather than after
+    // the fsync (the leader's answers then wait for one fsync, not for two).
+    std::vector<raft::pb::Entry> committed = node_->take_committed();
+    forget_lost_proposals(committed);
+    return start_apply(std::move(committed));
+  }
   maybe_compact();
   if (!node_->has_ready()) return;
   raft::Ready rd = node_->ready();
@@ -421,6 +433,10 @@ void Server::Impl::drive() {
       persisting_ = false;
       if (!s.is_ok()) return fatal(s);
       finish_ready(std::move(*shared));
+      // Straight on to the next Ready, not through the queue: whatever reached the core during
+      // the fsync is in it already, and waiting behind every queued event would leave the log
+      // thread idle for as long (at 256 clients, longer than the fsync itself).
+      drive();
     });
   });
 }
@@ -468,7 +484,7 @@ void Server::Impl::finish_ready(raft::Ready rd) {
     forget_lost_proposals(rd.committed);
     // The leader's snapshot replaces the state machine, before any entry after it applies.
     auto data = std::make_shared<std::string>(rd.snapshot->data());
-    apply_worker_.post([this, data] {
+    apply_queue_.run([this, data] {
       bool done = false;
       auto r = sm_->restore([&]() -> Result<std::string> {
         if (done) return std::string();
@@ -495,22 +511,29 @@ void Server::Impl::finish_ready(raft::Ready rd) {
   schedule_drive();
 }
 
-void Server::Impl::start_apply(const std::vector<raft::pb::Entry>& committed) {
-  if (committed.empty()) return;
-  auto entries = std::make_shared<std::vector<raft::pb::Entry>>(committed);
-  apply_worker_.post([this, entries] {
-    failpoint("before-apply");
-    const auto start = Clock::now();
-    // Writers are answered before the state machine's own commit: the entries are committed,
-    // so the Raft log already makes the answers durable (StateMachine::apply). Reads wait for
-    // on_applied, which comes after the commit.
-    Status s = sm_->apply(*entries, [this](std::vector<AppliedCommand> answers) {
-      asio::post(io_, [this, answers = std::move(answers)]() mutable { on_answers(std::move(answers)); });
-    });
-    observe_apply(Clock::now() - start);
-    failpoint("after-apply");
-    asio::post(io_, [this, s] { on_applied(s); });
+void Server::Impl::start_apply(std::vector<raft::pb::Entry> committed) {
+  apply_queue_.apply(std::move(committed));
+}
+
+// On the apply thread: the entries of one or more Readies, applied without committing.
+void Server::Impl::apply_batch(const std::vector<raft::pb::Entry>& entries) {
+  failpoint("before-apply");
+  // Writers are answered before the state machine's commit: the entries are committed, so the
+  // Raft log already makes the answers durable (StateMachine::apply_uncommitted). Reads wait
+  // for on_applied, which comes after the commit.
+  Status s = sm_->apply_uncommitted(entries, [this](std::vector<AppliedCommand> answers) {
+    asio::post(io_, [this, answers = std::move(answers)]() mutable { on_answers(std::move(answers)); });
   });
+  if (!s.is_ok()) asio::post(io_, [this, s] { fatal(s); });
+}
+
+// On the apply thread: what apply_batch applied since the last commit, durable and readable.
+void Server::Impl::commit_applied() {
+  const auto start = Clock::now();
+  Status s = sm_->commit();
+  observe_apply(Clock::now() - start);
+  failpoint("after-apply");
+  asio::post(io_, [this, s] { on_applied(s); });
 }
 
 void Server::Impl::on_answers(std::vector<AppliedCommand> answers) {
@@ -742,6 +765,9 @@ void Server::Impl::serve_ready_reads() {
     serve_read(it->second.request, it->second.respond);
     reads_.erase(it);
   }
+  // The rest wait for entries applied but not yet committed, or about to be: no waiting for the
+  // end of the state machine's commit interval.
+  if (!reads_released_.empty()) apply_queue_.commit_soon();
 }
 
 void Server::Impl::serve_read(const pb::ClientRequest& req, const Reply& respond) {
@@ -956,7 +982,7 @@ void Server::Impl::observe_apply(Clock::duration took) {
 void Server::Impl::maybe_snapshot() {
   if (snapshotting_ || stopping_ || applied_ < last_snapshot_index_ + opt_.snapshot_entries) return;
   snapshotting_ = true;
-  apply_worker_.post([this] {
+  apply_queue_.run([this] {
     // The state machine's last transactions reach the disk before the log forgets the
     // entries that produced them.
     Status synced = sm_->sync();

@@ -73,7 +73,8 @@ ServerMetrics::ServerMetrics()
                                 "One Raft log write and its fsync (a Ready's entries and hard state).",
                                 kLatency)),
       apply(registry_.histogram("castor_apply_duration_seconds",
-                                "One state-machine batch of committed entries (one LMDB transaction).",
+                                "One state-machine commit: the LMDB transaction of the entries applied since "
+                                "the last, and its fsync.",
                                 kLatency)),
       slow_fsyncs(
           registry_.counter("castor_slow_fsyncs_total", "Raft log writes slower than --slow-fsync-ms.")),

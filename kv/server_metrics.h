@@ -47,7 +47,7 @@ class ServerMetrics {
   net::Metrics& registry() { return registry_; }
 
   net::Histogram& fsync;  // one log write + fsync
-  net::Histogram& apply;  // one state-machine batch
+  net::Histogram& apply;  // one state-machine commit
   net::Counter& slow_fsyncs;
   net::Counter& leader_changes;
   net::Counter& proposals_accepted;

@@ -116,7 +116,10 @@ StateMachine::StateMachine(const StateMachineOptions& options, MDB_env* env, con
                 Sessions::Tables{tables.meta, tables.sessions, tables.session_lru, tables.responses}),
       applied_index_(applied.value) {}
 
-StateMachine::~StateMachine() { mdb_env_close(env_); }
+StateMachine::~StateMachine() {
+  open_txn_.reset();  // aborts what was never committed: the Raft log replays it
+  mdb_env_close(env_);
+}
 
 Result<LmdbTxn> StateMachine::begin_read() const { return LmdbTxn::begin(env_, true); }
 
@@ -128,28 +131,38 @@ Result<uint64_t> StateMachine::session_count() const {
 
 Result<std::vector<AppliedCommand>> StateMachine::apply(std::span<const raft::pb::Entry> entries) {
   std::vector<AppliedCommand> collected;
-  Status s =
-      apply(entries, [&collected](std::vector<AppliedCommand> answers) { collected = std::move(answers); });
+  Status s = apply_uncommitted(
+      entries, [&collected](std::vector<AppliedCommand> answers) { collected = std::move(answers); });
+  if (s.is_ok()) s = commit();
   if (!s.is_ok()) return s;
   return collected;
 }
 
-Status StateMachine::apply(std::span<const raft::pb::Entry> entries, const AnswerSink& answers) {
+Status StateMachine::apply_uncommitted(std::span<const raft::pb::Entry> entries, const AnswerSink& answers) {
+  Status s = apply_to_open_txn(entries, answers);
+  // A failed batch may have applied part of an entry: drop the whole uncommitted transaction,
+  // so no commit() can ever make that part durable. The node stops and replays from its log.
+  if (!s.is_ok()) open_txn_.reset();
+  return s;
+}
+
+Status StateMachine::apply_to_open_txn(std::span<const raft::pb::Entry> entries, const AnswerSink& answers) {
   std::vector<AppliedCommand> applied_commands;
-  uint64_t applied = applied_index_.load(std::memory_order_relaxed);
+  uint64_t applied = open_txn_ ? open_applied_ : applied_index_.load(std::memory_order_relaxed);
   uint64_t applied_term = 0;
-  std::optional<LmdbTxn> txn;
+  bool any = false;
   for (const raft::pb::Entry& entry : entries) {
     if (entry.index() <= applied) continue;
     if (entry.index() != applied + 1) {
       return Status(Code::kInternal, "entry " + std::to_string(entry.index()) + " follows applied index " +
                                          std::to_string(applied));
     }
-    if (!txn.has_value()) {
+    if (!open_txn_.has_value()) {
       auto begun = LmdbTxn::begin(env_, false);
       if (!begun.is_ok()) return begun.status();
-      txn.emplace(std::move(*begun));
+      open_txn_.emplace(std::move(*begun));
     }
+    any = true;
     switch (entry.type()) {
       case raft::pb::ENTRY_NORMAL: {
         pb::CommandBatch batch;
@@ -158,7 +171,7 @@ Status StateMachine::apply(std::span<const raft::pb::Entry> entries, const Answe
                         "entry " + std::to_string(entry.index()) + " is not a CommandBatch");
         }
         for (const pb::Command& command : batch.commands()) {
-          auto result = apply_command(*txn, raft::LogIndex(entry.index()), command);
+          auto result = apply_command(*open_txn_, raft::LogIndex(entry.index()), command);
           if (!result.is_ok()) return result.status();
           applied_commands.push_back(std::move(*result));
         }
@@ -175,12 +188,20 @@ Status StateMachine::apply(std::span<const raft::pb::Entry> entries, const Answe
     applied_term = entry.term();
   }
   // Everything was at or below the applied index: nothing to write.
-  if (!txn.has_value()) return Status::ok();
-  if (Status s = txn->put(tables_.meta, kAppliedIndexKey, u64_key(applied)); !s.is_ok()) return s;
-  if (Status s = txn->put(tables_.meta, kAppliedTermKey, u64_key(applied_term)); !s.is_ok()) return s;
+  if (!any) return Status::ok();
+  if (Status s = open_txn_->put(tables_.meta, kAppliedIndexKey, u64_key(applied)); !s.is_ok()) return s;
+  if (Status s = open_txn_->put(tables_.meta, kAppliedTermKey, u64_key(applied_term)); !s.is_ok()) return s;
+  open_applied_ = applied;
   answers(std::move(applied_commands));
-  if (Status s = txn->commit(); !s.is_ok()) return s;
-  applied_index_.store(applied, std::memory_order_release);
+  return Status::ok();
+}
+
+Status StateMachine::commit() {
+  if (!open_txn_) return Status::ok();
+  Status s = open_txn_->commit();
+  open_txn_.reset();
+  if (!s.is_ok()) return s;
+  applied_index_.store(open_applied_, std::memory_order_release);
   return Status::ok();
 }
 
@@ -342,6 +363,7 @@ Result<SnapshotInfo> StateMachine::snapshot(uint64_t chunk_bytes, const Snapshot
 }
 
 Result<SnapshotInfo> StateMachine::restore(const SnapshotReader::Source& source) {
+  if (open_txn_) return Status(Code::kInternal, "restore called with applied writes not yet committed");
   auto txn = LmdbTxn::begin(env_, false);
   if (!txn.is_ok()) return txn.status();
   const MDB_dbi all[] = {tables_.meta, tables_.keys, tables_.sessions, tables_.session_lru,

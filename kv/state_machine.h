@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "kv/key_space.h"
 #include "kv/kv.pb.h"
 #include "kv/limits.h"
+#include "kv/lmdb_txn.h"
 #include "kv/sessions.h"
 #include "kv/snapshot_reader.h"
 #include "kv/snapshot_writer.h"
@@ -66,7 +68,8 @@ struct SnapshotInfo {
 // It does NOT talk to Raft or the network, answer clients, or decide what is linearizable
 // (the server waits for applied_index() >= the read index before calling get/range).
 //
-// Threading: apply(), restore() and sync() from one thread at a time (the apply thread).
+// Threading: apply(), apply_uncommitted(), commit(), restore() and sync() from one thread at a
+// time (the apply thread); restore() and sync() only with nothing left uncommitted.
 // get(), range(), snapshot() and applied_index() from any thread, concurrently with them and
 // with each other: each uses its own LMDB read transaction and sees the state after some
 // complete apply() call.
@@ -78,24 +81,27 @@ class StateMachine {
   StateMachine(const StateMachine&) = delete;
   StateMachine& operator=(const StateMachine&) = delete;
 
-  // The index of the last applied entry (0 before the first).
+  // The index of the last applied and committed entry (0 before the first).
   raft::LogIndex applied_index() const {
     return raft::LogIndex(applied_index_.load(std::memory_order_acquire));
   }
 
   // Applies `entries` (consecutive, ascending) in one transaction and returns one answer per
-  // command in log order. Entries at or below applied_index() are skipped. On error nothing of
+  // command in log order. Entries at or below the applied index are skipped. On error nothing of
   // the batch is applied; every error here means the node must stop: an index gap (INTERNAL,
   // a bug in the caller), an entry that does not parse (CORRUPTION), or LMDB failing
   // (RESOURCE_EXHAUSTED when the map is full).
   Result<std::vector<AppliedCommand>> apply(std::span<const raft::pb::Entry> entries);
-  // The same, but hands the answers to `answers` as soon as they are computed, before the
-  // transaction commits (and fsyncs). A host whose durability comes from the Raft log (the
-  // entries are committed: on a majority's disk) may answer clients without waiting for the
-  // state machine's own fsync; if the commit then fails the node must stop, and replaying the
-  // log computes the same answers. Not called when every entry was at or below applied_index().
+  // The same in two steps, for a host that answers writers before the state machine's commit
+  // and commits many batches at once (group commit, kv/apply_queue.h). apply_uncommitted()
+  // applies into a write transaction it keeps open across calls and hands the answers to
+  // `answers` at once; commit() commits (and fsyncs) everything applied since the last commit,
+  // and only then do readers and applied_index() see it. The host may answer writers before
+  // commit() because their entries are committed in the Raft log, which is durable: if the
+  // commit fails the node must stop, and replaying the log computes the same answers.
   using AnswerSink = std::function<void(std::vector<AppliedCommand>)>;
-  Status apply(std::span<const raft::pb::Entry> entries, const AnswerSink& answers);
+  Status apply_uncommitted(std::span<const raft::pb::Entry> entries, const AnswerSink& answers);
+  Status commit();
 
   // Reads at the latest applied state. The response has code OK, header.revision and the
   // result; a request breaking the limits is an INVALID_ARGUMENT or TOO_LARGE Status.
@@ -129,6 +135,7 @@ class StateMachine {
   StateMachine(const StateMachineOptions& options, MDB_env* env, const Tables& tables,
                raft::LogIndex applied);
 
+  Status apply_to_open_txn(std::span<const raft::pb::Entry> entries, const AnswerSink& answers);
   Result<AppliedCommand> apply_command(LmdbTxn& txn, raft::LogIndex index, const pb::Command& command);
   Result<pb::WriteResponse> execute(LmdbTxn& txn, const pb::WriteRequest& write, uint64_t revision);
   Result<LmdbTxn> begin_read() const;
@@ -139,6 +146,10 @@ class StateMachine {
   KeySpace keys_;
   Sessions sessions_;
   std::atomic<uint64_t> applied_index_;
+  // The write transaction apply_uncommitted() keeps open until commit(), and the applied index
+  // inside it (apply thread only).
+  std::optional<LmdbTxn> open_txn_;
+  uint64_t open_applied_ = 0;
 };
 
 }  // namespace castor::kv

@@ -765,11 +765,18 @@ Ready Node::ready() {
   rd.messages = std::move(msgs_);
   early_msgs_.clear();
   msgs_.clear();
-  rd.committed = log_.next_committed(cfg_.apply_bytes_max);
+  rd.committed = take_committed();
   rd.reads = std::move(read_states_);
   read_states_.clear();
   awaiting_advance_ = true;
   return rd;
+}
+
+std::vector<pb::Entry> Node::take_committed() {
+  std::vector<pb::Entry> out = log_.next_committed(cfg_.apply_bytes_max);
+  // Handed out now, whatever the host does with the Ready: no later call returns them again.
+  if (!out.empty()) log_.applied_to(LogIndex(out.back().index()));
+  return out;
 }
 
 void Node::advance(const Ready& rd) {
@@ -783,7 +790,6 @@ void Node::advance(const Ready& rd) {
     }
   }
   if (!rd.entries.empty()) log_.stable_to(LogIndex(rd.entries.back().index()), Term(rd.entries.back().term()));
-  if (!rd.committed.empty()) log_.applied_to(LogIndex(rd.committed.back().index()));
   if (role_ == Role::kLeader) {
     // Thesis 10.2.1: the leader counts itself toward commit only once its own write is durable.
     if (progress_.at(cfg_.id).maybe_update(log_.stable_last()) && maybe_commit()) bcast_append(true);

@@ -55,6 +55,11 @@ class Node {
   // Must be followed by advance(ready) before the next ready().
   Ready ready();
   void advance(const Ready& ready);
+  // Committed entries not yet handed out (Ready::committed hands out the same way): durable in
+  // this node's log and committed, so they may be applied at once. For a host whose Ready is
+  // still being persisted when an acknowledgement commits earlier entries: it need not wait for
+  // its own fsync to apply them. Callable at any time; each entry is handed out once.
+  std::vector<pb::Entry> take_committed();
 
   NodeId id() const { return cfg_.id; }
   Role role() const { return role_; }

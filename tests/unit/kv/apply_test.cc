@@ -151,22 +151,40 @@ TEST(Apply, WritesWithoutSessionApplyOncePerEntryAndOpenNoSession) {
   EXPECT_EQ(*h.sm().session_count(), sessions_before);
 }
 
-TEST(Apply, AnswersArriveBeforeTheBatchIsVisibleToReads) {
+TEST(Apply, UncommittedBatchesAnswerAtOnceAndBecomeVisibleAtCommit) {
   KvHarness h;
-  raft::pb::Entry e = entry(h.next_index(), {write_command(h.now_ms(), h.stamp(put_request("k", "v")))});
-  bool answered = false;
-  Status s = h.sm().apply(std::span(&e, 1), [&](std::vector<AppliedCommand> answers) {
-    answered = true;
-    ASSERT_EQ(answers.size(), 1u);
-    EXPECT_EQ(answers[0].response.code(), pb::OK);
-    // Called before the commit: readers and applied_index() do not see the batch yet.
-    EXPECT_LT(h.sm().applied_index().value, e.index());
-    EXPECT_FALSE(h.get("k").has_value());
-  });
-  ASSERT_TRUE(s.is_ok());
-  EXPECT_TRUE(answered);
-  EXPECT_EQ(h.sm().applied_index().value, e.index());
-  EXPECT_EQ(h.get("k")->value(), "v");
+  raft::pb::Entry e1 = entry(h.next_index(), {write_command(h.now_ms(), h.stamp(put_request("k", "v1")))});
+  std::vector<AppliedCommand> answers;
+  auto sink = [&](std::vector<AppliedCommand> a) { answers.insert(answers.end(), a.begin(), a.end()); };
+  ASSERT_TRUE(h.sm().apply_uncommitted(std::span(&e1, 1), sink).is_ok());
+  raft::pb::Entry e2 = entry(e1.index() + 1, {write_command(h.now_ms(), h.stamp(put_request("k", "v2")))});
+  ASSERT_TRUE(h.sm().apply_uncommitted(std::span(&e2, 1), sink).is_ok());
+  // Both answered, computed on the uncommitted state (the second put sees the first)...
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[1].response.code(), pb::OK);
+  EXPECT_EQ(answers[1].index.value, e2.index());
+  // ...which readers and applied_index() do not see until the commit.
+  EXPECT_LT(h.sm().applied_index().value, e1.index());
+  EXPECT_FALSE(h.get("k").has_value());
+  ASSERT_TRUE(h.sm().commit().is_ok());
+  EXPECT_EQ(h.sm().applied_index().value, e2.index());
+  EXPECT_EQ(h.get("k")->value(), "v2");
+  EXPECT_EQ(h.get("k")->version(), 2u);
+}
+
+TEST(Apply, AFailedUncommittedBatchDropsEverythingUncommitted) {
+  KvHarness h;
+  raft::pb::Entry good = entry(h.next_index(), {write_command(h.now_ms(), h.stamp(put_request("a", "1")))});
+  auto ignore = [](std::vector<AppliedCommand>) {};
+  ASSERT_TRUE(h.sm().apply_uncommitted(std::span(&good, 1), ignore).is_ok());
+  raft::pb::Entry bad = good;
+  bad.set_index(good.index() + 1);
+  bad.set_data("not a command batch");
+  EXPECT_EQ(h.sm().apply_uncommitted(std::span(&bad, 1), ignore).code(), Code::kCorruption);
+  // Nothing that was uncommitted may become durable through a later commit.
+  ASSERT_TRUE(h.sm().commit().is_ok());
+  EXPECT_EQ(h.sm().applied_index().value, good.index() - 1);
+  EXPECT_FALSE(h.get("a").has_value());
 }
 
 TEST(Apply, EmptyNormalEntryIsAnEmptyBatch) {

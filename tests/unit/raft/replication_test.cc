@@ -318,6 +318,30 @@ TEST(Commitment, Section5_4_2_CommittedEntriesAreHandedOutOnlyOnceDurableLocally
   EXPECT_EQ(n.applied(), LogIndex(2));
 }
 
+TEST(Commitment, EntriesCommittedDuringAnInFlightReadyAreTakenOnceWithoutWaitingForIt) {
+  MemoryLog log(conf_of(3));
+  Node n(config_for(2), log);
+  n.step(append(1, 2, 1, 0, 0, {entry(1, 1, "a"), entry(2, 1, "b")}, 0));
+  handle_ready(n, log);  // 1 and 2 durable, not yet known committed
+  n.step(append(1, 2, 1, 2, 1, {entry(3, 1, "c")}, 0));
+  Ready in_flight = n.ready();  // the host is writing entry 3
+  ASSERT_EQ(in_flight.entries.size(), 1u);
+  EXPECT_TRUE(n.take_committed().empty());
+  // The leader's next append says 1..3 are committed: 1 and 2 are durable here, 3 is not yet.
+  n.step(append(1, 2, 1, 3, 1, {}, 3));
+  std::vector<pb::Entry> early = n.take_committed();
+  ASSERT_EQ(early.size(), 2u);
+  EXPECT_EQ(early[0].data(), "a");
+  EXPECT_EQ(early[1].data(), "b");
+  EXPECT_TRUE(n.take_committed().empty()) << "each entry is handed out once";
+  log.append(in_flight.hard_state, in_flight.entries);
+  n.advance(in_flight);
+  Ready next = handle_ready(n, log);
+  ASSERT_EQ(next.committed.size(), 1u) << "the next Ready hands out only what take_committed did not";
+  EXPECT_EQ(next.committed[0].data(), "c");
+  EXPECT_EQ(n.applied(), LogIndex(3));
+}
+
 TEST(Commitment, Section5_3_FollowerCommitIsCappedAtItsLastNewEntry) {
   MemoryLog log(conf_of(3));
   Node n(config_for(2), log);
