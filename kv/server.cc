@@ -78,6 +78,9 @@ pb::ClientResponse error_response(uint64_t request_id, Code code, const std::str
 
 std::string context_of(uint64_t id) { return std::to_string(id); }
 
+// A follower whose last log write took less than this does the next on its io thread.
+constexpr auto kInlineFsyncMax = std::chrono::milliseconds(2);
+
 }  // namespace
 
 class Server::Impl {
@@ -186,7 +189,9 @@ class Server::Impl {
   HttpApiHooks http_hooks_;
   net::Endpoint http_bound_;
   ServerMetrics metrics_;
-  net::RateLimitedLog slow_fsync_log_;  // log thread only
+  net::RateLimitedLog slow_fsync_log_;  // whichever thread writes the log (one at a time)
+  // Whether the last log write was quick enough for a follower to do the next on the io thread.
+  std::atomic<bool> last_fsync_fast_{true};
   Worker log_worker_;
   ApplyQueue apply_queue_{[this](std::vector<raft::pb::Entry> entries) { apply_batch(entries); },
                           [this] { commit_applied(); }, ApplyQueue::Options{}};
@@ -425,6 +430,17 @@ void Server::Impl::drive() {
   }
   defer_commit_only_hard_state(rd);
   if (!rd.hard_state && rd.entries.empty() && !rd.snapshot) return finish_ready(std::move(rd));
+  if (!rd.snapshot && node_->role() == raft::Role::kFollower &&
+      last_fsync_fast_.load(std::memory_order_relaxed)) {
+    // A follower has nothing to send until this write is durable (its acknowledgement needs
+    // it), so on a fast disk it writes here and saves two thread hand-offs on every write's
+    // critical path (measured on the 2-core machine: put p50 at one client -6%, put x256 +7%,
+    // docs/PERFORMANCE.md). After a slow write the log thread takes the next, so that this
+    // thread keeps answering pings, status and serializable reads while the disk is slow.
+    Status s = persist(rd);
+    if (!s.is_ok()) return fatal(s);
+    return finish_ready(std::move(rd));
+  }
   persisting_ = true;
   auto shared = std::make_shared<raft::Ready>(std::move(rd));
   log_worker_.post([this, shared] {
@@ -441,7 +457,8 @@ void Server::Impl::drive() {
   });
 }
 
-// On the log thread: everything in the Ready that must be durable, in one fsync.
+// On the log thread (on a follower with a fast disk, the io thread): everything in the Ready
+// that must be durable, in one fsync.
 Status Server::Impl::persist(const raft::Ready& rd) {
   if (rd.snapshot) {
     failpoint("during-snapshot-install");
@@ -963,6 +980,7 @@ std::string Server::Impl::render_metrics() {
 
 void Server::Impl::observe_fsync(Clock::duration took) {
   metrics_.fsync.observe(std::chrono::duration<double>(took).count());
+  last_fsync_fast_.store(took < kInlineFsyncMax, std::memory_order_relaxed);
   if (took < opt_.slow_fsync) return;
   metrics_.slow_fsyncs.inc();
   slow_fsync_log_.warn(
