@@ -142,7 +142,9 @@ class Server::Impl {
   Status persist(const raft::Ready& rd);
   void finish_ready(raft::Ready rd);
   void defer_commit_only_hard_state(raft::Ready& rd);
-  void start_apply(std::vector<raft::pb::Entry> committed);
+  // Hands committed entries to the apply thread, after failing the writers whose proposals
+  // another leader's entries replaced.
+  void apply_committed(std::vector<raft::pb::Entry> committed);
   void apply_batch(const std::vector<raft::pb::Entry>& entries);
   void commit_applied();
   void on_answers(std::vector<AppliedCommand> answers);
@@ -411,9 +413,7 @@ void Server::Impl::drive() {
     // An acknowledgement that arrived during this node's fsync may have committed entries of
     // an earlier Ready: they are durable here already, so they apply now rather than after
     // the fsync (the leader's answers then wait for one fsync, not for two).
-    std::vector<raft::pb::Entry> committed = node_->take_committed();
-    forget_lost_proposals(committed);
-    return start_apply(std::move(committed));
+    return apply_committed(node_->take_committed());
   }
   maybe_compact();
   if (!node_->has_ready()) return;
@@ -425,8 +425,7 @@ void Server::Impl::drive() {
     // hands out only entries up to its stable index) and the commit index itself is volatile
     // state (paper figure 2), so applying them need not wait for this Ready's fsync. A Ready
     // with a snapshot keeps the order: the snapshot replaces the state before they apply.
-    forget_lost_proposals(rd.committed);
-    start_apply(rd.committed);
+    apply_committed(std::move(rd.committed));
   }
   defer_commit_only_hard_state(rd);
   if (!rd.hard_state && rd.entries.empty() && !rd.snapshot) return finish_ready(std::move(rd));
@@ -498,7 +497,6 @@ void Server::Impl::finish_ready(raft::Ready rd) {
     transport_->send(m);
   }
   if (rd.snapshot) {
-    forget_lost_proposals(rd.committed);
     // The leader's snapshot replaces the state machine, before any entry after it applies.
     auto data = std::make_shared<std::string>(rd.snapshot->data());
     apply_queue_.run([this, data] {
@@ -517,7 +515,7 @@ void Server::Impl::finish_ready(raft::Ready rd) {
         serve_ready_reads();
       });
     });
-    start_apply(rd.committed);
+    apply_committed(std::move(rd.committed));
   }
   for (const auto& rs : rd.reads) {
     const uint64_t ctx = std::strtoull(rs.context.c_str(), nullptr, 10);
@@ -528,7 +526,8 @@ void Server::Impl::finish_ready(raft::Ready rd) {
   schedule_drive();
 }
 
-void Server::Impl::start_apply(std::vector<raft::pb::Entry> committed) {
+void Server::Impl::apply_committed(std::vector<raft::pb::Entry> committed) {
+  forget_lost_proposals(committed);
   apply_queue_.apply(std::move(committed));
 }
 

@@ -148,9 +148,9 @@ Status StateMachine::apply_uncommitted(std::span<const raft::pb::Entry> entries,
 
 Status StateMachine::apply_to_open_txn(std::span<const raft::pb::Entry> entries, const AnswerSink& answers) {
   std::vector<AppliedCommand> applied_commands;
-  uint64_t applied = open_txn_ ? open_applied_ : applied_index_.load(std::memory_order_relaxed);
+  const uint64_t applied_before = open_txn_ ? open_applied_ : applied_index_.load(std::memory_order_relaxed);
+  uint64_t applied = applied_before;
   uint64_t applied_term = 0;
-  bool any = false;
   for (const raft::pb::Entry& entry : entries) {
     if (entry.index() <= applied) continue;
     if (entry.index() != applied + 1) {
@@ -162,7 +162,6 @@ Status StateMachine::apply_to_open_txn(std::span<const raft::pb::Entry> entries,
       if (!begun.is_ok()) return begun.status();
       open_txn_.emplace(std::move(*begun));
     }
-    any = true;
     switch (entry.type()) {
       case raft::pb::ENTRY_NORMAL: {
         pb::CommandBatch batch;
@@ -188,7 +187,7 @@ Status StateMachine::apply_to_open_txn(std::span<const raft::pb::Entry> entries,
     applied_term = entry.term();
   }
   // Everything was at or below the applied index: nothing to write.
-  if (!any) return Status::ok();
+  if (applied == applied_before) return Status::ok();
   if (Status s = open_txn_->put(tables_.meta, kAppliedIndexKey, u64_key(applied)); !s.is_ok()) return s;
   if (Status s = open_txn_->put(tables_.meta, kAppliedTermKey, u64_key(applied_term)); !s.is_ok()) return s;
   open_applied_ = applied;
