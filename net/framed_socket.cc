@@ -22,12 +22,28 @@ asio::awaitable<Result<Frame>> FramedSocket::read_frame() {
 }
 
 asio::awaitable<Result<Frame>> FramedSocket::read_frame_within(std::chrono::milliseconds timeout) {
+  // The timer's handler and the read's completion can be queued in the same reactor pass, and
+  // then cancel() no longer stops the handler (it already holds a success code). The shared
+  // flags decide: once the read is done the handler touches nothing (not even `this`, which
+  // may be gone), and a read whose timer closed the socket reports the timeout, so that OK
+  // always comes with an open socket.
+  struct Race {
+    bool read_done = false;
+    bool timed_out = false;
+  };
+  auto race = std::make_shared<Race>();
   asio::steady_timer timer(socket_.get_executor(), timeout);
-  timer.async_wait([this](boost::system::error_code ec) {
-    if (!ec) close();
+  timer.async_wait([this, race](boost::system::error_code ec) {
+    if (ec || race->read_done) return;
+    race->timed_out = true;
+    close();
   });
   Result<Frame> r = co_await read_frame();
+  race->read_done = true;
   timer.cancel();
+  if (race->timed_out) {
+    co_return Status(Code::kUnavailable, "no complete frame within " + std::to_string(timeout.count()) + " ms");
+  }
   co_return r;
 }
 

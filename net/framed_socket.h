@@ -26,7 +26,8 @@ class FramedSocket {
   // Writes `bytes` (one or more encoded frames) in full. kUnavailable on failure.
   boost::asio::awaitable<Status> write(const std::string& bytes);
   // The same, closing the socket if the read takes longer than `timeout` (for handshakes, so
-  // a silent connection cannot hold a slot forever).
+  // a silent connection cannot hold a slot forever). OK always comes with the socket open; a
+  // timeout is kUnavailable "no complete frame within N ms", with the socket closed.
   boost::asio::awaitable<Result<Frame>> read_frame_within(std::chrono::milliseconds timeout);
 
   void close();
