@@ -14,10 +14,14 @@
 
 namespace {
 
+// The host's planted bug (sim::Options::reuse_read_contexts); the others are the core's.
+constexpr const char* kReuseReadContexts = "reuse-read-contexts";
+
 int usage(const char* why) {
   std::fprintf(stderr,
                "castor-sim: %s\nusage: castor-sim --seeds N [--first S] [--nodes 3|5] [--plant BUG] [--trace]\n"
-               "  BUG: commit-old-term | vote-before-persist | read-without-heartbeat | keep-conflicting-suffix\n",
+               "  BUG: commit-old-term | vote-before-persist | read-without-heartbeat | keep-conflicting-suffix |\n"
+               "       reuse-read-contexts\n",
                why);
   return 2;
 }
@@ -42,7 +46,9 @@ int main(int argc, char** argv) {
       } catch (const std::exception&) {
         return usage(("not a number: " + std::string(v)).c_str());
       }
-      if (a == "--plant") {
+      if (a == "--plant" && v == std::string(kReuseReadContexts)) {
+        base.reuse_read_contexts = true;
+      } else if (a == "--plant") {
         auto bug = castor::sim::parse_bug(v);
         if (!bug) return usage(("unknown bug: " + std::string(v)).c_str());
         base.planted_bug = *bug;
@@ -69,12 +75,12 @@ int main(int argc, char** argv) {
     if (out.liveness_failed) ++liveness;
     if (reported++ < 5) {
       const std::string what = out.violations.empty() ? "liveness: " + out.liveness_reason : out.violations.front();
-      std::printf("FAIL seed %llu: %s\n  replay: castor-sim --seeds 1 --first %llu --nodes %d%s%s --trace\n",
+      std::string plant;
+      if (base.planted_bug != castor::raft::PlantedBug::kNone) plant = " --plant " + castor::sim::bug_name(base.planted_bug);
+      if (base.reuse_read_contexts) plant = std::string(" --plant ") + kReuseReadContexts;
+      std::printf("FAIL seed %llu: %s\n  replay: castor-sim --seeds 1 --first %llu --nodes %d%s --trace\n",
                   static_cast<unsigned long long>(s), what.c_str(), static_cast<unsigned long long>(s), base.nodes,
-                  base.planted_bug == castor::raft::PlantedBug::kNone ? "" : " --plant ",
-                  base.planted_bug == castor::raft::PlantedBug::kNone
-                      ? ""
-                      : castor::sim::bug_name(base.planted_bug).c_str());
+                  plant.c_str());
     }
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "raft/assert.h"
+#include "raft/read_context.h"
 
 namespace castor::sim {
 
@@ -91,9 +92,15 @@ struct Simulation::Host {
   // The volatile state machine.
   raft::LogIndex applied;
   uint64_t chain = 0;
-  // Reads asked here (id -> index committed anywhere when asked), and reads Raft has released
-  // that wait for apply.
-  std::map<std::string, raft::LogIndex> asked;
+  // This run's read names (as castord's: a fresh incarnation per start), the reads asked here
+  // (context -> the read's id across the simulation, and the index committed anywhere when it
+  // was asked), and reads Raft has released that wait for apply.
+  raft::ReadContexts contexts{0};
+  struct Asked {
+    uint64_t read_id;
+    raft::LogIndex required;
+  };
+  std::map<std::string, Asked> asked;
   std::vector<raft::ReadState> released;
 };
 
@@ -273,10 +280,11 @@ void Simulation::client_actions() {
   }
   if (!h.node) return;  // the proposal's Ready may have crashed it
   if (coin(rng_) < f_.read) {
-    const std::string ctx = std::to_string(next_read_++);
+    const std::string ctx = h.contexts.next();
+    const uint64_t read_id = next_read_++;
     if (h.node->read_index(ctx).is_ok()) {
-      h.asked[ctx] = inv_.max_commit();
-      trace("n" + std::to_string(h.id.value) + " read " + ctx + " (committed so far: " +
+      h.asked[ctx] = {read_id, inv_.max_commit()};
+      trace("n" + std::to_string(h.id.value) + " read " + std::to_string(read_id) + " (committed so far: " +
             std::to_string(inv_.max_commit().value) + ")");
     }
     handle_ready(i);
@@ -351,6 +359,8 @@ void Simulation::restart(int i) {
     h.chain = st->second;
   }
   ++h.restarts;
+  // A new run names its reads afresh, as castord does; the planted host bug reuses the names.
+  h.contexts = raft::ReadContexts(opt_.reuse_read_contexts ? 0 : mix(mix(opt_.seed, 1000 + i), h.restarts));
   h.node = std::make_unique<raft::Node>(config_for(i), *h.log);
   if (now_ > 0) trace("n" + std::to_string(h.id.value) + " restart");
   handle_ready(i);
@@ -445,8 +455,9 @@ void Simulation::serve_reads(int i) {
     if (!ready_to_serve(r)) continue;
     auto it = h.asked.find(r.context);
     if (it == h.asked.end()) continue;  // a duplicated release of a read already served
-    inv_.read_served(h.id, std::stoull(r.context), h.applied, it->second);
-    trace("n" + std::to_string(h.id.value) + " served read " + r.context + " at " + std::to_string(h.applied.value));
+    inv_.read_served(h.id, it->second.read_id, h.applied, it->second.required);
+    trace("n" + std::to_string(h.id.value) + " served read " + std::to_string(it->second.read_id) + " at " +
+          std::to_string(h.applied.value));
     h.asked.erase(it);
     ++reads_served_;
   }

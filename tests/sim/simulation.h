@@ -39,6 +39,10 @@ struct Options {
   // every node within it.
   uint64_t liveness_ticks_max = 400;
   raft::PlantedBug planted_bug = raft::PlantedBug::kNone;
+  // A planted bug of the host, not the core: every run of a node names its reads 1, 2, ... as
+  // castord did before raft/read_context.h, so an answer meant for a read of the previous run
+  // can release a read of this one. `castor-sim --plant reuse-read-contexts`.
+  bool reuse_read_contexts = false;
   std::ostream* trace = nullptr;  // a readable line per event when set
 };
 
