@@ -6,11 +6,15 @@
 // `kill -9` would at that instant. Points (see where kv::Server calls them):
 //   before-log-fsync, after-log-fsync, before-apply, after-apply,
 //   before-send-append-response, during-snapshot-install.
-// With the variable unset, failpoint() is one branch on a bool read once at start-up.
+// A point whose action is `once` makes failpoint_once() true the first time it is reached,
+// for a test that damages one thing once:
+//   corrupt-snapshot-chunk   the leader flips a byte in the last chunk of a snapshot it sends
+// With the variable unset, each is one branch on a value read once at start-up.
 #pragma once
 
 namespace castor::kv {
 
 void failpoint(const char* name);
+bool failpoint_once(const char* name);
 
 }  // namespace castor::kv

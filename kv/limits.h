@@ -8,18 +8,20 @@
 
 namespace castor::kv {
 
+// LMDB cannot store a key longer than mdb_env_get_maxkeysize(): 511 bytes in the Debian build
+// (StateMachine::open refuses another). A key is a name, and 511 bytes is far more than
+// control-plane names need.
+inline constexpr uint64_t kLmdbKeyBytesMax = 511;
+
 // Every bound a request meets (DESIGN.md section 1, "Bounded"). The server checks a request
-// with validate() before proposing it, so an oversized request never reaches the log; the
-// state machine checks again when applying, because the log is the authority and a leader with
-// other limits may have proposed it.
-//
-// That second check makes apply results depend on these numbers: every replica must run with
-// the same Limits, or replicas could answer (and apply) one command differently. Treat them as
-// cluster-wide settings.
+// with validate() before proposing it, so an oversized request never reaches the log. These
+// are a node's own settings (flags) and may differ between nodes, as during a rolling change:
+// the state machine, applying an entry, checks only the request's shape and LMDB's key bound
+// (state_machine.cc, kApplyLimits), so every replica applies an entry the same way whatever
+// its flags. The range bounds are not flags: they shape the answers of Range ops inside a Txn,
+// which sessions keep, so they must be the same everywhere.
 struct Limits {
-  // LMDB cannot store a key longer than mdb_env_get_maxkeysize() (511 bytes in the Debian
-  // build); a key is a name, and 511 bytes is far more than control-plane names need.
-  uint64_t key_bytes_max = 511;
+  uint64_t key_bytes_max = kLmdbKeyBytesMax;
   uint64_t value_bytes_max = 1 << 20;
   // Compares + success ops + failure ops of one Txn. A promotion uses about 8 (section 2).
   uint64_t txn_ops_max = 128;

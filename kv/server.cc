@@ -30,6 +30,7 @@
 #include "net/peer_transport.h"
 #include "net/rate_limited_log.h"
 #include "raft/node.h"
+#include "raft/read_context.h"
 #include "raft/storage/lmdb_log.h"
 
 namespace castor::kv {
@@ -76,7 +77,8 @@ pb::ClientResponse error_response(uint64_t request_id, Code code, const std::str
   return r;
 }
 
-std::string context_of(uint64_t id) { return std::to_string(id); }
+// 64 random bits: a tag no earlier run of this node chose (with overwhelming probability).
+uint64_t random_u64() { return (uint64_t{std::random_device()()} << 32) | std::random_device()(); }
 
 // A follower whose last log write took less than this does the next on its io thread.
 constexpr auto kInlineFsyncMax = std::chrono::milliseconds(2);
@@ -93,7 +95,8 @@ class Server::Impl {
         sm_(std::move(sm)),
         tick_timer_(io_),
         written_hs_(log_->hard_state()),
-        sessionless_seq_(((uint64_t{std::random_device()()} << 32) | std::random_device()()) | 1) {
+        sessionless_seq_(random_u64() | 1),
+        read_contexts_(random_u64()) {
     raft::Config cfg;
     cfg.id = raft::NodeId(id_);
     cfg.heartbeat_interval_ticks = 1;
@@ -175,6 +178,8 @@ class Server::Impl {
   void maybe_snapshot();
   void maybe_compact();
   void fatal(const Status& s);
+  // Hands a Raft message to the transport (and to the corrupt-snapshot-chunk failpoint).
+  void send_to_peer(const raft::pb::Message& m);
   void shutdown();
 
   ServerOptions opt_;
@@ -191,7 +196,9 @@ class Server::Impl {
   HttpApiHooks http_hooks_;
   net::Endpoint http_bound_;
   ServerMetrics metrics_;
-  net::RateLimitedLog slow_fsync_log_;  // whichever thread writes the log (one at a time)
+  net::RateLimitedLog slow_fsync_log_;
+  // Peer input the core refused, by reason, for castor_rejected_total (io thread).
+  std::map<std::string, uint64_t> refused_;  // whichever thread writes the log (one at a time)
   // Whether the last log write was quick enough for a follower to do the next on the io thread.
   std::atomic<bool> last_fsync_fast_{true};
   Worker log_worker_;
@@ -220,8 +227,8 @@ class Server::Impl {
   std::map<uint64_t, Waiter> registrations_;
   std::map<uint64_t, Proposed> proposed_;
 
-  uint64_t next_read_ = 1;
-  std::map<uint64_t, ReadWaiter> reads_;              // asked, by context
+  raft::ReadContexts read_contexts_;  // unique to this run (raft/read_context.h)
+  std::map<uint64_t, ReadWaiter> reads_;              // asked, by read number
   std::multimap<uint64_t, uint64_t> reads_released_;  // read index -> context, awaiting apply
 
   struct Transfer {
@@ -335,6 +342,12 @@ void Server::Impl::on_tick() {
 void Server::Impl::on_peer_message(raft::pb::Message m) {
   if (stopping_) return;
   node_->step(m);
+  if (node_->snapshots_refused() > refused_["snapshot_checksum"]) {
+    refused_["snapshot_checksum"] = node_->snapshots_refused();
+    spdlog::warn("refused the snapshot at index {} from n{}: its data fails the checksum in its metadata; "
+                 "the log is untouched and the leader sends it again",
+                 m.snapshot_meta().index(), m.from());
+  }
   schedule_drive();
 }
 
@@ -388,7 +401,13 @@ void Server::Impl::handle(pb::ClientRequest req, Reply reply) {
 
 void Server::Impl::reply(const Reply& respond, pb::ClientResponse r) const {
   pb::ResponseHeader* h = r.mutable_header();
-  if (h->revision() == 0) h->set_revision(applied_);
+  // Answers computed by the state machine carry the revision they saw; the rest (errors, status)
+  // the latest committed one. Never an index: revisions and indexes are different counters.
+  const bool from_state_machine = r.response_case() == pb::ClientResponse::kGet ||
+                                  r.response_case() == pb::ClientResponse::kRange ||
+                                  r.response_case() == pb::ClientResponse::kWrite ||
+                                  r.response_case() == pb::ClientResponse::kRegisterClient;
+  if (!from_state_machine && h->revision() == 0) h->set_revision(sm_->revision());
   h->set_term(node_->term().value);
   h->set_leader(node_->leader().value);
   h->set_node(id_);
@@ -419,7 +438,7 @@ void Server::Impl::drive() {
   if (!node_->has_ready()) return;
   raft::Ready rd = node_->ready();
   if (rd.soft_state) on_soft_state(*rd.soft_state);
-  for (const auto& m : rd.early_messages) transport_->send(m);
+  for (const auto& m : rd.early_messages) send_to_peer(m);
   if (!rd.snapshot) {
     // Step 4 before step 2: committed entries are already durable in this node's log (the core
     // hands out only entries up to its stable index) and the commit index itself is volatile
@@ -490,11 +509,21 @@ void Server::Impl::defer_commit_only_hard_state(raft::Ready& rd) {
   }
 }
 
+void Server::Impl::send_to_peer(const raft::pb::Message& m) {
+  if (m.type() == raft::pb::MSG_SNAP && m.snapshot_done() && !m.snapshot_chunk().empty() &&
+      failpoint_once("corrupt-snapshot-chunk")) {
+    raft::pb::Message damaged = m;
+    (*damaged.mutable_snapshot_chunk())[damaged.snapshot_chunk().size() / 2] ^= 0x20;
+    return transport_->send(damaged);
+  }
+  transport_->send(m);
+}
+
 void Server::Impl::finish_ready(raft::Ready rd) {
   if (stopping_) return;
   for (const auto& m : rd.messages) {
     if (m.type() == raft::pb::MSG_APP_RESP) failpoint("before-send-append-response");
-    transport_->send(m);
+    send_to_peer(m);
   }
   if (rd.snapshot) {
     // The leader's snapshot replaces the state machine, before any entry after it applies.
@@ -518,8 +547,9 @@ void Server::Impl::finish_ready(raft::Ready rd) {
     apply_committed(std::move(rd.committed));
   }
   for (const auto& rs : rd.reads) {
-    const uint64_t ctx = std::strtoull(rs.context.c_str(), nullptr, 10);
-    if (reads_.count(ctx)) reads_released_.emplace(rs.index.value, ctx);
+    // An answer for another run's read (raft/read_context.h) names no read of ours.
+    const std::optional<uint64_t> ctx = read_contexts_.number_of(rs.context);
+    if (ctx && reads_.count(*ctx)) reads_released_.emplace(rs.index.value, *ctx);
   }
   node_->advance(rd);
   serve_ready_reads();
@@ -653,6 +683,7 @@ void Server::Impl::enqueue_write(const pb::ClientRequest& req, Reply respond) {
   // this leader keeps expiry monotone even if the wall clock steps back.
   last_stamp_ms_ = std::max(last_stamp_ms_, wall_ms());
   c->set_timestamp_ms(last_stamp_ms_);
+  c->set_session_timeout_ms(opt_.sessions.session_timeout_ms);
   if (req.has_register_client()) {
     *c->mutable_register_client() = req.register_client();
     const uint64_t nonce = req.register_client().nonce();
@@ -754,7 +785,8 @@ void Server::Impl::fail_waiters_past_deadline() {
 // Reads (thesis 6.4)
 
 void Server::Impl::start_read(pb::ClientRequest req, Reply respond) {
-  const uint64_t ctx = next_read_++;
+  const std::string context = read_contexts_.next();
+  const uint64_t ctx = *read_contexts_.number_of(context);
   if (opt_.unsafe_local_reads) {
     // The planted bug: this node's own commit index, no heartbeat round to confirm it still
     // leads, so a deposed leader serves stale data (thesis 6.4 explains why that is wrong).
@@ -762,7 +794,7 @@ void Server::Impl::start_read(pb::ClientRequest req, Reply respond) {
     reads_released_.emplace(node_->committed().value, ctx);
     return serve_ready_reads();
   }
-  Status s = node_->read_index(context_of(ctx));
+  Status s = node_->read_index(context);
   if (!s.is_ok()) {
     const Code code = s.code() == Code::kNotLeader ? Code::kUnavailable : s.code();
     return reply(respond,
@@ -972,6 +1004,7 @@ std::string Server::Impl::render_metrics() {
     }
   };
   add("peer", transport_->rejected());
+  add("peer", refused_);
   add("client", clients_->rejected());
   if (http_) add("http", http_->rejected());
   return metrics_.registry().render();
@@ -1074,9 +1107,12 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   so.limits = options.limits;
   so.sessions = options.sessions;
   so.unsafe_skip_dedup = options.unsafe_skip_dedup;
-  if (options.unsafe_local_reads || options.unsafe_skip_dedup) {
-    spdlog::warn("UNSAFE test switches on (local reads: {}, skip dedup: {}); never use in production",
-                 options.unsafe_local_reads, options.unsafe_skip_dedup);
+  so.unsafe_revision_per_entry = options.unsafe_revision_per_entry;
+  if (options.unsafe_local_reads || options.unsafe_skip_dedup || options.unsafe_revision_per_entry) {
+    spdlog::warn(
+        "UNSAFE test switches on (local reads: {}, skip dedup: {}, revision per entry: {}); never use in "
+        "production",
+        options.unsafe_local_reads, options.unsafe_skip_dedup, options.unsafe_revision_per_entry);
   }
   auto sm = StateMachine::open(so);
   if (!sm.is_ok()) return sm.status();

@@ -63,9 +63,11 @@ struct ServerOptions {
   // Test-only unsafe switches, so the chaos harness can show it catches what they break:
   // serve linearizable reads at this node's own commit index without the ReadIndex round (a
   // deposed leader then serves stale data), and apply duplicate writes again instead of
-  // answering them from the session cache.
+  // answering them from the session cache, and give every write in one Raft entry the entry's
+  // index as its revision (StateMachineOptions::unsafe_revision_per_entry).
   bool unsafe_local_reads = false;
   bool unsafe_skip_dedup = false;
+  bool unsafe_revision_per_entry = false;
 };
 
 class Server {

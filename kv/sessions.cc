@@ -102,7 +102,8 @@ Status Sessions::evict_oldest(LmdbTxn& txn) const {
   return remove(txn, client_id, **session);
 }
 
-Result<uint64_t> Sessions::advance_clock(LmdbTxn& txn, uint64_t timestamp_ms) const {
+Result<uint64_t> Sessions::advance_clock(LmdbTxn& txn, uint64_t timestamp_ms, uint64_t timeout_ms) const {
+  if (timeout_ms == 0) timeout_ms = SessionOptions{}.session_timeout_ms;
   auto clock = read_meta(txn, tables_.meta, kClockKey, 0);
   if (!clock.is_ok()) return clock.status();
   uint64_t now = *clock;
@@ -120,7 +121,7 @@ Result<uint64_t> Sessions::advance_clock(LmdbTxn& txn, uint64_t timestamp_ms) co
     if (cursor->key().size() != 16) return Status(Code::kCorruption, "session_lru key is not 16 bytes");
     uint64_t last_active_ms = read_u64_be(cursor->key(), 0);
     // last_active_ms <= now always: it was the clock when it was stored, and the clock only grows.
-    if (now - last_active_ms <= options_.session_timeout_ms) break;
+    if (now - last_active_ms <= timeout_ms) break;
     if (Status s = evict_oldest(txn); !s.is_ok()) return s;
   }
   return now;

@@ -13,7 +13,8 @@ namespace castor::kv {
 
 struct SessionOptions {
   // A session idle for longer than this, measured by the leader timestamps carried in
-  // commands, is removed. An hour (LogCabin's default) outlasts any partition or retry loop a
+  // commands, is removed. The leader stamps its own value on every command it proposes and
+  // every replica applies that one (kv.proto, Command). An hour (LogCabin's default) outlasts any partition or retry loop a
   // client survives, so expiry only collects clients that are gone; sessions_max bounds what
   // they hold meanwhile.
   uint64_t session_timeout_ms = 60 * 60 * 1000;
@@ -65,8 +66,9 @@ class Sessions {
   Sessions(const SessionOptions& options, const Tables& tables) : options_(options), tables_(tables) {}
 
   // Moves the clock to max(clock, timestamp_ms), removes the sessions idle for longer than
-  // session_timeout_ms, and returns the clock. Called first for every command.
-  Result<uint64_t> advance_clock(LmdbTxn& txn, uint64_t timestamp_ms) const;
+  // `timeout_ms` (the command's, as the log carries it: never this node's flag; 0 means the
+  // default of SessionOptions), and returns the clock. Called first for every command.
+  Result<uint64_t> advance_clock(LmdbTxn& txn, uint64_t timestamp_ms, uint64_t timeout_ms) const;
   // Opens a session active at `now_ms` and returns its id (ids count up from 1, never reused).
   Result<uint64_t> register_client(LmdbTxn& txn, uint64_t now_ms) const;
   // Marks the session active and forgets answers below `lowest_outstanding_seq`, then decides.

@@ -1,5 +1,6 @@
 #include "kv/state_machine.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -13,7 +14,10 @@ namespace {
 constexpr std::string_view kAppliedIndexKey = "applied_index";
 constexpr std::string_view kAppliedTermKey = "applied_term";
 constexpr std::string_view kFormatVersionKey = "format_version";
-constexpr uint64_t kFormatVersion = 1;
+constexpr std::string_view kRevisionKey = "revision";
+// 2: the store revision (kRevisionKey) numbers state-changing writes; in 1, revisions were Raft
+// indexes. The two cannot be mixed on one cluster, so version 1 is refused (see open()).
+constexpr uint64_t kFormatVersion = 2;
 
 // Table ids in snapshot streams: part of the snapshot format, never renumber.
 enum SnapshotTable : uint8_t {
@@ -34,6 +38,49 @@ Result<uint64_t> read_meta(LmdbTxn& txn, MDB_dbi meta, std::string_view key, uin
   if (!bytes->has_value()) return absent;
   if ((*bytes)->size() != 8) return Status(Code::kCorruption, std::string(key) + " is not 8 bytes");
   return read_u64_be(**bytes, 0);
+}
+
+// What to do about state of another format version. Version 1 (revisions were Raft indexes)
+// cannot be converted in place: each replica would derive a different store revision from its
+// own applied index, and replicas must agree.
+std::string format_version_error(const std::string& what, uint64_t version) {
+  std::string message = what + " has format version " + std::to_string(version) + ", this castord needs " +
+                        std::to_string(kFormatVersion);
+  if (version < kFormatVersion) {
+    message +=
+        ": it was written by an older Castor, whose revisions were Raft indexes. Copy the keys out "
+        "with the old castord (castorctl range '' -w json), start a new cluster with empty data "
+        "directories, and write them back";
+  } else {
+    message += ": it was written by a newer Castor; run that version";
+  }
+  return message;
+}
+
+// What apply checks (limits.h): a request's shape and the key bound LMDB itself imposes, and no
+// size flag of this node. The flags bound what a node proposes; an entry in the log is applied
+// the same way by every replica, whatever flags each runs with.
+constexpr Limits kApplyLimits{.key_bytes_max = kLmdbKeyBytesMax,
+                              .value_bytes_max = UINT64_MAX,
+                              .txn_ops_max = UINT64_MAX,
+                              .request_bytes_max = UINT64_MAX};
+
+// Whether a write's result shows that it changed the key space, and so takes a revision of its
+// own: a put always does (version and mod_revision move even for an equal value), a delete
+// only when it found something, a Txn when any op of the branch it ran did (etcd's rules).
+// `Response` is a WriteResponse or a Txn's ResponseOp: both name their cases alike.
+template <typename Response>
+bool changed_by(const Response& r) {
+  if (r.has_put()) return true;
+  if (r.has_delete_key()) return r.delete_key().deleted() > 0;
+  if (r.has_delete_range()) return r.delete_range().deleted() > 0;
+  return false;
+}
+
+bool changes_state(const pb::WriteResponse& write) {
+  if (!write.has_txn()) return changed_by(write);
+  const auto& ops = write.txn().responses();
+  return std::any_of(ops.begin(), ops.end(), [](const pb::ResponseOp& op) { return changed_by(op); });
 }
 
 struct EnvCloser {
@@ -57,6 +104,12 @@ Result<std::unique_ptr<StateMachine>> StateMachine::open(const StateMachineOptio
   if (int rc = mdb_env_set_maxdbs(env.get(), 8); rc != MDB_SUCCESS)
     return lmdb_status(rc, "mdb_env_set_maxdbs");
   const uint64_t lmdb_key_bytes_max = static_cast<uint64_t>(mdb_env_get_maxkeysize(env.get()));
+  // kApplyLimits assumes the bound of Debian's LMDB build; a build with another would apply
+  // keys differently from its peers, so it is refused outright.
+  if (lmdb_key_bytes_max != kLmdbKeyBytesMax) {
+    return Status(Code::kInternal, "this LMDB build allows keys of " + std::to_string(lmdb_key_bytes_max) +
+                                       " bytes; Castor needs " + std::to_string(kLmdbKeyBytesMax));
+  }
   if (options.limits.key_bytes_max > lmdb_key_bytes_max) {
     return Status(Code::kInvalidArgument, "key_bytes_max " + std::to_string(options.limits.key_bytes_max) +
                                               " exceeds LMDB's " + std::to_string(lmdb_key_bytes_max));
@@ -96,25 +149,27 @@ Result<std::unique_ptr<StateMachine>> StateMachine::open(const StateMachineOptio
   if (*version == 0) {
     if (Status s = txn->put(tables.meta, kFormatVersionKey, u64_key(kFormatVersion)); !s.is_ok()) return s;
   } else if (*version != kFormatVersion) {
-    return Status(Code::kCorruption, "state format version " + std::to_string(*version) + ", expected " +
-                                         std::to_string(kFormatVersion));
+    return Status(Code::kCorruption, format_version_error("state in " + dir.string(), *version));
   }
   auto applied = read_meta(*txn, tables.meta, kAppliedIndexKey, 0);
   if (!applied.is_ok()) return applied.status();
+  auto revision = read_meta(*txn, tables.meta, kRevisionKey, 0);
+  if (!revision.is_ok()) return revision.status();
   if (Status s = txn->commit(); !s.is_ok()) return s;
   return std::unique_ptr<StateMachine>(
-      new StateMachine(options, env.release(), tables, raft::LogIndex(*applied)));
+      new StateMachine(options, env.release(), tables, raft::LogIndex(*applied), *revision));
 }
 
 StateMachine::StateMachine(const StateMachineOptions& options, MDB_env* env, const Tables& tables,
-                           raft::LogIndex applied)
+                           raft::LogIndex applied, uint64_t revision)
     : options_(options),
       env_(env),
       tables_(tables),
       keys_(tables.keys, options.limits),
       sessions_(options.sessions,
                 Sessions::Tables{tables.meta, tables.sessions, tables.session_lru, tables.responses}),
-      applied_index_(applied.value) {}
+      applied_index_(applied.value),
+      revision_(revision) {}
 
 StateMachine::~StateMachine() {
   open_txn_.reset();  // aborts what was never committed: the Raft log replays it
@@ -157,11 +212,7 @@ Status StateMachine::apply_to_open_txn(std::span<const raft::pb::Entry> entries,
       return Status(Code::kInternal, "entry " + std::to_string(entry.index()) + " follows applied index " +
                                          std::to_string(applied));
     }
-    if (!open_txn_.has_value()) {
-      auto begun = LmdbTxn::begin(env_, false);
-      if (!begun.is_ok()) return begun.status();
-      open_txn_.emplace(std::move(*begun));
-    }
+    if (Status s = ensure_open_txn(); !s.is_ok()) return s;
     switch (entry.type()) {
       case raft::pb::ENTRY_NORMAL: {
         pb::CommandBatch batch;
@@ -190,6 +241,7 @@ Status StateMachine::apply_to_open_txn(std::span<const raft::pb::Entry> entries,
   if (applied == applied_before) return Status::ok();
   if (Status s = open_txn_->put(tables_.meta, kAppliedIndexKey, u64_key(applied)); !s.is_ok()) return s;
   if (Status s = open_txn_->put(tables_.meta, kAppliedTermKey, u64_key(applied_term)); !s.is_ok()) return s;
+  if (Status s = open_txn_->put(tables_.meta, kRevisionKey, u64_key(open_revision_)); !s.is_ok()) return s;
   open_applied_ = applied;
   answers(std::move(applied_commands));
   return Status::ok();
@@ -200,13 +252,27 @@ Status StateMachine::commit() {
   Status s = open_txn_->commit();
   open_txn_.reset();
   if (!s.is_ok()) return s;
+  revision_.store(open_revision_, std::memory_order_release);
   applied_index_.store(open_applied_, std::memory_order_release);
+  return Status::ok();
+}
+
+Status StateMachine::ensure_open_txn() {
+  if (open_txn_.has_value()) return Status::ok();
+  auto begun = LmdbTxn::begin(env_, false);
+  if (!begun.is_ok()) return begun.status();
+  // Read from the transaction rather than taken from revision_: after a failed batch was
+  // dropped, the stored revision is the one to continue from.
+  auto revision = read_meta(*begun, tables_.meta, kRevisionKey, 0);
+  if (!revision.is_ok()) return revision.status();
+  open_revision_ = *revision;
+  open_txn_.emplace(std::move(*begun));
   return Status::ok();
 }
 
 Result<AppliedCommand> StateMachine::apply_command(LmdbTxn& txn, raft::LogIndex index,
                                                    const pb::Command& command) {
-  auto now = sessions_.advance_clock(txn, command.timestamp_ms());
+  auto now = sessions_.advance_clock(txn, command.timestamp_ms(), command.session_timeout_ms());
   if (!now.is_ok()) return now.status();
   AppliedCommand out;
   out.index = index;
@@ -223,11 +289,13 @@ Result<AppliedCommand> StateMachine::apply_command(LmdbTxn& txn, raft::LogIndex 
       const pb::WriteRequest& write = command.write();
       out.client_id = write.client_id();
       out.seq = write.seq();
-      // Checked again here because the log, not the proposer, is the authority (limits.h).
+      // Checked again here because the log, not the proposer, is the authority, but only for
+      // its shape and LMDB's own key bound (kApplyLimits): the size flags are the proposer's
+      // business, and a replica with other flags must apply the entry as every replica does.
       // Checked before the session sees the request, so that malformed session fields cannot
       // disturb it. The verdict depends on the request alone, so a retry gets the same answer
       // without caching it.
-      if (Status valid = validate(write, options_.limits); !valid.is_ok()) {
+      if (Status valid = validate(write, kApplyLimits); !valid.is_ok()) {
         response.set_code(to_error_code(valid.code()));
         response.set_message(valid.message());
         break;
@@ -247,10 +315,13 @@ Result<AppliedCommand> StateMachine::apply_command(LmdbTxn& txn, raft::LogIndex 
           break;
         }
       }
-      auto result = execute(txn, write, index.value);
+      // The revision this write takes if it changes anything (kv.proto, ResponseHeader).
+      const uint64_t revision = options_.unsafe_revision_per_entry ? index.value : open_revision_ + 1;
+      auto result = execute(txn, write, revision);
       if (!result.is_ok()) return result.status();
+      if (changes_state(*result)) open_revision_ = revision;
       *response.mutable_write() = std::move(*result);
-      response.mutable_header()->set_revision(index.value);
+      response.mutable_header()->set_revision(open_revision_);
       if (in_session) {
         if (Status s = sessions_.record(txn, write.client_id(), write.seq(), response); !s.is_ok()) return s;
       }
@@ -263,7 +334,7 @@ Result<AppliedCommand> StateMachine::apply_command(LmdbTxn& txn, raft::LogIndex 
       response.set_message("command has no known body");
       break;
   }
-  response.mutable_header()->set_revision(index.value);
+  response.mutable_header()->set_revision(open_revision_);
   return out;
 }
 
@@ -306,7 +377,7 @@ Result<pb::ClientResponse> StateMachine::get(const pb::GetRequest& request) cons
   auto txn = begin_read();
   if (!txn.is_ok()) return txn.status();
   // The revision comes from the same transaction as the data, so they agree.
-  auto revision = read_meta(*txn, tables_.meta, kAppliedIndexKey, 0);
+  auto revision = read_meta(*txn, tables_.meta, kRevisionKey, 0);
   if (!revision.is_ok()) return revision.status();
   auto kv = keys_.get(*txn, request.key());
   if (!kv.is_ok()) return kv.status();
@@ -321,7 +392,7 @@ Result<pb::ClientResponse> StateMachine::range(const pb::RangeRequest& request) 
   if (Status s = validate(request, options_.limits); !s.is_ok()) return s;
   auto txn = begin_read();
   if (!txn.is_ok()) return txn.status();
-  auto revision = read_meta(*txn, tables_.meta, kAppliedIndexKey, 0);
+  auto revision = read_meta(*txn, tables_.meta, kRevisionKey, 0);
   if (!revision.is_ok()) return revision.status();
   auto result = keys_.range(*txn, request);
   if (!result.is_ok()) return result.status();
@@ -416,14 +487,15 @@ Result<SnapshotInfo> StateMachine::restore(const SnapshotReader::Source& source)
   // The stream was intact (the reader checked its checksum); now check it is a state machine's.
   auto version = read_meta(*txn, tables_.meta, kFormatVersionKey, 0);
   if (!version.is_ok()) return version.status();
-  if (*version != kFormatVersion) {
-    return Status(Code::kCorruption, "snapshot format version " + std::to_string(*version));
-  }
+  if (*version != kFormatVersion) return Status(Code::kCorruption, format_version_error("snapshot", *version));
   auto index = read_meta(*txn, tables_.meta, kAppliedIndexKey, 0);
   if (!index.is_ok()) return index.status();
   auto term = read_meta(*txn, tables_.meta, kAppliedTermKey, 0);
   if (!term.is_ok()) return term.status();
+  auto revision = read_meta(*txn, tables_.meta, kRevisionKey, 0);
+  if (!revision.is_ok()) return revision.status();
   if (Status s = txn->commit(); !s.is_ok()) return s;
+  revision_.store(*revision, std::memory_order_release);
   applied_index_.store(*index, std::memory_order_release);
   info.index = raft::LogIndex(*index);
   info.term = raft::Term(*term);

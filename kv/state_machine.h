@@ -36,6 +36,10 @@ struct StateMachineOptions {
   // Test-only, for the chaos harness to show it catches double applies: a duplicate write is
   // applied again instead of answered from the session's cache. Never set in production.
   bool unsafe_skip_dedup = false;
+  // Test-only, for the chaos harness to show it catches reused revisions: every write takes
+  // the index of the entry that carries it as its revision (Castor before format version 2),
+  // so writes batched into one entry share it. Never set in production.
+  bool unsafe_revision_per_entry = false;
 };
 
 // The answer to one applied command, and who waits for it: a write is known by
@@ -59,11 +63,15 @@ struct SnapshotInfo {
 // the session table, so a crash never leaves a batch half applied, and entries at or below the
 // stored applied index are skipped, so replay after a restart is idempotent.
 //
-// Revisions: a command's revision is the Raft index of the entry that carried it. Commands
-// batched into one entry share that index, and a response header's revision is the applied
-// index when the answer was computed. ENTRY_NOOP and ENTRY_CONF entries only advance the
-// applied index. A Txn whose compares fail runs its failure branch (often empty) and changes
-// nothing else; a delete of an absent key changes nothing.
+// Revisions: the store revision counts the writes that changed the key space, as etcd's main
+// revision does. Each such write (a put; a delete that found a key; a Txn whose branch changed
+// anything, all its ops sharing one revision) takes the store revision + 1, in log order, and
+// stamps it as the mod_revision (and create_revision) of the keys it wrote. It is stored in the
+// same transaction as the data and carried in snapshots, so every replica computes the same
+// revisions; it only grows. A write's response header carries its revision; a write that
+// changed nothing (a failed compare with an empty failure branch, a delete of an absent key)
+// and a read carry the store revision they saw. ENTRY_NOOP and ENTRY_CONF entries only advance
+// the applied index.
 //
 // It does NOT talk to Raft or the network, answer clients, or decide what is linearizable
 // (the server waits for applied_index() >= the read index before calling get/range).
@@ -85,6 +93,8 @@ class StateMachine {
   raft::LogIndex applied_index() const {
     return raft::LogIndex(applied_index_.load(std::memory_order_acquire));
   }
+  // The store revision of the last committed state (0 before the first write).
+  uint64_t revision() const { return revision_.load(std::memory_order_acquire); }
 
   // Applies `entries` (consecutive, ascending) in one transaction and returns one answer per
   // command in log order. Entries at or below the applied index are skipped. On error nothing of
@@ -133,8 +143,10 @@ class StateMachine {
   };
 
   StateMachine(const StateMachineOptions& options, MDB_env* env, const Tables& tables,
-               raft::LogIndex applied);
+               raft::LogIndex applied, uint64_t revision);
 
+  // Begins the write transaction apply_uncommitted() keeps open, unless one is open already.
+  Status ensure_open_txn();
   Status apply_to_open_txn(std::span<const raft::pb::Entry> entries, const AnswerSink& answers);
   Result<AppliedCommand> apply_command(LmdbTxn& txn, raft::LogIndex index, const pb::Command& command);
   Result<pb::WriteResponse> execute(LmdbTxn& txn, const pb::WriteRequest& write, uint64_t revision);
@@ -146,10 +158,12 @@ class StateMachine {
   KeySpace keys_;
   Sessions sessions_;
   std::atomic<uint64_t> applied_index_;
+  std::atomic<uint64_t> revision_;
   // The write transaction apply_uncommitted() keeps open until commit(), and the applied index
-  // inside it (apply thread only).
+  // and store revision inside it (apply thread only).
   std::optional<LmdbTxn> open_txn_;
   uint64_t open_applied_ = 0;
+  uint64_t open_revision_ = 0;
 };
 
 }  // namespace castor::kv

@@ -1,6 +1,7 @@
 #include "raft/memory_log.h"
 
 #include "raft/assert.h"
+#include "raft/crc32c.h"
 
 namespace castor::raft {
 
@@ -57,6 +58,7 @@ void MemoryLog::save_snapshot(pb::SnapshotMeta meta, std::string data) {
   CASTOR_ASSERT(meta.index() >= old && LogIndex(meta.index()) <= last_index(), "snapshot outside the log");
   entries_.erase(entries_.begin(), entries_.begin() + static_cast<long>(meta.index() - old));
   meta.set_data_bytes(data.size());
+  meta.set_data_crc32c(crc32c_extend(0, data));
   *snapshot_.mutable_meta() = std::move(meta);
   snapshot_.set_data(std::move(data));
 }

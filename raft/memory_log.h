@@ -36,6 +36,7 @@ class MemoryLog : public LogReader {
   void install_snapshot(const pb::Snapshot& snapshot);
   // The host took a snapshot of its state machine at `meta.index` (<= the applied index):
   // keep it for InstallSnapshot and drop the log prefix it covers (log compaction, paper 7).
+  // Sets meta.data_bytes and meta.data_crc32c.
   void save_snapshot(pb::SnapshotMeta meta, std::string data);
 
  private:

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "raft/assert.h"
+#include "raft/crc32c.h"
 #include "raft/quorum.h"
 
 namespace castor::raft {
@@ -478,6 +479,13 @@ void Node::handle_snapshot_chunk(const pb::Message& m) {
     reject = true;  // a chunk of a stream we do not hold: the leader restarts at offset 0
   }
   if (!reject && incoming_data_.size() > meta.data_bytes()) reject = true;
+  // Paper 7: the follower replaces its log with the snapshot, and acknowledges it, only once the
+  // whole stream is known good. A damaged one is dropped and asked for again from offset 0.
+  if (!reject && incoming_data_.size() == meta.data_bytes() &&
+      crc32c_extend(0, incoming_data_) != meta.data_crc32c()) {
+    reject = true;
+    ++snapshots_refused_;
+  }
   if (reject) {
     incoming_meta_.reset();
     incoming_data_.clear();

@@ -72,6 +72,9 @@ class Node {
   const std::vector<NodeId>& voters() const { return voters_; }
   // Leader only: replication state per voter (including itself).
   const std::map<NodeId, Progress>& progress() const { return progress_; }
+  // Snapshot streams received whole whose data failed its checksum, and were asked for again;
+  // the host logs and counts each (the core does no I/O).
+  uint64_t snapshots_refused() const { return snapshots_refused_; }
 
  private:
   enum class CampaignKind { kPreElection, kElection, kTransfer };
@@ -136,6 +139,7 @@ class Node {
   // A snapshot arriving in chunks from the leader, and one complete and awaiting install.
   std::optional<pb::SnapshotMeta> incoming_meta_;
   std::string incoming_data_;
+  uint64_t snapshots_refused_ = 0;
   std::optional<pb::Snapshot> snapshot_to_install_;
 
   std::vector<pb::Message> msgs_;

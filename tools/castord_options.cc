@@ -42,6 +42,14 @@ Status read_config(const std::string& path, std::map<std::string, std::string>& 
   return Status::ok();
 }
 
+// The test-only switch a flag names, or nullptr when it names none.
+bool* unsafe_switch(kv::ServerOptions& s, const std::string& key) {
+  if (key == "unsafe-local-reads") return &s.unsafe_local_reads;
+  if (key == "unsafe-skip-dedup") return &s.unsafe_skip_dedup;
+  if (key == "unsafe-revision-per-entry") return &s.unsafe_revision_per_entry;
+  return nullptr;
+}
+
 Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
   kv::ServerOptions& s = o.server;
   if (key == "name") {
@@ -98,9 +106,9 @@ Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
     return parse_number(key, v, s.limits.request_bytes_max);
   } else if (key == "session-timeout-ms") {
     return parse_number(key, v, s.sessions.session_timeout_ms);
-  } else if (key == "unsafe-local-reads" || key == "unsafe-skip-dedup") {
+  } else if (auto* unsafe = unsafe_switch(s, key)) {
     if (v != "true" && v != "false") return invalid("--" + key + ": want true or false");
-    (key == "unsafe-local-reads" ? s.unsafe_local_reads : s.unsafe_skip_dedup) = v == "true";
+    *unsafe = v == "true";
   } else if (key == "log-level") {
     if (v != "trace" && v != "debug" && v != "info" && v != "warn" && v != "error" && v != "critical") {
       return invalid("--log-level: want trace, debug, info, warn, error or critical");
@@ -152,6 +160,8 @@ Test-only, for the chaos harness; they break Castor's guarantees on purpose:
   --unsafe-local-reads        serve linearizable reads at this node's commit index, without
                               the ReadIndex round that confirms it still leads
   --unsafe-skip-dedup         apply retried writes again instead of answering from the session
+  --unsafe-revision-per-entry every write in one Raft entry takes the entry's index as its
+                              revision, so batched writes share one
   CASTOR_FAILPOINTS=before-log-fsync=crash,...   crash at exact points (kv/failpoints.h)
 )";
 }

@@ -601,6 +601,7 @@ Status LmdbLog::save_snapshot(pb::SnapshotMeta meta, std::string_view data) {
   CASTOR_ASSERT(Term(meta.term()) == view_term(LogIndex(meta.index())),
                 "snapshot term differs from the log's");
   meta.set_data_bytes(data.size());
+  meta.set_data_crc32c(crc32c_extend(0, data));
   return replace_snapshot(meta, data, false);
 }
 

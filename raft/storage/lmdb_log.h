@@ -93,7 +93,8 @@ class LmdbLog final : public LogReader {
   // hard state is kept. meta.data_bytes must equal the data's size.
   Status install_snapshot(const pb::Snapshot& snapshot);
   // The host snapshotted its state machine at meta.index() (within the log): keep the data for
-  // InstallSnapshot and drop the entries it covers (paper section 7). Sets meta.data_bytes.
+  // InstallSnapshot and drop the entries it covers (paper section 7). Sets meta.data_bytes and
+  // meta.data_crc32c.
   Status save_snapshot(pb::SnapshotMeta meta, std::string_view data);
 
   // The current size of the LMDB map (for metrics, and tests of the growth rule).

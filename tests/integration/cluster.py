@@ -29,13 +29,14 @@ def free_port() -> int:
 
 
 class Cluster:
-    def __init__(self, tmp: pathlib.Path, nodes: int = 3, extra_args=(), env=None):
+    def __init__(self, tmp: pathlib.Path, nodes: int = 3, extra_args=(), env=None, node_args=None):
         self.tmp = tmp
         self.names = [f"n{i}" for i in range(1, nodes + 1)]
         self.client_port = {n: free_port() for n in self.names}
         self.peer_port = {n: free_port() for n in self.names}
         self.http_port = {n: free_port() for n in self.names}
         self.extra_args = list(extra_args)
+        self.node_args = {n: list(a) for n, a in (node_args or {}).items()}  # one node's own flags
         self.env = dict(os.environ, **(env or {}))
         self.procs = {}
 
@@ -58,7 +59,7 @@ class Cluster:
                 "--listen-client", self.endpoint(name), "--listen-peer", f"127.0.0.1:{self.peer_port[name]}",
                 "--listen-http", self.http_address(name),
                 "--initial-cluster", members, "--cluster-id", cluster_id,
-                "--heartbeat-ms", "50", "--election-ms", "400"] + self.extra_args
+                "--heartbeat-ms", "50", "--election-ms", "400"] + self.extra_args + self.node_args.get(name, [])
 
     def start(self, name, env=None):
         log = open(self.tmp / f"{name}.log", "ab")
@@ -86,6 +87,26 @@ class Cluster:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+
+    def miss_a_compaction(self, puts=200, victim_env=None):
+        """Leaves a follower (returned) needing InstallSnapshot to catch up: it is down while
+        `puts` writes commit and the others compact their logs (run with a small
+        --snapshot-entries); then the leader restarts too, so that no append queued for the
+        follower while it was down survives to bring it the entries instead; then the follower
+        restarts (with `victim_env`)."""
+        c = self.client()
+        victim = next(n for n in self.names if n != self.wait_for_leader())
+        self.kill(victim)
+        for i in range(puts):
+            assert c.put(f"s{i}".encode(), f"{i}".encode()).ok
+        c.close()
+        leader = self.wait_for_leader()
+        assert self.status(leader).snapshot_index > 0, "the leader never compacted its log"
+        self.kill(leader)
+        self.start(leader)
+        self.wait_for_leader()
+        self.start(victim, env=victim_env)
+        return victim
 
     def status(self, name):
         c = Client([self.endpoint(name)], timeout=1.0)

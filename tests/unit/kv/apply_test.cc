@@ -1,5 +1,5 @@
-// Applying committed entries: batches share a revision, non-command entries only advance the
-// applied index, replay is idempotent, and a bad batch applies nothing.
+// Applying committed entries: each write in a batch takes its own revision, non-command entries
+// only advance the applied index, replay is idempotent, and a bad batch applies nothing.
 #include <gtest/gtest.h>
 
 #include "tests/unit/kv/kv_harness.h"
@@ -13,23 +13,26 @@ using testing::noop_entry;
 using testing::put_request;
 using testing::write_command;
 
-TEST(Apply, CommandsInOneEntryShareTheEntryIndexAsRevision) {
+TEST(Apply, CommandsInOneEntryTakeARevisionEach) {
   KvHarness h;
   uint64_t index = h.next_index();
+  const uint64_t before = h.sm().revision();
   auto applied = h.apply({write_command(h.now_ms(), h.stamp(put_request("a", "1"))),
                           write_command(h.now_ms(), h.stamp(put_request("b", "1"))),
-                          write_command(h.now_ms(), h.stamp(put_request("a", "2")))});
+                          write_command(h.now_ms(), h.stamp(put_request("a", "2", true)))});
   ASSERT_EQ(applied.size(), 3u);
-  for (const AppliedCommand& c : applied) {
-    EXPECT_EQ(c.index.value, index);
-    EXPECT_EQ(c.response.header().revision(), index);
-    EXPECT_EQ(c.client_id, h.client_id());
+  for (size_t i = 0; i < applied.size(); ++i) {
+    EXPECT_EQ(applied[i].index.value, index);
+    EXPECT_EQ(applied[i].response.header().revision(), before + 1 + i);
+    EXPECT_EQ(applied[i].client_id, h.client_id());
   }
   EXPECT_EQ(applied[2].seq, h.last_seq());
-  // Two puts of "a" in one entry: version counts both, mod_revision is the entry's index.
+  // Two puts of "a" in one entry: version counts both, and each value has its own mod_revision.
   EXPECT_EQ(h.get("a")->version(), 2u);
-  EXPECT_EQ(h.get("a")->mod_revision(), index);
-  EXPECT_EQ(h.get("b")->mod_revision(), index);
+  EXPECT_EQ(applied[2].response.write().put().prev_kv().mod_revision(), before + 1);
+  EXPECT_EQ(h.get("a")->mod_revision(), before + 3);
+  EXPECT_EQ(h.get("b")->mod_revision(), before + 2);
+  EXPECT_EQ(h.sm().revision(), before + 3);
 }
 
 TEST(Apply, ManyEntriesInOneCallAnswerInLogOrder) {
@@ -134,6 +137,7 @@ TEST(Apply, WritesWithoutSessionApplyOncePerEntryAndOpenNoSession) {
   pb::WriteRequest w = put_request("k", "v");  // client_id 0: the HTTP API's writes
   w.set_seq(77);                               // the proposer's tag
   const uint64_t sessions_before = *h.sm().session_count();
+  const uint64_t revision_before = h.sm().revision();
   uint64_t first = h.next_index();
   // The same tag twice (a client retrying through HTTP): no deduplication, both apply.
   raft::pb::Entry entries[] = {entry(first, {write_command(h.now_ms(), w)}),
@@ -146,7 +150,7 @@ TEST(Apply, WritesWithoutSessionApplyOncePerEntryAndOpenNoSession) {
     EXPECT_EQ(c.client_id, 0u);
     EXPECT_EQ(c.seq, 77u);
   }
-  EXPECT_EQ((*applied)[1].response.header().revision(), first + 1);
+  EXPECT_EQ((*applied)[1].response.header().revision(), revision_before + 2);
   EXPECT_EQ(h.get("k")->version(), 2u);
   EXPECT_EQ(*h.sm().session_count(), sessions_before);
 }

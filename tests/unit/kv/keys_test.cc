@@ -29,26 +29,25 @@ std::vector<std::string> keys_of(const pb::RangeResponse& r) {
   return keys;
 }
 
-TEST(Put, CreatesKeyWithVersionOneAndBothRevisionsAtTheEntryIndex) {
+TEST(Put, CreatesKeyWithVersionOneAndBothRevisionsAtTheNextStoreRevision) {
   KvHarness h;
-  uint64_t index = h.next_index();
+  uint64_t revision = h.sm().revision() + 1;
   pb::ClientResponse r = h.put("a", "1");
   EXPECT_EQ(r.code(), pb::OK);
-  EXPECT_EQ(r.header().revision(), index);
+  EXPECT_EQ(r.header().revision(), revision);
   auto kv = h.get("a");
   ASSERT_TRUE(kv.has_value());
   EXPECT_EQ(kv->value(), "1");
   EXPECT_EQ(kv->version(), 1u);
-  EXPECT_EQ(kv->create_revision(), index);
-  EXPECT_EQ(kv->mod_revision(), index);
+  EXPECT_EQ(kv->create_revision(), revision);
+  EXPECT_EQ(kv->mod_revision(), revision);
 }
 
 TEST(Put, OverwriteBumpsVersionAndModRevisionButKeepsCreateRevision) {
   KvHarness h;
-  uint64_t created = h.next_index();
-  h.put("a", "1");
-  uint64_t modified = h.next_index();
-  h.put("a", "2");
+  uint64_t created = h.put("a", "1").header().revision();
+  uint64_t modified = h.put("a", "2").header().revision();
+  EXPECT_EQ(modified, created + 1);
   auto kv = h.get("a");
   ASSERT_TRUE(kv.has_value());
   EXPECT_EQ(kv->value(), "2");
@@ -95,17 +94,19 @@ TEST(Get, AbsentKeyHasNoKvAndOkCode) {
   EXPECT_FALSE(r->get().has_kv());
 }
 
-TEST(Get, HeaderRevisionIsTheAppliedIndex) {
+TEST(Get, HeaderRevisionIsTheStoreRevisionNotTheAppliedIndex) {
   KvHarness h;
-  h.put("a", "1");
+  const uint64_t written = h.put("a", "1").header().revision();
   raft::pb::Entry noops[] = {testing::noop_entry(h.next_index()), testing::noop_entry(h.next_index() + 1)};
   ASSERT_TRUE(h.sm().apply(noops).is_ok());
   pb::GetRequest request;
   request.set_key("a");
   auto r = h.sm().get(request);
   ASSERT_TRUE(r.is_ok());
-  EXPECT_EQ(r->header().revision(), h.next_index() + 1);
-  EXPECT_EQ(r->header().revision(), h.sm().applied_index().value);
+  // No-op entries advance the applied index but change no key, so take no revision.
+  EXPECT_EQ(r->header().revision(), written);
+  EXPECT_EQ(r->header().revision(), h.sm().revision());
+  EXPECT_LT(r->header().revision(), h.sm().applied_index().value);
 }
 
 TEST(Delete, RemovesTheKeyAndReportsOneDeletedWithPrevKv) {
@@ -135,8 +136,7 @@ TEST(Delete, RecreatedKeyStartsOverAtVersionOneWithANewCreateRevision) {
   h.put("a", "1");
   h.put("a", "2");
   h.del("a");
-  uint64_t recreated = h.next_index();
-  h.put("a", "3");
+  uint64_t recreated = h.put("a", "3").header().revision();
   auto kv = h.get("a");
   ASSERT_TRUE(kv.has_value());
   EXPECT_EQ(kv->version(), 1u);

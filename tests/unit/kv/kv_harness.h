@@ -97,6 +97,9 @@ class KvHarness {
   }
 
   StateMachine& sm() { return *sm_; }
+  const std::string& dir() const { return dir_.path(); }
+  // Closes the state machine (as a stopped node would); reopen() starts it again.
+  void close() { sm_.reset(); }
   const StateMachineOptions& options() const { return options_; }
   uint64_t client_id() const { return client_id_; }
   uint64_t last_seq() const { return seq_; }
@@ -113,8 +116,12 @@ class KvHarness {
     sm_ = std::move(*opened);
   }
 
-  // Applies one entry carrying `commands` at the next index.
-  std::vector<AppliedCommand> apply(const std::vector<pb::Command>& commands) {
+  // Applies one entry carrying `commands` at the next index. Commands that carry no session
+  // timeout get this harness's, as a leader stamps its own on every command it proposes.
+  std::vector<AppliedCommand> apply(std::vector<pb::Command> commands) {
+    for (pb::Command& c : commands) {
+      if (c.session_timeout_ms() == 0) c.set_session_timeout_ms(options_.sessions.session_timeout_ms);
+    }
     raft::pb::Entry e = entry(next_index_++, commands);
     auto applied = sm_->apply(std::span(&e, 1));
     EXPECT_TRUE(applied.is_ok()) << applied.status().to_string();

@@ -70,6 +70,20 @@ TEST(Sessions, UnknownClientGetsSessionExpiredAndNothingIsApplied) {
   EXPECT_FALSE(h.get("k").has_value());
 }
 
+// Replicas may run with different --session-timeout-ms (a rolling change): each applies the
+// timeout the command carries, so all expire the same sessions at the same entry.
+TEST(Sessions, ExpiryFollowsTheTimeoutTheCommandCarriesNotTheReplicasOwn) {
+  KvHarness h(with_sessions(1000));
+  const uint64_t start = h.now_ms();
+  uint64_t other = h.register_client();
+  pb::Command patient = write_command(start + 5000, session_put(other, 1, "o"));
+  patient.set_session_timeout_ms(60'000);
+  ASSERT_EQ(h.apply({patient}).at(0).response.code(), pb::OK);
+  pb::Command strict = write_command(start + 5100, session_put(other, 2, "o"));
+  strict.set_session_timeout_ms(50);
+  EXPECT_EQ(h.apply({strict}).at(0).response.code(), pb::SESSION_EXPIRED);
+}
+
 TEST(Sessions, SessionIdleLongerThanTheTimeoutByLeaderTimestampsExpires) {
   KvHarness h(with_sessions(1000));
   const uint64_t start = h.now_ms();
@@ -187,14 +201,19 @@ TEST(Sessions, ExpiryIsTheSameOnEveryReplica) {
     options.data_dir = dir;
     auto sm = StateMachine::open(options);
     ASSERT_TRUE(sm.is_ok());
+    // The leader stamps its session timeout on every command (kv.proto, Command).
+    auto stamped = [](pb::Command c) {
+      c.set_session_timeout_ms(1000);
+      return c;
+    };
     std::vector<raft::pb::Entry> log = {
-        testing::entry(1, {register_command(100)}),
-        testing::entry(2, {register_command(200)}),
-        testing::entry(3, {register_command(300)}),  // evicts client 1
-        testing::entry(
-            4, {write_command(400, session_put(1, 1, "x")), write_command(400, session_put(3, 1, "z"))}),
-        testing::entry(5, {write_command(1300, session_put(2, 1, "y"))}),  // client 2 idle 1100 ms
-        testing::entry(6, {write_command(1350, session_put(3, 2, "z"))})};
+        testing::entry(1, {stamped(register_command(100))}),
+        testing::entry(2, {stamped(register_command(200))}),
+        testing::entry(3, {stamped(register_command(300))}),  // evicts client 1
+        testing::entry(4, {stamped(write_command(400, session_put(1, 1, "x"))),
+                           stamped(write_command(400, session_put(3, 1, "z")))}),
+        testing::entry(5, {stamped(write_command(1300, session_put(2, 1, "y")))}),  // client 2 idle 1100 ms
+        testing::entry(6, {stamped(write_command(1350, session_put(3, 2, "z")))})};
     auto applied = (*sm)->apply(log);
     ASSERT_TRUE(applied.is_ok());
     answers.push_back(*applied);

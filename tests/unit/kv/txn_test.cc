@@ -10,14 +10,12 @@ namespace {
 using testing::KvHarness;
 using Op = pb::Compare::Op;
 
-// A store holding "k" = "m" at version 2, created at index `created`, modified at `modified`.
+// A store holding "k" = "m" at version 2, created at revision `created`, modified at `modified`.
 class CompareTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    created = h.next_index();
-    h.put("k", "a");
-    modified = h.next_index();
-    h.put("k", "m");
+    created = h.put("k", "a").header().revision();
+    modified = h.put("k", "m").header().revision();
   }
 
   // Whether `compare` holds, judged by a Txn with no ops.
@@ -195,7 +193,7 @@ TEST(Txn, LaterOpsSeeEarlierOpsAndAllWritesShareOneRevision) {
   KvHarness h;
   h.put("gone", "v");
   h.put("old", "1");
-  uint64_t index = h.next_index();
+  const uint64_t revision = h.sm().revision() + 1;
   pb::TxnRequest t;
   pb::PutRequest* put = t.add_success()->mutable_put();
   put->set_key("a");
@@ -212,8 +210,9 @@ TEST(Txn, LaterOpsSeeEarlierOpsAndAllWritesShareOneRevision) {
   EXPECT_EQ(r.responses(1).get().kv().value(), "1");
   EXPECT_EQ(r.responses(2).delete_key().deleted(), 1u);
   EXPECT_EQ(r.responses(3).range().count(), 2u);  // "a" and "old": "gone" is gone
-  EXPECT_EQ(h.get("a")->mod_revision(), index);
-  EXPECT_EQ(h.get("old")->mod_revision(), index);
+  EXPECT_EQ(h.get("a")->mod_revision(), revision);
+  EXPECT_EQ(h.get("old")->mod_revision(), revision);
+  EXPECT_EQ(h.sm().revision(), revision);
   EXPECT_EQ(h.get("old")->version(), 2u);
 }
 

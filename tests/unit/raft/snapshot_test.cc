@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "raft/crc32c.h"
 #include "raft/memory_log.h"
 #include "raft/node.h"
 #include "tests/unit/raft/test_cluster.h"
@@ -106,6 +107,36 @@ TEST(Snapshot, Section7_LaggingFollowerGetsTheSnapshotInChunksAndRestartsItsLogT
   EXPECT_EQ(c.applied(3).back().data(), "after");
 }
 
+// Paper 7: the follower checks the whole stream before anything is replaced. One flipped byte
+// in the last chunk: the log stays as it was, nothing is acknowledged or handed to the host,
+// the leader is asked for the stream again, and the intact resend installs.
+TEST(Snapshot, Section7_AStreamThatFailsItsChecksumReplacesNothingAndIsAskedForAgain) {
+  TestCluster c(3, [](Config& cfg) { cfg.snapshot_chunk_bytes_max = kChunk; });
+  const LogIndex snap = lag_node3_behind_a_snapshot(c);
+  const LogIndex last_before = c.log(3).last_index();
+  c.tick(1);
+  c.set_rewrite([](pb::Message& m) {
+    if (m.type() == pb::MSG_SNAP && m.snapshot_done()) (*m.mutable_snapshot_chunk())[7] ^= 0x20;
+  });
+  ASSERT_TRUE(c.deliver_until([&c] { return c.node(3).snapshots_refused() > 0; }));
+  EXPECT_EQ(c.node(3).snapshots_refused(), 1u);
+  for (const Ready& rd : c.readies(3)) EXPECT_FALSE(rd.snapshot.has_value());
+  EXPECT_EQ(c.log(3).snapshot_meta().index(), 0u);
+  EXPECT_EQ(c.log(3).last_index(), last_before);
+  EXPECT_EQ(c.node(3).last_index(), last_before);
+  const std::vector<pb::Message> refusals = of_type(c.sent(), pb::MSG_SNAP_RESP);
+  ASSERT_FALSE(refusals.empty());
+  EXPECT_TRUE(refusals.back().reject());
+  EXPECT_EQ(refusals.back().snapshot_offset(), 0u);
+  // The refusal makes the leader start the stream over; this time it arrives intact.
+  c.clear_rewrite();
+  c.deliver_all();
+  EXPECT_EQ(c.node(3).snapshots_refused(), 1u);
+  EXPECT_EQ(c.log(3).snapshot_meta().index(), snap.value);
+  EXPECT_EQ(c.node(3).applied(), snap);
+  EXPECT_EQ(c.node(1).progress().at(NodeId(3)).match, snap);
+}
+
 TEST(Snapshot, Section7_LostChunkIsResentWhenHeartbeatAnswersShowNoProgress) {
   TestCluster c(3, [](Config& cfg) { cfg.snapshot_chunk_bytes_max = kChunk; });
   const LogIndex snap = lag_node3_behind_a_snapshot(c);
@@ -184,6 +215,7 @@ pb::Message whole_snapshot(uint64_t index, const std::string& data) {
   m.mutable_snapshot_meta()->set_term(1);
   *m.mutable_snapshot_meta()->mutable_conf() = conf_of(3);
   m.mutable_snapshot_meta()->set_data_bytes(data.size());
+  m.mutable_snapshot_meta()->set_data_crc32c(crc32c_extend(0, data));
   m.set_snapshot_chunk(data);
   return m;
 }
@@ -253,6 +285,7 @@ TEST(Snapshot, Section7_DuplicatedChunkIsHarmless) {
   first.mutable_snapshot_meta()->set_term(1);
   *first.mutable_snapshot_meta()->mutable_conf() = conf_of(3);
   first.mutable_snapshot_meta()->set_data_bytes(200);
+  first.mutable_snapshot_meta()->set_data_crc32c(crc32c_extend(0, std::string(100, 'x') + std::string(100, 'y')));
   first.set_snapshot_chunk(std::string(100, 'x'));
   n.step(first);
   handle_ready(n, log);

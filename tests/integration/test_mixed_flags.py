@@ -1,0 +1,80 @@
+"""Apply depends on the log alone: nodes whose flags differ (a rolling config change is enough)
+still apply every entry alike (kv/limits.h, kv.proto Command)."""
+import subprocess
+import time
+
+from castor_client import Client
+from castor_client.proto import kv_pb2
+from cluster import BUILD, Cluster
+
+
+def _lead(cluster, name):
+    """Makes `name` the leader (castorctl leader transfer) and returns once all agree."""
+    if cluster.wait_for_leader() != name:
+        subprocess.run([str(BUILD / "tools" / "castorctl"), "--endpoints", ",".join(cluster.endpoints),
+                        "leader", "transfer", name], check=True, capture_output=True, timeout=20)
+    deadline = time.monotonic() + 10
+    while cluster.leader() != name:
+        assert time.monotonic() < deadline, f"{name} did not take the lead"
+        time.sleep(0.05)
+
+
+def _caught_up(cluster):
+    """Waits until every node has applied what the leader has committed."""
+    commit = cluster.status(cluster.wait_for_leader()).commit
+    deadline = time.monotonic() + 10
+    while any(cluster.status(n).applied < commit for n in cluster.names):
+        assert time.monotonic() < deadline, "a node did not apply the leader's commit index"
+        time.sleep(0.05)
+
+
+def _local_view(cluster, name, prefix):
+    """What node `name` itself holds under `prefix` (a serializable read answered by it)."""
+    c = Client([cluster.endpoint(name)])
+    try:
+        r = c.range(prefix=prefix, serializable=True)
+        assert r.ok, r.message
+        return [(kv.key, kv.value, kv.mod_revision) for kv in r.response.range.kvs]
+    finally:
+        c.close()
+
+
+def test_a_txn_only_the_leaders_flags_allow_is_applied_by_every_node(tmp_path):
+    cluster = Cluster(tmp_path, node_args={"n1": ["--txn-ops-max", "256"]})
+    cluster.start_all()
+    try:
+        _lead(cluster, "n1")
+        puts = [kv_pb2.RequestOp(put=kv_pb2.PutRequest(key=b"mixed/%03d" % i, value=b"v"))
+                for i in range(200)]
+        c = Client([cluster.endpoint("n1")])
+        r = c.txn([], puts)
+        c.close()
+        assert r.ok and r.response.write.txn.succeeded, r.message
+        _caught_up(cluster)
+        views = {n: _local_view(cluster, n, b"mixed/") for n in cluster.names}
+        assert len(views["n1"]) == 200
+        for n in cluster.names:
+            assert views[n] == views["n1"], f"{n} holds {len(views[n])} of the Txn's 200 keys"
+    finally:
+        cluster.stop_all()
+
+
+def test_sessions_expire_by_the_leaders_timeout_on_every_node(tmp_path):
+    # n2 would expire any session idle for 1 ms; n1 leads with the default hour.
+    cluster = Cluster(tmp_path, node_args={"n2": ["--session-timeout-ms", "1"]})
+    cluster.start_all()
+    try:
+        _lead(cluster, "n1")
+        c = Client([cluster.endpoint("n1")])
+        for i in range(5):
+            r = c.put(b"session/%d" % i, b"v")
+            assert r.ok, r.message
+            time.sleep(0.05)
+        c.close()
+        _caught_up(cluster)
+        views = {n: _local_view(cluster, n, b"session/") for n in cluster.names}
+        assert len(views["n1"]) == 5
+        for n in cluster.names:
+            assert views[n] == views["n1"], f"{n} holds {views[n]}"
+    finally:
+        cluster.stop_all()

@@ -1,0 +1,40 @@
+"""A damaged InstallSnapshot stream is refused before it replaces anything, counted, logged and
+asked for again (paper 7; raft::Node::snapshots_refused). The leader damages the last chunk of
+the first snapshot it sends (failpoint corrupt-snapshot-chunk=once)."""
+import time
+
+from cluster import Cluster, parse_metrics
+
+REFUSED = ("castor_rejected_total", {"listener": "peer", "reason": "snapshot_checksum"})
+
+
+def _refusals(cluster, name):
+    status, _, body = cluster.http(name, "GET", "/metrics")
+    assert status == 200
+    return sum(v for n, labels, v in parse_metrics(body.decode())
+               if n == REFUSED[0] and labels == REFUSED[1])
+
+
+def test_a_snapshot_with_a_flipped_byte_is_refused_and_the_resent_one_installs(tmp_path):
+    cluster = Cluster(tmp_path, extra_args=["--snapshot-entries", "20"],
+                      env={"CASTOR_FAILPOINTS": "corrupt-snapshot-chunk=once"})
+    try:
+        cluster.start_all()
+        victim = cluster.miss_a_compaction()
+        deadline = time.monotonic() + 15
+        s = None
+        while time.monotonic() < deadline:
+            s = cluster.status(victim)
+            if s and s.applied >= 200:
+                break
+            time.sleep(0.05)
+        assert s and s.applied >= 200 and s.snapshot_index > 0, f"{victim} did not catch up: {s}"
+        assert cluster.procs[victim].poll() is None, f"{victim} exited"
+        assert _refusals(cluster, victim) == 1
+        assert "refused the snapshot" in cluster.log(victim)
+        assert "installed the leader's snapshot" in cluster.log(victim)
+        local = cluster.client()
+        local.endpoints = [local._parse(cluster.endpoint(victim))]
+        assert local.get(b"s7", serializable=True).response.get.kv.value == b"7"
+    finally:
+        cluster.stop_all()
