@@ -270,7 +270,8 @@ def test_revisions_accept_overlapping_writes_in_either_order():
 
 
 def test_add_check_keeps_the_earliest_anomaly():
-    stale = [op(0, "write", "k", 1, 0, 1), op(0, "write", "k", 2, 2, 3), op(1, "read", "k", 1, 4, 5)]
+    stale = [op(0, "write", "k", 1, 0, 1), op(0, "write", "k", 2, 2, 3),
+             op(1, "read", "k", 1, 4, 5)]
     early = history(*stale, put(2, 10, 5, 0, 2, key="j"), put(3, 11, 5, 1, 3, key="j"))
     late = history(*stale, put(2, 10, 5, 6, 8, key="j"), put(3, 11, 5, 7, 9, key="j"))
     assert add_check(check_register(early), check_revisions(early))["anomaly"]["kind"] == \

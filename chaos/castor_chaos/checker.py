@@ -420,45 +420,55 @@ def check_counter(events: Iterable[Event]) -> dict:
 # --------------------------------------------------------------------------------------------
 # Revisions
 
+Learned = tuple[KeyRevision, Operation]  # a fact and the ok operation that learned it
 
-def _facts_by_key(ops: Iterable[Operation]) -> dict[Any, list[tuple[KeyRevision, Operation]]]:
+
+def _facts_by_key(ops: Iterable[Operation]) -> dict[Any, list[Learned]]:
     """Every revision fact with the ok operation that learned it, per key, in return order."""
-    by_key: dict[Any, list[tuple[KeyRevision, Operation]]] = {}
+    by_key: dict[Any, list[Learned]] = {}
     for op in sorted((op for op in ops if op.revisions), key=lambda op: op.return_ns):
         for fact in op.revisions:
             by_key.setdefault(fact.key, []).append((fact, op))
     return by_key
 
 
-def _source(fact: KeyRevision, op: Operation, origin_ns: int) -> str:
+def _source(learned: Learned, origin_ns: int) -> str:
+    fact, op = learned
     return f"{fact.value!r} ({'written' if fact.wrote else 'seen'} by {op.describe(origin_ns)})"
 
 
-def _reused(key: Any, facts: list[tuple[KeyRevision, Operation]], origin_ns: int) -> list[dict]:
+def _revision_anomaly(kind: str, message: str, earlier: Learned, later: Learned,
+                      origin_ns: int) -> dict:
+    """An anomaly between two facts of one key, dated when the later one was learned."""
+    fact, op = later
+    ops = [earlier[1].describe(origin_ns), op.describe(origin_ns)]
+    return {"key": fact.key, "kind": kind, "revision": fact.revision, "message": message,
+            "op": ops[1], "ops": ops, "at_ns": op.return_ns}
+
+
+def _reused(key: Any, facts: list[Learned], origin_ns: int) -> list[dict]:
     """Revisions of ``key`` that carried two different values.
 
     A revision names one state-changing write, and a key's mod_revision names the write that
     gave it its value; so whoever learned "``key`` held v at revision r" (the write itself, a
     read, a prev_kv) must agree on v. Reported once per extra value, when it becomes known.
     """
-    first: dict[int, tuple[KeyRevision, Operation]] = {}
+    first: dict[int, Learned] = {}
     reported: set[tuple[int, Any]] = set()
     found = []
-    for fact, op in facts:
-        seen, seen_op = first.setdefault(fact.revision, (fact, op))
-        if seen.value != fact.value and (fact.revision, fact.value) not in reported:
+    for learned in facts:
+        fact = learned[0]
+        seen = first.setdefault(fact.revision, learned)
+        if seen[0].value != fact.value and (fact.revision, fact.value) not in reported:
             reported.add((fact.revision, fact.value))
-            found.append({
-                "key": key, "kind": "revision-reused", "revision": fact.revision,
-                "message": f"revision {fact.revision} of k={key} carried two values: "
-                f"{_source(seen, seen_op, origin_ns)} and {_source(fact, op, origin_ns)}",
-                "op": op.describe(origin_ns),
-                "ops": [seen_op.describe(origin_ns), op.describe(origin_ns)], "at_ns": op.return_ns})
+            found.append(_revision_anomaly(
+                "revision-reused", f"revision {fact.revision} of k={key} carried two values: "
+                f"{_source(seen, origin_ns)} and {_source(learned, origin_ns)}",
+                seen, learned, origin_ns))
     return found
 
 
-def _not_increasing(key: Any, facts: list[tuple[KeyRevision, Operation]],
-                    origin_ns: int) -> list[dict]:
+def _not_increasing(key: Any, facts: list[Learned], origin_ns: int) -> list[dict]:
     """Writes of ``key`` whose own revision is not above one already known when they began.
 
     Sound whatever the overlaps: a fact learned by an operation that returned before a write
@@ -467,24 +477,22 @@ def _not_increasing(key: Any, facts: list[tuple[KeyRevision, Operation]],
     have increasing revisions; writes that overlap may have them in either order, and are
     never compared.
     """
-    writes = sorted(((f, op) for f, op in facts if f.wrote), key=lambda w: w[1].call_ns)
-    highest: tuple[KeyRevision, Operation] | None = None
+    writes = sorted((w for w in facts if w[0].wrote), key=lambda w: w[1].call_ns)
+    highest: Learned | None = None
     i = 0
     found = []
-    for fact, op in writes:
-        while i < len(facts) and facts[i][1].return_ns < op.call_ns:
+    for write in writes:
+        revision, call_ns = write[0].revision, write[1].call_ns
+        while i < len(facts) and facts[i][1].return_ns < call_ns:
             if highest is None or facts[i][0].revision > highest[0].revision:
                 highest = facts[i]
             i += 1
-        if highest is not None and highest[0].revision >= fact.revision:
-            known, known_op = highest
-            found.append({
-                "key": key, "kind": "revision-not-increasing", "revision": fact.revision,
-                "message": f"a write of k={key} got revision {fact.revision}, but revision "
-                f"{known.revision} of k={key} was known before it was invoked: "
-                f"{_source(known, known_op, origin_ns)}; the write: {_source(fact, op, origin_ns)}",
-                "op": op.describe(origin_ns),
-                "ops": [known_op.describe(origin_ns), op.describe(origin_ns)], "at_ns": op.return_ns})
+        if highest is not None and highest[0].revision >= revision:
+            found.append(_revision_anomaly(
+                "revision-not-increasing", f"a write of k={key} got revision {revision}, but "
+                f"revision {highest[0].revision} of k={key} was known before it was invoked: "
+                f"{_source(highest, origin_ns)}; the write: {_source(write, origin_ns)}",
+                highest, write, origin_ns))
     return found
 
 
@@ -499,9 +507,8 @@ def check_revisions(events: Iterable[Event]) -> dict:
     ops = operations(events)
     origin_ns = min((op.call_ns for op in ops), default=0)
     by_key = _facts_by_key(ops)
-    anomalies = sorted((a for key, facts in by_key.items()
-                        for a in _reused(key, facts, origin_ns) + _not_increasing(key, facts, origin_ns)),
-                       key=lambda a: a["at_ns"])
+    anomalies = sorted((a for key, facts in by_key.items() for find in (_reused, _not_increasing)
+                        for a in find(key, facts, origin_ns)), key=lambda a: a["at_ns"])
     return {"checker": "revisions", "valid": not anomalies,
             "anomaly": anomalies[0] if anomalies else None,
             "anomalies": anomalies[:_EXPLAIN_MAX],
