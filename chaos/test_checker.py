@@ -5,8 +5,9 @@ import random
 import time
 
 from castor_chaos import synth
-from castor_chaos.checker import UNKNOWN, check_counter, check_register, check_set
-from histories import history, op
+from castor_chaos.checker import (UNKNOWN, add_check, check_counter, check_register,
+                                  check_revisions, check_set)
+from histories import MS, history, op
 
 
 def valid(*ops, **kw):
@@ -198,6 +199,86 @@ def test_counter_rejects_lost_and_double_applied_increments():
     high = check_counter(history(*incrs, op(0, "read", "c", 3, 5, 6)))
     assert low["valid"] is False and "lost" in low["anomaly"]["message"]
     assert high["valid"] is False and "twice" in high["anomaly"]["message"]
+
+
+# ------------------------------------------------------------------ revisions
+
+def put(process, value, revision, call, ret, prev=None, key="k"):
+    """An ok write that learned its own revision and, given ``prev`` = (value, revision), the
+    prev_kv it replaced."""
+    learned = [(key, revision, value, True)] + ([(key, prev[1], prev[0], False)] if prev else [])
+    return op(process, "write", key, value, call, ret, revisions=learned)
+
+
+def get(process, value, revision, call, ret, key="k"):
+    """An ok read that saw ``value`` at mod_revision ``revision``."""
+    return op(process, "read", key, value, call, ret, revisions=[(key, revision, value, False)])
+
+
+def test_revisions_accept_a_clean_history_and_the_register_ignores_them():
+    events = history(put(0, 1, 3, 0, 1), get(1, 1, 3, 2, 3), put(0, 2, 4, 4, 5, prev=(1, 3)),
+                     put(1, 3, 9, 6, 7, prev=(2, 4)), get(2, 3, 9, 8, 9),
+                     put(0, 10, 5, 10, 11, key="other"),
+                     op(2, "cas", "k", (3, 4), 12, 13, revisions=[("k", 12, 4, True)]),
+                     op(1, "write", "k", 5, 14, 15, "info"), get(2, 4, 12, 16, 17))
+    verdict = add_check(check_register(events), check_revisions(events))
+    assert verdict["valid"] is True, verdict["anomaly"]
+    assert verdict["checker"] == "linearizable-register + revisions"
+    assert verdict["revisions"]["counts"] == {"keys": 2, "facts": 10, "writes": 5, "anomalies": 0}
+
+
+def test_revisions_catch_one_revision_with_two_values():
+    # Two concurrent writes answered with one revision: Castor's old revision per Raft entry.
+    verdict = check_revisions(history(put(0, 1, 5, 0, 2), put(1, 2, 5, 1, 3), get(2, 2, 5, 4, 5)))
+    assert verdict["valid"] is False and verdict["counts"]["anomalies"] == 1
+    anomaly = verdict["anomaly"]
+    assert (anomaly["kind"], anomaly["key"], anomaly["revision"]) == ("revision-reused", "k", 5)
+    assert anomaly["message"].startswith("revision 5 of k=k carried two values: 1 (written by "
+                                         "write k=k 1 (ok, p0, 0.000000-0.002000 s)) and 2 "
+                                         "(written by write k=k 2 (ok, p1, 0.001000-0.003000 s))")
+    assert anomaly["at_ns"] == 3 * MS
+
+
+def test_revisions_catch_a_reused_revision_from_reads_and_prev_kv():
+    read = check_revisions(history(put(0, 1, 5, 0, 1), put(0, 2, 6, 2, 3), get(1, 2, 5, 4, 5)))
+    prev = check_revisions(history(put(0, 1, 5, 0, 1), put(1, 2, 6, 2, 3, prev=(7, 5))))
+    assert read["anomaly"]["kind"] == prev["anomaly"]["kind"] == "revision-reused"
+    assert "2 (seen by read k=k -> 2" in read["anomaly"]["message"]
+    assert "7 (seen by write k=k 2" in prev["anomaly"]["message"]
+
+
+def test_revisions_catch_a_later_write_with_a_lower_revision():
+    verdict = check_revisions(history(put(0, 1, 7, 0, 1), put(1, 2, 6, 2, 3)))
+    assert verdict["valid"] is False
+    anomaly = verdict["anomaly"]
+    assert anomaly["kind"] == "revision-not-increasing" and anomaly["revision"] == 6
+    assert anomaly["message"].startswith("a write of k=k got revision 6, but revision 7 of k=k "
+                                         "was known before it was invoked: 1 (written by write")
+    # Known from a read is as good as from a write; an equal revision is not an increase.
+    seen = check_revisions(history(get(0, 1, 9, 0, 1), put(1, 2, 8, 2, 3)))
+    equal = check_revisions(history(put(0, 1, 7, 0, 1), put(1, 1, 7, 2, 3)))
+    assert seen["anomaly"]["kind"] == equal["anomaly"]["kind"] == "revision-not-increasing"
+
+
+def test_revisions_accept_overlapping_writes_in_either_order():
+    for first, second in ((7, 8), (8, 7)):
+        verdict = check_revisions(history(put(0, 1, first, 0, 10), put(1, 2, second, 5, 6),
+                                           put(2, 3, 9, 1, 20), get(3, 2, second, 4, 21)))
+        assert verdict["valid"] is True, verdict["anomaly"]
+    # A read that had not returned when a write began says nothing about the write's revision.
+    assert check_revisions(history(get(0, 3, 9, 0, 5), put(1, 2, 8, 4, 6)))["valid"] is True
+
+
+def test_add_check_keeps_the_earliest_anomaly():
+    stale = [op(0, "write", "k", 1, 0, 1), op(0, "write", "k", 2, 2, 3),
+             op(1, "read", "k", 1, 4, 5)]
+    early = history(*stale, put(2, 10, 5, 0, 2, key="j"), put(3, 11, 5, 1, 3, key="j"))
+    late = history(*stale, put(2, 10, 5, 6, 8, key="j"), put(3, 11, 5, 7, 9, key="j"))
+    assert add_check(check_register(early), check_revisions(early))["anomaly"]["kind"] == \
+        "revision-reused"
+    combined = add_check(check_register(late), check_revisions(late))
+    assert combined["valid"] is False and combined["anomaly"]["kind"] == "impossible-read"
+    assert combined["revisions"]["valid"] is False
 
 
 # ------------------------------------------------------------------ against brute force

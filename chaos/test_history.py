@@ -2,7 +2,8 @@
 
 import pytest
 
-from castor_chaos.history import FAIL, INFO, OK, Recorder, operations, read_jsonl, write_jsonl
+from castor_chaos.history import (FAIL, INFO, OK, KeyRevision, Recorder, operations, read_jsonl,
+                                  write_jsonl)
 
 
 def ticking_clock():
@@ -48,8 +49,16 @@ def test_jsonl_round_trip(tmp_path):
     rec.invoke(0, "cas", "k", [1, 2])
     rec.complete(0, INFO, error="timeout")
     rec.invoke(0, "read", "k")
-    rec.complete(0, OK, 2)
+    rec.complete(0, OK, 2, revisions=[KeyRevision("k", 17, 2, False)])
     path = tmp_path / "history.jsonl"
     write_jsonl(path, rec.events())
     assert read_jsonl(path) == rec.events()
     assert len(path.read_text().splitlines()) == 4
+    assert operations(read_jsonl(path))[1].revisions == (("k", 17, 2, False),)
+
+
+def test_only_ok_completions_carry_revisions():
+    rec = Recorder(concurrency=1, clock=ticking_clock())
+    rec.invoke(0, "write", "k", 1)
+    with pytest.raises(ValueError):
+        rec.complete(0, INFO, revisions=[("k", 3, 1, True)])

@@ -3,7 +3,9 @@
 ``check_register``: linearizability of independent registers (one per key), by the
 Wing-Gong search with Lowe's memo ("Testing for linearizability", Lowe 2016). ``check_set`` and
 ``check_counter``: the weaker end-state properties of the set and counter workloads, which are
-not linearizability checks and need no search.
+not linearizability checks and need no search. ``check_revisions``: what the revisions that ok
+operations learned say about each key (one value per revision, growing with real time);
+``add_check`` folds it into another verdict.
 
 Every checker returns a JSON-ready verdict dict whose ``valid`` is True, False, or "unknown".
 "unknown" means the checker could not decide (time budget, no final read); it is never turned
@@ -17,7 +19,7 @@ from bisect import bisect_left
 from itertools import accumulate
 from typing import Any, Iterable
 
-from .history import FAIL, INFO, OK, Event, Operation, iter_keys, operations
+from .history import FAIL, INFO, OK, Event, KeyRevision, Operation, iter_keys, operations
 
 UNKNOWN = "unknown"
 
@@ -413,3 +415,117 @@ def check_counter(events: Iterable[Event]) -> dict:
             "final": {"value": reads[-1].value, "acknowledged": total_acked,
                       "unknown": total_unknown},
             "bad_reads": len(bad), "counts": _counts(ops)}
+
+
+# --------------------------------------------------------------------------------------------
+# Revisions
+
+Learned = tuple[KeyRevision, Operation]  # a fact and the ok operation that learned it
+
+
+def _facts_by_key(ops: Iterable[Operation]) -> dict[Any, list[Learned]]:
+    """Every revision fact with the ok operation that learned it, per key, in return order."""
+    by_key: dict[Any, list[Learned]] = {}
+    for op in sorted((op for op in ops if op.revisions), key=lambda op: op.return_ns):
+        for fact in op.revisions:
+            by_key.setdefault(fact.key, []).append((fact, op))
+    return by_key
+
+
+def _source(learned: Learned, origin_ns: int) -> str:
+    fact, op = learned
+    return f"{fact.value!r} ({'written' if fact.wrote else 'seen'} by {op.describe(origin_ns)})"
+
+
+def _revision_anomaly(kind: str, message: str, earlier: Learned, later: Learned,
+                      origin_ns: int) -> dict:
+    """An anomaly between two facts of one key, dated when the later one was learned."""
+    fact, op = later
+    ops = [earlier[1].describe(origin_ns), op.describe(origin_ns)]
+    return {"key": fact.key, "kind": kind, "revision": fact.revision, "message": message,
+            "op": ops[1], "ops": ops, "at_ns": op.return_ns}
+
+
+def _reused(key: Any, facts: list[Learned], origin_ns: int) -> list[dict]:
+    """Revisions of ``key`` that carried two different values.
+
+    A revision names one state-changing write, and a key's mod_revision names the write that
+    gave it its value; so whoever learned "``key`` held v at revision r" (the write itself, a
+    read, a prev_kv) must agree on v. Reported once per extra value, when it becomes known.
+    """
+    first: dict[int, Learned] = {}
+    reported: set[tuple[int, Any]] = set()
+    found = []
+    for learned in facts:
+        fact = learned[0]
+        seen = first.setdefault(fact.revision, learned)
+        if seen[0].value != fact.value and (fact.revision, fact.value) not in reported:
+            reported.add((fact.revision, fact.value))
+            found.append(_revision_anomaly(
+                "revision-reused", f"revision {fact.revision} of k={key} carried two values: "
+                f"{_source(seen, origin_ns)} and {_source(learned, origin_ns)}",
+                seen, learned, origin_ns))
+    return found
+
+
+def _not_increasing(key: Any, facts: list[Learned], origin_ns: int) -> list[dict]:
+    """Writes of ``key`` whose own revision is not above one already known when they began.
+
+    Sound whatever the overlaps: a fact learned by an operation that returned before a write
+    was invoked is a revision the store had already reached, so the write, which changed the
+    store afterwards, must have a higher one. In particular two ok writes that do not overlap
+    have increasing revisions; writes that overlap may have them in either order, and are
+    never compared.
+    """
+    writes = sorted((w for w in facts if w[0].wrote), key=lambda w: w[1].call_ns)
+    highest: Learned | None = None
+    i = 0
+    found = []
+    for write in writes:
+        revision, call_ns = write[0].revision, write[1].call_ns
+        while i < len(facts) and facts[i][1].return_ns < call_ns:
+            if highest is None or facts[i][0].revision > highest[0].revision:
+                highest = facts[i]
+            i += 1
+        if highest is not None and highest[0].revision >= revision:
+            found.append(_revision_anomaly(
+                "revision-not-increasing", f"a write of k={key} got revision {revision}, but "
+                f"revision {highest[0].revision} of k={key} was known before it was invoked: "
+                f"{_source(highest, origin_ns)}; the write: {_source(write, origin_ns)}",
+                highest, write, origin_ns))
+    return found
+
+
+def check_revisions(events: Iterable[Event]) -> dict:
+    """Per key, the revisions ok operations learned (history.KeyRevision) must be consistent:
+    no revision carries two values (``revision-reused``), and a write's revision is above every
+    revision of its key known before it was invoked (``revision-not-increasing``).
+
+    Needs no search: it takes only what operations certainly learned, so it is True or False,
+    never "unknown". A history without revision facts passes trivially (``counts`` shows it).
+    """
+    ops = operations(events)
+    origin_ns = min((op.call_ns for op in ops), default=0)
+    by_key = _facts_by_key(ops)
+    anomalies = sorted((a for key, facts in by_key.items() for find in (_reused, _not_increasing)
+                        for a in find(key, facts, origin_ns)), key=lambda a: a["at_ns"])
+    return {"checker": "revisions", "valid": not anomalies,
+            "anomaly": anomalies[0] if anomalies else None,
+            "anomalies": anomalies[:_EXPLAIN_MAX],
+            "counts": {"keys": len(by_key), "facts": sum(len(f) for f in by_key.values()),
+                       "writes": sum(1 for f in by_key.values() for fact, _ in f if fact.wrote),
+                       "anomalies": len(anomalies)}}
+
+
+def add_check(verdict: dict, extra: dict) -> dict:
+    """Fold the verdict of another checker of the same history into ``verdict`` (returned).
+
+    ``extra`` is kept whole under its checker's name; the result is valid only if both are,
+    and its anomaly is the earlier of the two, as across keys.
+    """
+    verdict[extra["checker"]] = extra
+    verdict["checker"] = f"{verdict['checker']} + {extra['checker']}"
+    verdict["valid"] = _overall((verdict["valid"], extra["valid"]))
+    anomalies = [a for a in (verdict.get("anomaly"), extra.get("anomaly")) if a]
+    verdict["anomaly"] = min(anomalies, key=lambda a: a["at_ns"], default=None)
+    return verdict

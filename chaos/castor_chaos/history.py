@@ -23,10 +23,25 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 INVOKE, OK, FAIL, INFO = "invoke", "ok", "fail", "info"
 COMPLETIONS = (OK, FAIL, INFO)
+
+
+class KeyRevision(NamedTuple):
+    """A fact an ok operation learned from Castor: ``key`` held ``value`` at ``revision``.
+
+    ``wrote`` is True when the revision is the operation's own (a write's response header
+    revision, with the value it wrote), and False when the operation saw it (a read's
+    mod_revision, a put's prev_kv). Kept beside the completion's value, not inside it, so the
+    register model never sees it. In JSON it is a list [key, revision, value, wrote].
+    """
+
+    key: Any
+    revision: int
+    value: Any
+    wrote: bool
 
 
 @dataclass(frozen=True)
@@ -41,18 +56,22 @@ class Event:
     value: Any
     time_ns: int
     error: str | None = None
+    revisions: tuple[KeyRevision, ...] = ()  # only on ok completions; see KeyRevision
 
     def to_json(self) -> dict:
         d = {"index": self.index, "type": self.type, "process": self.process, "f": self.f,
              "key": self.key, "value": self.value, "time_ns": self.time_ns}
         if self.error is not None:
             d["error"] = self.error
+        if self.revisions:
+            d["revisions"] = [list(r) for r in self.revisions]
         return d
 
     @staticmethod
     def from_json(d: dict) -> "Event":
         return Event(index=d["index"], type=d["type"], process=d["process"], f=d["f"],
-                     key=d["key"], value=d["value"], time_ns=d["time_ns"], error=d.get("error"))
+                     key=d["key"], value=d["value"], time_ns=d["time_ns"], error=d.get("error"),
+                     revisions=tuple(KeyRevision(*r) for r in d.get("revisions", ())))
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,7 @@ class Operation:
     ``type`` is the outcome (ok / fail / info). ``value`` is the completion's value for ok
     operations (what a read returned) and the invocation's value otherwise (what was asked).
     ``return_ns`` is None when the outcome is info: such an operation has no upper time bound.
+    ``revisions`` are the facts its completion recorded (see KeyRevision).
     """
 
     process: int
@@ -75,6 +95,7 @@ class Operation:
     complete_ns: int | None
     invoke_index: int
     error: str | None = None
+    revisions: tuple[KeyRevision, ...] = ()
 
     def latency_ns(self) -> int | None:
         """Time from invocation to the recorded completion (an info's is its timeout)."""
@@ -128,17 +149,22 @@ class Recorder:
             self._open[process] = event
             return event
 
-    def complete(self, worker: int, type: str, value: Any = None, error: str | None = None) -> Event:
-        """Record the outcome of ``worker``'s outstanding operation."""
+    def complete(self, worker: int, type: str, value: Any = None, error: str | None = None,
+                 revisions: Iterable[KeyRevision] = ()) -> Event:
+        """Record the outcome of ``worker``'s outstanding operation, with what it learned of
+        revisions. Only an ok operation may carry revisions: any other did not certainly run."""
         if type not in COMPLETIONS:
             raise ValueError(f"completion type must be one of {COMPLETIONS}, not {type!r}")
+        revisions = tuple(KeyRevision(*r) for r in revisions)
+        if revisions and type != OK:
+            raise ValueError(f"a {type} completion cannot carry revisions")
         with self._lock:
             process = self._process[worker]
             call = self._open.pop(process, None)
             if call is None:
                 raise ValueError(f"process {process} has no operation outstanding")
             event = Event(len(self._events), type, process, call.f, call.key, value,
-                          self._clock(), error)
+                          self._clock(), error, revisions)
             self._events.append(event)
             if type == INFO:
                 self._process[worker] = process + self._concurrency
@@ -182,7 +208,8 @@ def operations(events: Iterable[Event]) -> list[Operation]:
             value=value, call_ns=call.time_ns,
             return_ns=end.time_ns if type != INFO else None,
             complete_ns=end.time_ns if end is not None else None,
-            invoke_index=call.index, error=end.error if end is not None else None))
+            invoke_index=call.index, error=end.error if end is not None else None,
+            revisions=end.revisions if type == OK else ()))
     return ops
 
 

@@ -53,6 +53,9 @@ class RunSpec:
     unsafe: tuple[str, ...] = ()
     snapshot_entries: int = 200
     schedule: Schedule | None = None  # an explicit plan (the planted-bug tests); else from seed
+    # Keyword arguments of the workload's constructor (a planted-bug test's shape of load); the
+    # command line has none, so replay() does not show them.
+    workload_options: dict = dataclasses.field(default_factory=dict)
 
     def replay(self) -> str:
         flags = "".join(f" {u}" for u in self.unsafe)
@@ -183,7 +186,7 @@ def _drive(spec: RunSpec, cluster: Cluster, state: dict, log: Callable[[str], No
     """The part of a run inside the client namespace: workers, faults, healing, final reads."""
     if cluster.wait_for_leader(LEADER_AT_START_S) is None:
         raise HarnessError(f"no leader within {LEADER_AT_START_S:g} s of starting the cluster")
-    workload = WORKLOADS[spec.workload](cluster, spec.seed)
+    workload = WORKLOADS[spec.workload](cluster, spec.seed, **spec.workload_options)
     # One slot more than the workers: the final reads have their own process.
     recorder = Recorder(workload.concurrency + 1)
     state["workload"] = workload
@@ -268,6 +271,9 @@ def run_suite(name: str, specs, runs_dir: Path, hours: float | None = None,
 # --------------------------------------------------------------------------------------------
 # Command line
 
+# castord's test-only switches that plant a bug (docs/CHAOS.md, The planted bugs).
+UNSAFE_SWITCHES = ("--unsafe-local-reads", "--unsafe-skip-dedup", "--unsafe-revision-per-entry")
+
 
 def _exit_on_signal(signum, frame) -> None:
     raise SystemExit(128 + signum)
@@ -286,10 +292,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="replay this seed (a suite's runs use seed, seed+1, ...)")
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--hours", type=float, default=4.0, help="how long the long suite runs")
-    p.add_argument("--unsafe-local-reads", action="store_true",
-                   help="start castord with this planted bug (the run should then fail)")
-    p.add_argument("--unsafe-skip-dedup", action="store_true",
-                   help="start castord with this planted bug (the run should then fail)")
+    for flag in UNSAFE_SWITCHES:
+        p.add_argument(flag, action="store_true",
+                       help="start castord with this planted bug (the run should then fail)")
     p.add_argument("--runs-dir", type=Path, default=report.RUNS_DIR)
     args = p.parse_args(argv)
     # `kill` or a closed terminal must still tear the topology down: turn them into an exit
@@ -311,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if args.workload is None:
             p.error("give --workload (or --suite)")
-        unsafe = tuple(flag for flag, on in (("--unsafe-local-reads", args.unsafe_local_reads),
-                                             ("--unsafe-skip-dedup", args.unsafe_skip_dedup)) if on)
+        unsafe = tuple(flag for flag in UNSAFE_SWITCHES
+                       if getattr(args, flag[2:].replace("-", "_")))
         spec = RunSpec(args.workload, args.nemesis.split(","), args.seconds, seed, args.nodes,
                        unsafe)
         results = [run(spec, args.runs_dir)]

@@ -25,7 +25,7 @@ from typing import Any, Callable
 from castor_client import Outcome
 
 from .cluster import Cluster
-from .history import FAIL, INFO, OK, Recorder
+from .history import FAIL, INFO, OK, KeyRevision, Recorder
 
 OUTCOME_TYPE = {Outcome.OK: OK, Outcome.FAILED: FAIL, Outcome.UNKNOWN: INFO}
 
@@ -47,6 +47,7 @@ class Context:
     rng: random.Random
     stop: threading.Event
     clients: dict = field(default_factory=dict)
+    learned: list[KeyRevision] = field(default_factory=list)  # by the operation in progress
 
     def client(self, name: str = "main", nodes: list[str] | None = None):
         """This worker's client called ``name``, made on first use (one client per thread)."""
@@ -57,17 +58,25 @@ class Context:
     def op(self, f: str, key: Any, value: Any, action: Callable[[], tuple[str, Any, str | None]]):
         """Record ``action`` as one operation: invoke, run it, complete with what it returned.
 
-        ``action`` returns (outcome type, completion value, error text or None). Returns the
+        ``action`` returns (outcome type, completion value, error text or None), and may call
+        ``learn`` on the way; what it learned is recorded with the completion. Returns the
         outcome type and value, for steps that act on what they read.
         """
+        self.learned.clear()
         self.recorder.invoke(self.worker, f, key, value)
         try:
             type, out, error = action()
         except BaseException as e:
             self.recorder.complete(self.worker, INFO, None, f"harness error: {e!r}")
             raise
-        self.recorder.complete(self.worker, type, out, error)
+        self.recorder.complete(self.worker, type, out, error, self.learned)
         return type, out
+
+    def learn(self, key: str, revision: int, value: Any, wrote: bool) -> None:
+        """Note that ``key`` held ``value`` at ``revision`` (``wrote``: the revision is the
+        operation's own). Only from the answer of an operation that will complete ok: the
+        recorder refuses revisions on any other outcome, since only ok certainly happened."""
+        self.learned.append(KeyRevision(key, revision, value, wrote))
 
     def close(self) -> None:
         for c in self.clients.values():

@@ -1,15 +1,20 @@
 """The four workloads, each with the property it proves (docs/CHAOS.md has the long form).
 
 register   get / put / cas on many independent keys, unique values per key: every key's
-           history must be linearizable (check_register).
+           history must be linearizable (check_register), and no revision of a key may carry
+           two values or go backwards (check_revisions).
 set        unique adds, then a final read after healing: no acknowledged add lost, nothing
            present that was never attempted (check_set).
 counter    increments as read-then-CAS, each retried by the client with the same session seq
            when its fate is unknown: reads stay within [acknowledged, acknowledged + unknown],
            so nothing is lost and nothing applied twice (check_counter).
 promotion  Txn flips of a (serving, schema) pair guarded on both keys' mod revisions, and
-           readers that Range over both at once: no reader ever sees a mixed pair, and the pair,
-           taken as one register, is linearizable.
+           readers that Range over both at once: no reader ever sees a mixed pair, the pair,
+           taken as one register, is linearizable, and revisions behave (check_revisions).
+
+Register and promotion operations also record, on ok completions, the revisions they learned
+(``Context.learn``): a write's own revision from its response header with the value it wrote,
+a read's mod_revision with the value read, a put's prev_kv.
 
 Workers whose index is past the "general" ones are pinned to one node each: their reads go
 through that node only (a follower serves linearizable reads by ReadIndex through the
@@ -24,7 +29,7 @@ import time
 from castor_client import Outcome
 from castor_client.proto import kv_pb2
 
-from .checker import UNKNOWN, check_counter, check_register, check_set
+from .checker import UNKNOWN, add_check, check_counter, check_register, check_revisions, check_set
 from .cluster import Cluster
 from .history import FAIL, INFO, OK, operations
 from .workload import OUTCOME_TYPE, Context, Workload, error_text, retry_until
@@ -39,12 +44,25 @@ def _int_value(kv_response) -> int | None:
     return int(kv_response.kv.value) if kv_response.HasField("kv") else None
 
 
+def _learn_kv(ctx: Context, kv, decode) -> None:
+    """Note a KeyValue that was read (or replaced, a prev_kv): its value at its mod_revision."""
+    ctx.learn(kv.key.decode(), kv.mod_revision, decode(kv.value), wrote=False)
+
+
+def _learn_put(ctx: Context, put_response, decode) -> None:
+    """Note a put's prev_kv, when it replaced something (it was asked for)."""
+    if put_response.HasField("prev_kv"):
+        _learn_kv(ctx, put_response.prev_kv, decode)
+
+
 class RegisterWorkload(Workload):
     """Many independent registers; see the module docstring.
 
-    Keys rotate: ``KEYS`` keys are in use at a time and every ``KEY_SECONDS`` the workers move
-    on to fresh ones, so each key's history stays short enough for the search however long
-    the run, while there is always enough contention on a key to make reordering visible.
+    Keys rotate: ``keys`` keys (default ``KEYS``) are in use at a time and every
+    ``KEY_SECONDS`` the workers move on to fresh ones, so each key's history stays short enough
+    for the search however long the run, while there is always enough contention on a key to
+    make reordering visible. More ``general`` workers on fewer keys make writes of one key
+    arrive together, so that the leader batches them into one Raft entry.
     """
 
     name = "register"
@@ -52,9 +70,10 @@ class RegisterWorkload(Workload):
     KEYS = 5
     KEY_SECONDS = 3.0
 
-    def __init__(self, cluster: Cluster, seed: int, general: int = GENERAL):
+    def __init__(self, cluster: Cluster, seed: int, general: int = GENERAL, keys: int = KEYS):
         super().__init__(cluster, seed)
         self.general = general
+        self.keys = keys
         self.concurrency = general + len(cluster.nodes)
         self._values = itertools.count(1)  # unique across keys, so unique per key
         self._last: dict[str, int | None] = {}  # a recent value per key: cas expects it
@@ -62,7 +81,7 @@ class RegisterWorkload(Workload):
 
     def _key(self, ctx: Context) -> str:
         window = int((time.monotonic() - self._started) / self.KEY_SECONDS)
-        return f"r{window}/{ctx.rng.randrange(self.KEYS)}"
+        return f"r{window}/{ctx.rng.randrange(self.keys)}"
 
     def step(self, ctx: Context) -> None:
         key = self._key(ctx)
@@ -83,6 +102,8 @@ class RegisterWorkload(Workload):
             r = client.get(key.encode())
             if not r.ok:
                 return OUTCOME_TYPE[r.outcome], None, error_text(r)
+            if r.response.get.HasField("kv"):
+                _learn_kv(ctx, r.response.get.kv, int)
             return OK, _int_value(r.response.get), None
 
         type, value = ctx.op("read", key, None, action)
@@ -93,7 +114,10 @@ class RegisterWorkload(Workload):
         value = next(self._values)
 
         def action():
-            r = client.put(key.encode(), str(value).encode())
+            r = client.put(key.encode(), str(value).encode(), prev_kv=True)
+            if r.ok:
+                ctx.learn(key, r.response.header.revision, value, wrote=True)
+                _learn_put(ctx, r.response.write.put, int)
             return OUTCOME_TYPE[r.outcome], value, error_text(r)
 
         if ctx.op("write", key, value, action)[0] == OK:
@@ -104,18 +128,23 @@ class RegisterWorkload(Workload):
 
         def action():
             if old is None:
-                r = client.cas(key.encode(), str(new).encode(), expect_absent=True)
+                r = client.cas(key.encode(), str(new).encode(), expect_absent=True, prev_kv=True)
             else:
-                r = client.cas(key.encode(), str(new).encode(), expect_value=str(old).encode())
+                r = client.cas(key.encode(), str(new).encode(), expect_value=str(old).encode(),
+                               prev_kv=True)
             if r.ok and not r.response.write.txn.succeeded:
                 return FAIL, [old, new], "compare failed"
+            if r.ok:
+                ctx.learn(key, r.response.header.revision, new, wrote=True)
+                _learn_put(ctx, r.response.write.txn.responses[0].put, int)
             return OUTCOME_TYPE[r.outcome], [old, new], error_text(r)
 
         if ctx.op("cas", key, [old, new], action)[0] == OK:
             self._last[key] = new
 
     def check(self, events) -> dict:
-        return check_register(events, time_budget_s=REGISTER_BUDGET_S)
+        return add_check(check_register(events, time_budget_s=REGISTER_BUDGET_S),
+                         check_revisions(events))
 
 
 class SetWorkload(Workload):
@@ -262,11 +291,13 @@ class PromotionWorkload(Workload):
         self.concurrency = flippers + 1 + len(cluster.nodes)
         self._values = itertools.count(1)
 
-    def _read_pair(self, client):
+    def _read_pair(self, ctx: Context, client):
         """(outcome type, pair value, (serving, schema) mod revisions, error)."""
         r = client.range(prefix=self.PREFIX)
         if not r.ok:
             return OUTCOME_TYPE[r.outcome], None, None, error_text(r)
+        for kv in r.response.range.kvs:
+            _learn_kv(ctx, kv, bytes.decode)
         kvs = {kv.key: kv for kv in r.response.range.kvs}
         serving, schema = kvs.get(self.SERVING), kvs.get(self.SCHEMA)
         revisions = tuple(kv.mod_revision if kv else 0 for kv in (serving, schema))
@@ -282,7 +313,7 @@ class PromotionWorkload(Workload):
         box = {}
 
         def action():
-            type, value, box["revisions"], error = self._read_pair(client)
+            type, value, box["revisions"], error = self._read_pair(ctx, client)
             return type, value, error
 
         type, value = ctx.op("read", self.KEY, None, action)
@@ -305,13 +336,18 @@ class PromotionWorkload(Workload):
         new = next(self._values)
         compares = [kv_pb2.Compare(key=key, op=kv_pb2.Compare.EQUAL, mod_revision=revision)
                     for key, revision in zip((self.SERVING, self.SCHEMA), revisions)]
-        puts = [kv_pb2.RequestOp(put=kv_pb2.PutRequest(key=self.SERVING, value=b"v%d" % new)),
-                kv_pb2.RequestOp(put=kv_pb2.PutRequest(key=self.SCHEMA, value=b"s%d" % new))]
+        values = {self.SERVING: b"v%d" % new, self.SCHEMA: b"s%d" % new}
+        puts = [kv_pb2.RequestOp(put=kv_pb2.PutRequest(key=key, value=value, prev_kv=True))
+                for key, value in values.items()]
 
         def action():
             r = client.txn(compares, puts)
             if r.ok and not r.response.write.txn.succeeded:
                 return FAIL, [old, new], "compare failed"
+            if r.ok:
+                for (key, value), response in zip(values.items(), r.response.write.txn.responses):
+                    ctx.learn(key.decode(), r.response.header.revision, value.decode(), wrote=True)
+                    _learn_put(ctx, response.put, bytes.decode)
             return OUTCOME_TYPE[r.outcome], [old, new], error_text(r)
 
         ctx.op("cas", self.KEY, [old, new], action)
@@ -338,7 +374,7 @@ class PromotionWorkload(Workload):
         elif not reads:
             verdict["valid"] = False if verdict["valid"] is False else UNKNOWN
             verdict["reason"] = "no successful read of the pair"
-        return verdict
+        return add_check(verdict, check_revisions(events))
 
 
 WORKLOADS = {w.name: w for w in (RegisterWorkload, SetWorkload, CounterWorkload, PromotionWorkload)}

@@ -83,8 +83,9 @@ class Client:
         return self._write(kv_pb2.WriteRequest(txn=t))
 
     def cas(self, key: bytes, new: bytes, expect_value=None, expect_version=None,
-            expect_mod_revision=None, expect_absent=False) -> Result:
-        """A Txn of one compare and one put. OK with txn.succeeded telling whether it swapped."""
+            expect_mod_revision=None, expect_absent=False, prev_kv: bool = False) -> Result:
+        """A Txn of one compare and one put. OK with txn.succeeded telling whether it swapped;
+        with ``prev_kv``, a swap's txn.responses[0].put.prev_kv is what it replaced."""
         c = kv_pb2.Compare(key=key, op=kv_pb2.Compare.EQUAL)
         if expect_value is not None:
             c.value = expect_value
@@ -96,7 +97,7 @@ class Client:
             c.version = 0
         else:
             raise ValueError("cas needs one expectation")
-        put = kv_pb2.RequestOp(put=kv_pb2.PutRequest(key=key, value=new))
+        put = kv_pb2.RequestOp(put=kv_pb2.PutRequest(key=key, value=new, prev_kv=prev_kv))
         return self.txn([c], [put])
 
     def status(self, endpoint: str) -> Result:
