@@ -129,7 +129,6 @@ Result<std::unique_ptr<LmdbLog>> LmdbLog::open(Options options) {
   if (options.map_bytes == 0) return Status(Code::kInvalidArgument, "LmdbLog: map_bytes must be positive");
   options.map_bytes = std::min(options.map_bytes, options.map_bytes_max);
   const std::filesystem::path log_dir = options.data_dir / "log";
-  const std::filesystem::path snapshot_dir = options.data_dir / "snapshot";
   std::error_code ec;
   const bool exists = std::filesystem::exists(log_dir / "data.mdb", ec);
   if (ec) return Status(Code::kInternal, "stat " + (log_dir / "data.mdb").string() + ": " + ec.message());
@@ -139,6 +138,34 @@ Result<std::unique_ptr<LmdbLog>> LmdbLog::open(Options options) {
                       " (data.mdb is missing): this node has lost its votes and acknowledged entries; " +
                       kRestoreAdvice + " (a brand-new node is created with create_if_missing)");
   }
+  if (!exists) {
+    if (Status s = create_staged(options); !s.is_ok()) return s;
+  }
+  return open_dir(std::move(options), log_dir);
+}
+
+// A brand-new log is built in log.new/ and renamed to log/ once complete and durable, so a
+// process killed during a node's very first start leaves no log/ (the next start begins again,
+// dropping the unfinished log.new/) or a whole one, never one that refuses to open. Nothing in
+// log.new/ was ever acknowledged or voted with: nothing reads it before the rename.
+Status LmdbLog::create_staged(const Options& options) {
+  const std::filesystem::path staging = options.data_dir / "log.new";
+  std::error_code ec;
+  std::filesystem::remove_all(staging, ec);
+  if (ec) return Status(Code::kInternal, "remove the unfinished " + staging.string() + ": " + ec.message());
+  {
+    auto created = open_dir(options, staging);
+    if (!created.is_ok()) return created.status();
+  }  // closed (and unlocked) before it moves
+  // The lock file goes too: log/castor.lock is created afresh by the open that follows.
+  std::filesystem::rename(staging, options.data_dir / "log", ec);
+  if (ec) return Status(Code::kInternal, "rename " + staging.string() + " to log: " + ec.message());
+  return fsync_dir(options.data_dir);
+}
+
+Result<std::unique_ptr<LmdbLog>> LmdbLog::open_dir(Options options, const std::filesystem::path& log_dir) {
+  const std::filesystem::path snapshot_dir = options.data_dir / "snapshot";
+  std::error_code ec;
   for (const auto& dir : {log_dir, snapshot_dir}) {
     std::filesystem::create_directories(dir, ec);
     if (ec) return Status(Code::kInternal, "create directory " + dir.string() + ": " + ec.message());
@@ -169,7 +196,7 @@ Result<std::unique_ptr<LmdbLog>> LmdbLog::open(Options options) {
     if (env != nullptr) mdb_env_close(env);
     return Status(Code::kInternal, "LMDB cannot open " + log_dir.string() + ": " + mdb_strerror(rc));
   }
-  std::unique_ptr<LmdbLog> log(new LmdbLog(std::move(options), env, std::move(lock_fd)));
+  std::unique_ptr<LmdbLog> log(new LmdbLog(std::move(options), log_dir, env, std::move(lock_fd)));
 
   {
     Txn txn;
@@ -203,8 +230,9 @@ Result<std::unique_ptr<LmdbLog>> LmdbLog::open(Options options) {
   return log;
 }
 
-LmdbLog::LmdbLog(Options options, MDB_env* env, UniqueFd lock_fd)
+LmdbLog::LmdbLog(Options options, std::filesystem::path log_dir, MDB_env* env, UniqueFd lock_fd)
     : options_(std::move(options)),
+      log_dir_(std::move(log_dir)),
       snapshot_files_(options_.data_dir / "snapshot"),
       env_(env),
       lock_fd_(std::move(lock_fd)),
@@ -235,7 +263,7 @@ Status LmdbLog::init_fresh() {
   if (!s.is_ok()) return s;
   // LMDB fsyncs its files but not the directories naming them; a power loss right after
   // creation must not leave a node that acknowledged nothing yet with no log at all.
-  for (const auto& dir : {options_.data_dir / "log", options_.data_dir}) {
+  for (const auto& dir : {log_dir_, options_.data_dir}) {
     if (s = fsync_dir(dir); !s.is_ok()) return s;
   }
   return Status::ok();

@@ -119,8 +119,12 @@ class LmdbLog final : public LogReader {
     std::vector<TermRun> runs;  // cover (snapshot index, last]
   };
 
-  LmdbLog(Options options, MDB_env* env, UniqueFd lock_fd);
+  LmdbLog(Options options, std::filesystem::path log_dir, MDB_env* env, UniqueFd lock_fd);
 
+  // Builds a new empty log in <data_dir>/log.new/ and renames it to log/ (see lmdb_log.cc).
+  static Status create_staged(const Options& options);
+  // Opens (creating with create_if_missing) the environment in `log_dir` and verifies it.
+  static Result<std::unique_ptr<LmdbLog>> open_dir(Options options, const std::filesystem::path& log_dir);
   Status init_fresh();
   Status load_and_verify();
   Status corruption(const std::string& what) const;
@@ -142,6 +146,7 @@ class LmdbLog final : public LogReader {
   Term view_term(LogIndex i) const;
 
   const Options options_;
+  const std::filesystem::path log_dir_;  // <data_dir>/log, or log.new while being created
   const SnapshotFiles snapshot_files_;
   MDB_env* const env_;
   const UniqueFd lock_fd_;  // held open to keep the flock

@@ -149,6 +149,28 @@ TEST(LmdbLog, MissingLogWithoutCreateIfMissingRefusesToStart) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "log")) << "a refused open must not create anything";
 }
 
+// A brand-new node killed during its first start: what it left is log.new/ (here an LMDB
+// environment whose first transaction never committed, and a stray file), never log/. The
+// next start begins again instead of refusing a log that was never finished.
+TEST(LmdbLog, AFirstStartKilledBeforeTheLogWasCompleteStartsOver) {
+  TempDir dir;
+  const std::filesystem::path staging = dir.path() / "log.new";
+  std::filesystem::create_directories(staging);
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  ASSERT_EQ(mdb_env_open(env, staging.c_str(), 0, 0644), 0);
+  mdb_env_close(env);
+  std::ofstream(staging / "stray") << "half";
+  auto log = open_ok(options_for(dir));
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->last_index(), LogIndex(0));
+  EXPECT_EQ(log->conf_state().voters_size(), 3);
+  EXPECT_FALSE(std::filesystem::exists(staging));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "log" / "data.mdb"));
+  log.reset();
+  EXPECT_NE(open_ok(options_for(dir, false)), nullptr) << "the finished log opens as a node's own";
+}
+
 TEST(LmdbLog, SecondOpenOfTheSameDirectoryIsRefused) {
   TempDir dir;
   auto first = open_ok(options_for(dir));
