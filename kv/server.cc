@@ -163,6 +163,12 @@ class Server::Impl {
   pb::ClientResponse status_response(uint64_t request_id) const;
   // The rule of GET /health and `castorctl check`: "" when healthy, else why not.
   std::string unhealthy_reason() const;
+  // A log write that finds the map at its maximum stops the node (LmdbLog), so at 7/8 of it
+  // the node refuses new writes (RESOURCE_EXHAUSTED) and snapshots at once to compact the log;
+  // reads go on, and writes resume once compaction freed the space. The eighth left covers
+  // what is already proposed and in flight.
+  bool log_nearly_full() const;
+  std::string log_full_message() const;
   uint64_t log_file_bytes() const;
   // What the leader knows of a peer's log; nullptr on other nodes.
   const raft::Progress* leader_progress(uint64_t peer) const;
@@ -677,6 +683,10 @@ void Server::Impl::enqueue_write(const pb::ClientRequest& req, Reply respond) {
   if (node_->role() != raft::Role::kLeader) {
     return reply(respond, error_response(req.request_id(), Code::kNotLeader, "not the leader"));
   }
+  if (log_nearly_full()) {
+    maybe_snapshot();
+    return reply(respond, error_response(req.request_id(), Code::kResourceExhausted, log_full_message()));
+  }
   const Waiter waiter{req.request_id(), std::move(respond), Clock::now() + opt_.request_timeout};
   pb::Command* c = batch_.add_commands();
   // Session expiry runs on these stamps (never on a replica's clock); keeping them monotone on
@@ -908,7 +918,16 @@ std::string Server::Impl::unhealthy_reason() const {
            " by " + std::to_string(commit - applied_) + " entries (bound " +
            std::to_string(opt_.health_apply_lag_max) + ")";
   }
+  if (log_nearly_full()) return log_full_message();
   return "";
+}
+
+bool Server::Impl::log_nearly_full() const { return log_->used_bytes() >= log_->map_bytes_max() / 8 * 7; }
+
+std::string Server::Impl::log_full_message() const {
+  return "the Raft log holds " + std::to_string(log_->used_bytes()) + " of its " +
+         std::to_string(log_->map_bytes_max()) +
+         " bytes (--log-map-bytes-max): writes are refused until a snapshot compacts it; reads are served";
 }
 
 const raft::Progress* Server::Impl::leader_progress(uint64_t peer) const {
@@ -1030,7 +1049,10 @@ void Server::Impl::observe_apply(Clock::duration took) {
 // Snapshots and log compaction (paper section 7)
 
 void Server::Impl::maybe_snapshot() {
-  if (snapshotting_ || stopping_ || applied_ < last_snapshot_index_ + opt_.snapshot_entries) return;
+  if (snapshotting_ || stopping_) return;
+  const bool due = applied_ >= last_snapshot_index_ + opt_.snapshot_entries ||
+                   (log_nearly_full() && applied_ > last_snapshot_index_);
+  if (!due) return;
   snapshotting_ = true;
   apply_queue_.run([this] {
     // The state machine's last transactions reach the disk before the log forgets the

@@ -113,6 +113,17 @@ int delete_prefix(MDB_txn* txn, MDB_dbi dbi, LogIndex to) {
   return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
+// The pages of the entries and meta databases, in bytes, as `txn` sees them.
+int live_bytes(MDB_txn* txn, MDB_dbi entries, MDB_dbi meta, uint64_t* out) {
+  *out = 0;
+  for (MDB_dbi dbi : {entries, meta}) {
+    MDB_stat st;
+    if (int rc = mdb_stat(txn, dbi, &st); rc != 0) return rc;
+    *out += (uint64_t{st.ms_branch_pages} + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
+  }
+  return 0;
+}
+
 int put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0) {
   MDB_val k = mdb_val(key);
   MDB_val v = mdb_val(value);
@@ -272,6 +283,9 @@ Status LmdbLog::init_fresh() {
 Status LmdbLog::load_and_verify() {
   Txn txn;
   if (int rc = txn.begin(env_, MDB_RDONLY); rc != 0) return lmdb_error("mdb_txn_begin", rc);
+  uint64_t used = 0;
+  if (int rc = live_bytes(txn.get(), entries_dbi_, meta_dbi_, &used); rc != 0) return lmdb_error("mdb_stat", rc);
+  used_bytes_.store(used, std::memory_order_relaxed);
   auto get_record = [&](std::string_view key) -> Result<std::string_view> {
     MDB_val k = mdb_val(key), v;
     const int rc = mdb_get(txn.get(), meta_dbi_, &k, &v);
@@ -517,10 +531,12 @@ template <typename Fill, typename Publish>
 Status LmdbLog::write_txn(bool removes, uint64_t map_limit, Fill&& fill, Publish&& publish) {
   for (;;) {
     int rc;
+    uint64_t used = 0;
     {
       Txn txn;
       if ((rc = txn.begin(env_, 0)) != 0) return lmdb_error("mdb_txn_begin", rc);
       rc = fill(txn.get());
+      if (rc == 0) rc = live_bytes(txn.get(), entries_dbi_, meta_dbi_, &used);
       if (rc == 0 && removes) {
         std::lock_guard lock(mu_);
         rc = mdb_txn_commit(txn.release());
@@ -533,7 +549,10 @@ Status LmdbLog::write_txn(bool removes, uint64_t map_limit, Fill&& fill, Publish
         }
       }
     }  // an uncommitted transaction is aborted here, before the map may grow
-    if (rc == 0) return Status::ok();
+    if (rc == 0) {
+      used_bytes_.store(used, std::memory_order_relaxed);
+      return Status::ok();
+    }
     if (rc != MDB_MAP_FULL) return lmdb_error("write transaction", rc);
     if (Status s = grow_map(map_limit); !s.is_ok()) return s;
   }

@@ -33,6 +33,7 @@
 
 #include <lmdb.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <memory>
@@ -99,6 +100,11 @@ class LmdbLog final : public LogReader {
 
   // The current size of the LMDB map (for metrics, and tests of the growth rule).
   uint64_t map_bytes() const;
+  // What the log's pages take (its entries and records, as of the last write or the open), and
+  // the most the map may grow to. A write that finds the map at its maximum fails and stops
+  // the node, so the host refuses new proposals well before (kv::Server, log_nearly_full).
+  uint64_t used_bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
+  uint64_t map_bytes_max() const { return options_.map_bytes_max; }
 
  private:
   // Where each run of equal terms starts; term(i) is the term of the last run starting <= i.
@@ -150,6 +156,7 @@ class LmdbLog final : public LogReader {
   const SnapshotFiles snapshot_files_;
   MDB_env* const env_;
   const UniqueFd lock_fd_;  // held open to keep the flock
+  std::atomic<uint64_t> used_bytes_{0};
   MDB_dbi entries_dbi_ = 0;
   MDB_dbi meta_dbi_ = 0;
 
