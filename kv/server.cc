@@ -31,6 +31,7 @@
 #include "net/rate_limited_log.h"
 #include "raft/node.h"
 #include "raft/read_context.h"
+#include "raft/ready_loop.h"
 #include "raft/storage/lmdb_log.h"
 
 namespace castor::kv {
@@ -85,7 +86,8 @@ constexpr auto kInlineFsyncMax = std::chrono::milliseconds(2);
 
 }  // namespace
 
-class Server::Impl {
+// The host of one node: implements raft::ReadyHost for the Ready loop (raft/ready_loop.h).
+class Server::Impl : private raft::ReadyHost {
  public:
   Impl(ServerOptions options, uint64_t id, std::unique_ptr<raft::LmdbLog> log,
        std::unique_ptr<StateMachine> sm)
@@ -94,7 +96,6 @@ class Server::Impl {
         log_(std::move(log)),
         sm_(std::move(sm)),
         tick_timer_(io_),
-        written_hs_(log_->hard_state()),
         sessionless_seq_(random_u64() | 1),
         read_contexts_(random_u64()) {
     raft::Config cfg;
@@ -103,9 +104,11 @@ class Server::Impl {
     cfg.election_timeout_ticks = std::max<uint32_t>(2, opt_.election_ms / opt_.heartbeat_ms);
     cfg.random_seed = std::random_device()();
     node_ = std::make_unique<raft::Node>(cfg, *log_);
+    raft::ReadyHost& host = *this;
+    loop_ = std::make_unique<raft::ReadyLoop>(*node_, host, log_->hard_state());
     applied_ = sm_->applied_index().value;
     last_snapshot_index_ = log_->snapshot_meta().index();
-    term_.store(written_hs_.term(), std::memory_order_relaxed);
+    term_.store(log_->hard_state().term(), std::memory_order_relaxed);
   }
 
   Status run();
@@ -139,20 +142,26 @@ class Server::Impl {
   void on_client_request(const std::string& payload, net::ClientListener::Respond respond);
   // Every request of both APIs, parsed: counted, timed and dispatched.
   void handle(pb::ClientRequest req, Reply reply);
-  // The Ready loop.
+  // The Ready loop (raft/ready_loop.h) and what it asks of this host.
   void schedule_drive();
   void drive();
-  Status persist(const raft::Ready& rd);
-  void finish_ready(raft::Ready rd);
-  void defer_commit_only_hard_state(raft::Ready& rd);
+  void on_soft_state(const raft::SoftState& ss) override;
+  // Hands a Raft message to the transport (and to the corrupt-snapshot-chunk failpoint).
+  void send(const raft::pb::Message& m) override;
   // Hands committed entries to the apply thread, after failing the writers whose proposals
   // another leader's entries replaced.
-  void apply_committed(std::vector<raft::pb::Entry> committed);
+  void apply(std::vector<raft::pb::Entry> committed) override;
+  void persist(const raft::Ready& rd) override;
+  void install_snapshot(const raft::pb::Snapshot& snapshot) override;
+  void reads_released(std::vector<raft::ReadState> reads) override;
+  void fatal(const Status& s) override;
+  void turn_finished() override;
+  // The log write of persist(), on whichever thread runs it.
+  Status write_log(const raft::Ready& rd);
   void apply_batch(const std::vector<raft::pb::Entry>& entries);
   void commit_applied();
   void on_answers(std::vector<AppliedCommand> answers);
   void on_applied(const Status& s);
-  void on_soft_state(const raft::SoftState& ss);
   // Requests.
   void enqueue_write(const pb::ClientRequest& req, Reply respond);
   void flush_batch();
@@ -183,9 +192,6 @@ class Server::Impl {
   // Snapshots and compaction.
   void maybe_snapshot();
   void maybe_compact();
-  void fatal(const Status& s);
-  // Hands a Raft message to the transport (and to the corrupt-snapshot-chunk failpoint).
-  void send_to_peer(const raft::pb::Message& m);
   void shutdown();
 
   ServerOptions opt_;
@@ -213,10 +219,8 @@ class Server::Impl {
 
   // The last hard state written to the log, and a newer one differing only in its commit
   // index whose write waits for the next write that must be durable anyway.
-  raft::pb::HardState written_hs_;
-  std::optional<raft::pb::HardState> deferred_hs_;
+  std::unique_ptr<raft::ReadyLoop> loop_;
   bool drive_posted_ = false;
-  bool persisting_ = false;
   bool stopping_ = false;
   Status fatal_;
   uint64_t applied_ = 0;  // what the io thread knows the state machine has applied
@@ -434,45 +438,26 @@ void Server::Impl::schedule_drive() {
 void Server::Impl::drive() {
   drive_posted_ = false;
   if (stopping_) return;
-  if (persisting_) {
-    // An acknowledgement that arrived during this node's fsync may have committed entries of
-    // an earlier Ready: they are durable here already, so they apply now rather than after
-    // the fsync (the leader's answers then wait for one fsync, not for two).
-    return apply_committed(node_->take_committed());
-  }
-  maybe_compact();
-  if (!node_->has_ready()) return;
-  raft::Ready rd = node_->ready();
-  if (rd.soft_state) on_soft_state(*rd.soft_state);
-  for (const auto& m : rd.early_messages) send_to_peer(m);
-  if (!rd.snapshot) {
-    // Step 4 before step 2: committed entries are already durable in this node's log (the core
-    // hands out only entries up to its stable index) and the commit index itself is volatile
-    // state (paper figure 2), so applying them need not wait for this Ready's fsync. A Ready
-    // with a snapshot keeps the order: the snapshot replaces the state before they apply.
-    apply_committed(std::move(rd.committed));
-  }
-  defer_commit_only_hard_state(rd);
-  if (!rd.hard_state && rd.entries.empty() && !rd.snapshot) return finish_ready(std::move(rd));
-  if (!rd.snapshot && node_->role() == raft::Role::kFollower &&
-      last_fsync_fast_.load(std::memory_order_relaxed)) {
+  // Compaction runs between Readies, with no log write in flight (maybe_compact).
+  if (!loop_->persisting()) maybe_compact();
+  loop_->drive();
+}
+
+void Server::Impl::persist(const raft::Ready& rd) {
+  if (!rd.snapshot && node_->role() == raft::Role::kFollower && last_fsync_fast_.load(std::memory_order_relaxed)) {
     // A follower has nothing to send until this write is durable (its acknowledgement needs
     // it), so on a fast disk it writes here and saves two thread hand-offs on every write's
     // critical path (measured on the 2-core machine: put p50 at one client -6%, put x256 +7%,
     // docs/PERFORMANCE.md). After a slow write the log thread takes the next, so that this
     // thread keeps answering pings, status and serializable reads while the disk is slow.
-    Status s = persist(rd);
-    if (!s.is_ok()) return fatal(s);
-    return finish_ready(std::move(rd));
+    return loop_->persisted(write_log(rd));
   }
-  persisting_ = true;
-  auto shared = std::make_shared<raft::Ready>(std::move(rd));
-  log_worker_.post([this, shared] {
-    Status s = persist(*shared);
-    asio::post(io_, [this, shared, s] {
-      persisting_ = false;
-      if (!s.is_ok()) return fatal(s);
-      finish_ready(std::move(*shared));
+  // `rd` stays put until persisted() (ReadyLoop's contract).
+  log_worker_.post([this, &rd] {
+    Status s = write_log(rd);
+    asio::post(io_, [this, s] {
+      if (stopping_) return;
+      loop_->persisted(s);
       // Straight on to the next Ready, not through the queue: whatever reached the core during
       // the fsync is in it already, and waiting behind every queued event would leave the log
       // thread idle for as long (at 256 clients, longer than the fsync itself).
@@ -483,7 +468,7 @@ void Server::Impl::drive() {
 
 // On the log thread (on a follower with a fast disk, the io thread): everything in the Ready
 // that must be durable, in one fsync.
-Status Server::Impl::persist(const raft::Ready& rd) {
+Status Server::Impl::write_log(const raft::Ready& rd) {
   if (rd.snapshot) {
     failpoint("during-snapshot-install");
     if (Status s = log_->install_snapshot(*rd.snapshot); !s.is_ok()) return s;
@@ -497,25 +482,8 @@ Status Server::Impl::persist(const raft::Ready& rd) {
   return s;
 }
 
-void Server::Impl::defer_commit_only_hard_state(raft::Ready& rd) {
-  // A hard state that differs from the written one only in its commit index is not worth an
-  // fsync of its own (etcd's raft node decides the same way, MustSync): the commit index is
-  // volatile state (paper figure 2), so it rides along with the next write that must be
-  // durable anyway. A restart may then find the state machine ahead of the stored commit
-  // index, never ahead of the durable log, which kv::reconcile accepts.
-  if (rd.hard_state && rd.hard_state->term() == written_hs_.term() &&
-      rd.hard_state->vote() == written_hs_.vote()) {
-    deferred_hs_ = std::move(rd.hard_state);
-    rd.hard_state.reset();
-  }
-  if (!rd.entries.empty() || rd.snapshot || rd.hard_state) {
-    if (!rd.hard_state && deferred_hs_) rd.hard_state = std::move(deferred_hs_);
-    deferred_hs_.reset();
-    if (rd.hard_state) written_hs_ = *rd.hard_state;
-  }
-}
-
-void Server::Impl::send_to_peer(const raft::pb::Message& m) {
+void Server::Impl::send(const raft::pb::Message& m) {
+  if (m.type() == raft::pb::MSG_APP_RESP) failpoint("before-send-append-response");
   if (m.type() == raft::pb::MSG_SNAP && m.snapshot_done() && !m.snapshot_chunk().empty() &&
       failpoint_once("corrupt-snapshot-chunk")) {
     raft::pb::Message damaged = m;
@@ -525,44 +493,42 @@ void Server::Impl::send_to_peer(const raft::pb::Message& m) {
   transport_->send(m);
 }
 
-void Server::Impl::finish_ready(raft::Ready rd) {
-  if (stopping_) return;
-  for (const auto& m : rd.messages) {
-    if (m.type() == raft::pb::MSG_APP_RESP) failpoint("before-send-append-response");
-    send_to_peer(m);
-  }
-  if (rd.snapshot) {
-    // The leader's snapshot replaces the state machine, before any entry after it applies.
-    auto data = std::make_shared<std::string>(rd.snapshot->data());
-    apply_queue_.run([this, data] {
-      bool done = false;
-      auto r = sm_->restore([&]() -> Result<std::string> {
-        if (done) return std::string();
-        done = true;
-        return *data;
-      });
-      asio::post(io_, [this, r] {
-        if (!r.is_ok()) return fatal(r.status());
-        metrics_.snapshots_installed.inc();
-        spdlog::info("installed the leader's snapshot at index {}", r->index.value);
-        applied_ = std::max(applied_, r->index.value);
-        last_snapshot_index_ = std::max(last_snapshot_index_, r->index.value);
-        serve_ready_reads();
-      });
+void Server::Impl::install_snapshot(const raft::pb::Snapshot& snapshot) {
+  // The leader's snapshot replaces the state machine, before any entry after it applies (the
+  // apply thread runs jobs and batches in order).
+  auto data = std::make_shared<std::string>(snapshot.data());
+  apply_queue_.run([this, data] {
+    bool done = false;
+    auto r = sm_->restore([&]() -> Result<std::string> {
+      if (done) return std::string();
+      done = true;
+      return *data;
     });
-    apply_committed(std::move(rd.committed));
-  }
-  for (const auto& rs : rd.reads) {
+    asio::post(io_, [this, r] {
+      if (!r.is_ok()) return fatal(r.status());
+      metrics_.snapshots_installed.inc();
+      spdlog::info("installed the leader's snapshot at index {}", r->index.value);
+      applied_ = std::max(applied_, r->index.value);
+      last_snapshot_index_ = std::max(last_snapshot_index_, r->index.value);
+      serve_ready_reads();
+    });
+  });
+}
+
+void Server::Impl::reads_released(std::vector<raft::ReadState> reads) {
+  for (const auto& rs : reads) {
     // An answer for another run's read (raft/read_context.h) names no read of ours.
     const std::optional<uint64_t> ctx = read_contexts_.number_of(rs.context);
     if (ctx && reads_.count(*ctx)) reads_released_.emplace(rs.index.value, *ctx);
   }
-  node_->advance(rd);
+}
+
+void Server::Impl::turn_finished() {
   serve_ready_reads();
   schedule_drive();
 }
 
-void Server::Impl::apply_committed(std::vector<raft::pb::Entry> committed) {
+void Server::Impl::apply(std::vector<raft::pb::Entry> committed) {
   forget_lost_proposals(committed);
   apply_queue_.apply(std::move(committed));
 }

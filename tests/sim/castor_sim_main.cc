@@ -14,15 +14,13 @@
 
 namespace {
 
-// The host's planted bug (sim::Options::reuse_read_contexts); the others are the core's.
-constexpr const char* kReuseReadContexts = "reuse-read-contexts";
-
 int usage(const char* why) {
+  std::string bugs;
+  for (const std::string& name : castor::sim::plant_names()) bugs += (bugs.empty() ? "" : " | ") + name;
   std::fprintf(stderr,
                "castor-sim: %s\nusage: castor-sim --seeds N [--first S] [--nodes 3|5] [--plant BUG] [--trace]\n"
-               "  BUG: commit-old-term | vote-before-persist | read-without-heartbeat | keep-conflicting-suffix |\n"
-               "       reuse-read-contexts\n",
-               why);
+               "  BUG: %s\n",
+               why, bugs.c_str());
   return 2;
 }
 
@@ -46,13 +44,7 @@ int main(int argc, char** argv) {
       } catch (const std::exception&) {
         return usage(("not a number: " + std::string(v)).c_str());
       }
-      if (a == "--plant" && v == std::string(kReuseReadContexts)) {
-        base.reuse_read_contexts = true;
-      } else if (a == "--plant") {
-        auto bug = castor::sim::parse_bug(v);
-        if (!bug) return usage(("unknown bug: " + std::string(v)).c_str());
-        base.planted_bug = *bug;
-      }
+      if (a == "--plant" && !castor::sim::plant(v, base)) return usage(("unknown bug: " + std::string(v)).c_str());
     } else {
       return usage(("bad argument: " + a).c_str());
     }
@@ -75,9 +67,8 @@ int main(int argc, char** argv) {
     if (out.liveness_failed) ++liveness;
     if (reported++ < 5) {
       const std::string what = out.violations.empty() ? "liveness: " + out.liveness_reason : out.violations.front();
-      std::string plant;
-      if (base.planted_bug != castor::raft::PlantedBug::kNone) plant = " --plant " + castor::sim::bug_name(base.planted_bug);
-      if (base.reuse_read_contexts) plant = std::string(" --plant ") + kReuseReadContexts;
+      const std::string planted = castor::sim::planted_name(base);
+      const std::string plant = planted.empty() ? "" : " --plant " + planted;
       std::printf("FAIL seed %llu: %s\n  replay: castor-sim --seeds 1 --first %llu --nodes %d%s --trace\n",
                   static_cast<unsigned long long>(s), what.c_str(), static_cast<unsigned long long>(s), base.nodes,
                   plant.c_str());

@@ -83,10 +83,42 @@ std::string describe(const Message& m) {
 
 }  // namespace
 
+// A host's side of the Ready loop: castord's loop (raft::ReadyLoop) driving the simulated log,
+// state machine and network.
+class Simulation::LoopHost : public raft::ReadyHost {
+ public:
+  LoopHost(Simulation& sim, int i) : sim_(sim), i_(i) {}
+  void on_soft_state(const raft::SoftState& ss) override;
+  void send(const raft::pb::Message& m) override { sim_.send(m); }
+  void apply(std::vector<raft::pb::Entry> committed) override {
+    for (const auto& e : committed) sim_.apply(i_, e);
+  }
+  void persist(const raft::Ready& rd) override { sim_.persist(i_, rd); }
+  void install_snapshot(const raft::pb::Snapshot& snapshot) override;
+  void reads_released(std::vector<raft::ReadState> reads) override;
+  void fatal(const Status& s) override { sim_.inv_.fail("a persist failed: " + s.to_string()); }
+  void turn_finished() override { sim_.turn_finished(i_); }
+
+ private:
+  Simulation& sim_;
+  int i_;
+};
+
 struct Simulation::Host {
   raft::NodeId id;
   std::unique_ptr<raft::MemoryLog> log;  // survives crashes
   std::unique_ptr<raft::Node> node;      // null while crashed
+  std::unique_ptr<LoopHost> loop_host;
+  std::unique_ptr<raft::ReadyLoop> loop;  // null while crashed
+  // A persist the loop handed over that finishes at this time (0: none outstanding).
+  uint64_t persist_due = 0;
+  // A crash decided inside a loop callback, carried out once the loop has returned.
+  const char* crash_after_turn = nullptr;
+  raft::LogIndex commit_seen;  // the commit index at the end of the last turn
+  // The Ready being persisted later, and the node's role and term when the loop handed it over.
+  const raft::Ready* persisting = nullptr;
+  raft::Role role_at_persist = raft::Role::kFollower;
+  raft::Term term_at_persist;
   uint64_t down_until = 0;
   uint64_t restarts = 0;
   // The volatile state machine.
@@ -104,24 +136,53 @@ struct Simulation::Host {
   std::vector<raft::ReadState> released;
 };
 
-std::string bug_name(raft::PlantedBug bug) {
-  switch (bug) {
-    case raft::PlantedBug::kNone: return "none";
-    case raft::PlantedBug::kCommitOldTermByCounting: return "commit-old-term";
-    case raft::PlantedBug::kVoteBeforePersist: return "vote-before-persist";
-    case raft::PlantedBug::kReadWithoutHeartbeat: return "read-without-heartbeat";
-    case raft::PlantedBug::kKeepConflictingSuffix: return "keep-conflicting-suffix";
-  }
-  return "?";
+namespace {
+
+// Every planted bug, by name, with how it is set.
+struct Plant {
+  const char* name;
+  void (*set)(Options&);
+};
+constexpr Plant kPlants[] = {
+    {"commit-old-term", [](Options& o) { o.planted_bug = raft::PlantedBug::kCommitOldTermByCounting; }},
+    {"vote-before-persist", [](Options& o) { o.planted_bug = raft::PlantedBug::kVoteBeforePersist; }},
+    {"read-without-heartbeat", [](Options& o) { o.planted_bug = raft::PlantedBug::kReadWithoutHeartbeat; }},
+    {"keep-conflicting-suffix", [](Options& o) { o.planted_bug = raft::PlantedBug::kKeepConflictingSuffix; }},
+    {"reuse-read-contexts", [](Options& o) { o.reuse_read_contexts = true; }},
+    {"ack-before-fsync", [](Options& o) { o.loop_bug = raft::LoopBug::kAckBeforeFsync; }},
+    {"apply-before-commit", [](Options& o) { o.loop_bug = raft::LoopBug::kApplyBeforeCommit; }},
+};
+
+bool same_plant(const Options& a, const Options& b) {
+  return a.planted_bug == b.planted_bug && a.reuse_read_contexts == b.reuse_read_contexts &&
+         a.loop_bug == b.loop_bug;
 }
 
-std::optional<raft::PlantedBug> parse_bug(const std::string& name) {
-  for (auto b : {raft::PlantedBug::kNone, raft::PlantedBug::kCommitOldTermByCounting,
-                 raft::PlantedBug::kVoteBeforePersist, raft::PlantedBug::kReadWithoutHeartbeat,
-                 raft::PlantedBug::kKeepConflictingSuffix}) {
-    if (bug_name(b) == name) return b;
+}  // namespace
+
+std::vector<std::string> plant_names() {
+  std::vector<std::string> out;
+  for (const Plant& p : kPlants) out.emplace_back(p.name);
+  return out;
+}
+
+bool plant(const std::string& name, Options& options) {
+  for (const Plant& p : kPlants) {
+    if (name == p.name) {
+      p.set(options);
+      return true;
+    }
   }
-  return std::nullopt;
+  return false;
+}
+
+std::string planted_name(const Options& options) {
+  for (const Plant& p : kPlants) {
+    Options planted;
+    p.set(planted);
+    if (same_plant(planted, options)) return p.name;
+  }
+  return "";
 }
 
 Simulation::Simulation(const Options& options) : opt_(options), rng_(options.seed) {
@@ -136,6 +197,7 @@ Simulation::Simulation(const Options& options) : opt_(options), rng_(options.see
   f_.crash = maybe(0.01);
   f_.crash_mid_ready = maybe(0.05);
   f_.crash_leader_on_commit = maybe(0.2);
+  f_.persist_later = maybe(0.8);
   f_.restart_quickly = uniform(0, 1);
   f_.partition = maybe(0.01);
   f_.heal = uniform(0.001, 0.01);
@@ -155,6 +217,7 @@ Simulation::Simulation(const Options& options) : opt_(options), rng_(options.see
     auto h = std::make_unique<Host>();
     h->id = raft::NodeId(static_cast<uint64_t>(i + 1));
     h->log = std::make_unique<raft::MemoryLog>(conf);
+    h->loop_host = std::make_unique<LoopHost>(*this, i);
     hosts_.push_back(std::move(h));
     restart(i);
   }
@@ -222,6 +285,7 @@ Outcome Simulation::run() {
 void Simulation::step() {
   ++steps_;
   ++now_;
+  finish_persist_due();
   deliver_due();
   for (int i = 0; i < opt_.nodes; ++i) {
     Host& h = *hosts_[i];
@@ -338,6 +402,11 @@ void Simulation::faults() {
 void Simulation::crash(int i, const char* where) {
   Host& h = *hosts_[i];
   trace("n" + std::to_string(h.id.value) + " CRASH " + where);
+  // A persist still outstanding is lost with the process, as an unfinished fsync is.
+  h.loop.reset();
+  h.persisting = nullptr;
+  h.persist_due = 0;
+  h.crash_after_turn = nullptr;
   h.node.reset();
   h.asked.clear();
   h.released.clear();
@@ -362,47 +431,65 @@ void Simulation::restart(int i) {
   // A new run names its reads afresh, as castord does; the planted host bug reuses the names.
   h.contexts = raft::ReadContexts(opt_.reuse_read_contexts ? 0 : mix(mix(opt_.seed, 1000 + i), h.restarts));
   h.node = std::make_unique<raft::Node>(config_for(i), *h.log);
+  h.loop = std::make_unique<raft::ReadyLoop>(*h.node, *h.loop_host, h.log->hard_state(), opt_.loop_bug);
+  h.commit_seen = h.node->committed();
   if (now_ > 0) trace("n" + std::to_string(h.id.value) + " restart");
   handle_ready(i);
 }
 
-// The host's Ready loop, as castord runs it (raft/ready.h), with crash points in between.
+// The host's Ready loop: castord's own (raft/ready_loop.h), with crash points around persists
+// and persists that finish later, so that events reach a node between ready() and advance().
 void Simulation::handle_ready(int i) {
   Host& h = *hosts_[i];
-  std::uniform_real_distribution<double> coin(0, 1);
-  while (h.node && h.node->has_ready()) {
-    raft::Ready rd = h.node->ready();
-    raft::Node& node = *h.node;
-    if (rd.soft_state) {
-      trace("n" + std::to_string(h.id.value) + " is " + raft::role_name(rd.soft_state->role) + " in term " +
-            std::to_string(rd.soft_state->term.value) + ", leader n" + std::to_string(rd.soft_state->leader.value));
-      if (rd.soft_state->role == raft::Role::kLeader) {
-        inv_.leader_seen(h.id, rd.soft_state->term);
-        inv_.leader_elected(h.id, rd.soft_state->term, h.log->first_index(),
-                            [&node](raft::LogIndex x) { return node.term_at(x); });
-      }
-    }
-    for (const Message& m : rd.early_messages) send(m);
-    if (coin(rng_) < f_.crash_mid_ready) return crash(i, "before persisting");
-    persist(i, rd);
-    if (coin(rng_) < f_.crash_mid_ready) return crash(i, "after persisting, before sending");
-    for (const Message& m : rd.messages) send(m);
-    for (const auto& e : rd.committed) apply(i, e);
-    for (auto& r : rd.reads) h.released.push_back(std::move(r));
-    const raft::LogIndex commit_before = node.committed();
-    node.advance(rd);
-    inv_.commit_seen(node.committed(), node.term(), [&node](raft::LogIndex x) { return node.term_at(x); });
-    serve_reads(i);
-    maybe_snapshot(i);
-    // The most dangerous moment for a leader to die: it has just learned of a new commit.
-    if (node.role() == raft::Role::kLeader && node.committed() > commit_before &&
-        coin(rng_) < f_.crash_leader_on_commit) {
-      return crash(i, "as leader, right after its commit index advanced");
-    }
-  }
+  if (!h.node) return;
+  h.loop->drive();  // while a persist is outstanding: hands out what committed meanwhile
+  while (h.node && !h.crash_after_turn && h.loop->has_work()) h.loop->drive();
+  if (h.node && h.crash_after_turn) crash(i, h.crash_after_turn);
 }
 
 void Simulation::persist(int i, const raft::Ready& rd) {
+  Host& h = *hosts_[i];
+  std::uniform_real_distribution<double> coin(0, 1);
+  if (coin(rng_) < f_.crash_mid_ready) {
+    h.crash_after_turn = "before persisting";
+    return;
+  }
+  h.persisting = &rd;
+  h.role_at_persist = h.node->role();
+  h.term_at_persist = h.node->term();
+  if (coin(rng_) < f_.persist_later) {
+    h.persist_due = now_ + 1 + rng_() % (2 * kUnitsPerTick);
+    return;
+  }
+  complete_persist(i);  // the caller, handle_ready, goes on driving
+}
+
+// The outstanding persist of host i: written, then reported to the loop, unless the node dies
+// in between.
+void Simulation::complete_persist(int i) {
+  Host& h = *hosts_[i];
+  const raft::Ready& rd = *h.persisting;
+  h.persisting = nullptr;
+  h.persist_due = 0;
+  write_log(i, rd);
+  if (std::uniform_real_distribution<double>(0, 1)(rng_) < f_.crash_mid_ready) {
+    h.crash_after_turn = "after persisting, before sending";
+    return;
+  }
+  h.loop->persisted(Status::ok());
+}
+
+// Persists finishing later (castord's log thread) whose time has come.
+void Simulation::finish_persist_due() {
+  for (int i = 0; i < opt_.nodes; ++i) {
+    Host& h = *hosts_[i];
+    if (!h.node || h.persisting == nullptr || now_ < h.persist_due) continue;
+    complete_persist(i);
+    handle_ready(i);
+  }
+}
+
+void Simulation::write_log(int i, const raft::Ready& rd) {
   Host& h = *hosts_[i];
   if (rd.snapshot) {
     auto st = decode_snapshot(rd.snapshot->data());
@@ -412,18 +499,14 @@ void Simulation::persist(int i, const raft::Ready& rd) {
       return;
     }
     h.log->install_snapshot(*rd.snapshot);
-    h.applied = raft::LogIndex(st->first);
-    h.chain = st->second;
-    inv_.applied(h.id, h.applied, h.chain);
-    trace("n" + std::to_string(h.id.value) + " installed snapshot at " + std::to_string(st->first));
   }
   if (!rd.entries.empty()) {
     const raft::LogIndex first(rd.entries.front().index());
-    if (h.node->role() == raft::Role::kLeader) {
+    if (h.role_at_persist == raft::Role::kLeader) {
       for (const auto& e : rd.entries) {
         const raft::LogIndex x(e.index());
         if (x <= h.log->last_index() && h.log->term(x) != raft::Term(e.term())) {
-          inv_.leader_overwrote(h.id, h.node->term(), x);
+          inv_.leader_overwrote(h.id, h.term_at_persist, x);
         }
       }
     }
@@ -436,11 +519,54 @@ void Simulation::persist(int i, const raft::Ready& rd) {
   h.log->append(rd.hard_state, rd.entries);
 }
 
+void Simulation::turn_finished(int i) {
+  Host& h = *hosts_[i];
+  raft::Node& node = *h.node;
+  inv_.commit_seen(node.committed(), node.term(), [&node](raft::LogIndex x) { return node.term_at(x); });
+  serve_reads(i);
+  maybe_snapshot(i);
+  // The most dangerous moment for a leader to die: it has just learned of a new commit.
+  const bool advanced = node.committed() > h.commit_seen;
+  h.commit_seen = node.committed();
+  if (node.role() == raft::Role::kLeader && advanced &&
+      std::uniform_real_distribution<double>(0, 1)(rng_) < f_.crash_leader_on_commit) {
+    h.crash_after_turn = "as leader, right after its commit index advanced";
+  }
+}
+
+void Simulation::LoopHost::on_soft_state(const raft::SoftState& ss) {
+  Host& h = *sim_.hosts_[i_];
+  raft::Node& node = *h.node;
+  sim_.trace("n" + std::to_string(h.id.value) + " is " + raft::role_name(ss.role) + " in term " +
+             std::to_string(ss.term.value) + ", leader n" + std::to_string(ss.leader.value));
+  if (ss.role != raft::Role::kLeader) return;
+  sim_.inv_.leader_seen(h.id, ss.term);
+  sim_.inv_.leader_elected(h.id, ss.term, h.log->first_index(), [&node](raft::LogIndex x) { return node.term_at(x); });
+}
+
+void Simulation::LoopHost::install_snapshot(const raft::pb::Snapshot& snapshot) {
+  Host& h = *sim_.hosts_[i_];
+  auto st = decode_snapshot(snapshot.data());
+  if (!st) return;  // write_log reported it
+  h.applied = raft::LogIndex(st->first);
+  h.chain = st->second;
+  sim_.inv_.applied(h.id, h.applied, h.chain);
+  sim_.trace("n" + std::to_string(h.id.value) + " installed snapshot at " + std::to_string(st->first));
+}
+
+void Simulation::LoopHost::reads_released(std::vector<raft::ReadState> reads) {
+  Host& h = *sim_.hosts_[i_];
+  for (auto& r : reads) h.released.push_back(std::move(r));
+}
+
 void Simulation::apply(int i, const raft::pb::Entry& e) {
   Host& h = *hosts_[i];
   if (raft::LogIndex(e.index()) != h.applied + 1) {
+    // Reported, and not applied: the state machine must not run ahead of what the core handed
+    // out, or its snapshots would compact entries the core still needs.
     inv_.fail("apply order: n" + std::to_string(h.id.value) + " applied " + std::to_string(e.index()) + " after " +
               std::to_string(h.applied.value));
+    return;
   }
   h.applied = raft::LogIndex(e.index());
   h.chain = mix(mix(mix(h.chain, e.index()), e.term()), std::hash<std::string>()(e.data()));
@@ -468,6 +594,9 @@ void Simulation::maybe_snapshot(int i) {
   Host& h = *hosts_[i];
   const raft::pb::SnapshotMeta old = h.log->snapshot_meta();
   if (h.applied.value < old.index() + f_.snapshot_every) return;
+  // As castord's maybe_compact: never compact past what the core has handed out, or it would
+  // later ask the log for entries that are gone.
+  if (h.applied > h.node->applied()) return;
   raft::pb::SnapshotMeta meta;
   meta.set_index(h.applied.value);
   meta.set_term(h.log->term(h.applied).value().value);

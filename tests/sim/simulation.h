@@ -26,6 +26,7 @@
 #include "raft/config.h"
 #include "raft/memory_log.h"
 #include "raft/node.h"
+#include "raft/ready_loop.h"
 #include "tests/sim/invariants.h"
 
 namespace castor::sim {
@@ -43,6 +44,8 @@ struct Options {
   // castord did before raft/read_context.h, so an answer meant for a read of the previous run
   // can release a read of this one. `castor-sim --plant reuse-read-contexts`.
   bool reuse_read_contexts = false;
+  // A planted bug of the Ready loop (raft/ready_loop.h).
+  raft::LoopBug loop_bug = raft::LoopBug::kNone;
   std::ostream* trace = nullptr;  // a readable line per event when set
 };
 
@@ -66,6 +69,7 @@ class Simulation {
 
  private:
   struct Host;
+  class LoopHost;
   struct InFlight {
     uint64_t deliver_at;
     uint64_t seq;
@@ -77,6 +81,9 @@ class Simulation {
     double drop = 0, duplicate = 0;
     uint64_t delay_max_units = 1;
     double crash = 0, crash_mid_ready = 0, crash_leader_on_commit = 0, restart_quickly = 0;
+    // How often a persist finishes later rather than at once (as castord's log thread does),
+    // letting messages, ticks and proposals reach the node between ready() and advance().
+    double persist_later = 0;
     double partition = 0, heal = 0;
     double propose = 0, read = 0, transfer = 0;
     uint64_t snapshot_every = 10;
@@ -93,6 +100,10 @@ class Simulation {
   void restart(int i);
   void handle_ready(int i);
   void persist(int i, const raft::Ready& rd);
+  void write_log(int i, const raft::Ready& rd);
+  void complete_persist(int i);
+  void finish_persist_due();
+  void turn_finished(int i);
   void apply(int i, const raft::pb::Entry& e);
   void serve_reads(int i);
   void maybe_snapshot(int i);
@@ -121,7 +132,12 @@ class Simulation {
   std::string context_;  // what the simulation is doing, for violation messages
 };
 
-std::string bug_name(raft::PlantedBug bug);
-std::optional<raft::PlantedBug> parse_bug(const std::string& name);
+// The planted bugs by name (`castor-sim --plant NAME`): the core's (raft::PlantedBug), the
+// Ready loop's (raft::LoopBug) and the host's (reuse-read-contexts).
+std::vector<std::string> plant_names();
+// Sets the bug `name` in `options`; false when there is no such bug.
+bool plant(const std::string& name, Options& options);
+// The name of the bug planted in `options`, or "" when none is.
+std::string planted_name(const Options& options);
 
 }  // namespace castor::sim
