@@ -78,6 +78,18 @@ pb::ClientResponse error_response(uint64_t request_id, Code code, const std::str
   return r;
 }
 
+// The largest Raft entry this node proposes: one request of the largest size with its
+// command envelope (timestamps, session fields). Smaller commands are batched into one entry
+// only up to this size, so every entry fits one message to the followers.
+uint64_t entry_bytes_max(const ServerOptions& o) { return o.limits.request_bytes_max + (4 << 10); }
+
+// What a peer frame carries besides its entries' data: the message envelope, entry headers,
+// and the Hello. Generous: a frame too small for the largest entry stops replication for good.
+constexpr uint64_t kPeerFrameOverheadBytes = 64 << 10;
+// What one append or snapshot message carries at most besides a single larger entry
+// (raft::Config's append_bytes_max and snapshot_chunk_bytes_max).
+constexpr uint64_t kMessageDataBytesMax = 1 << 20;
+
 // 64 random bits: a tag no earlier run of this node chose (with overwhelming probability).
 uint64_t random_u64() { return (uint64_t{std::random_device()()} << 32) | std::random_device()(); }
 
@@ -103,6 +115,9 @@ class Server::Impl : private raft::ReadyHost {
     cfg.heartbeat_interval_ticks = 1;
     cfg.election_timeout_ticks = std::max<uint32_t>(2, opt_.election_ms / opt_.heartbeat_ms);
     cfg.random_seed = std::random_device()();
+    cfg.append_bytes_max = kMessageDataBytesMax;
+    cfg.snapshot_chunk_bytes_max = kMessageDataBytesMax;
+    cfg.entry_bytes_max = entry_bytes_max(opt_);
     node_ = std::make_unique<raft::Node>(cfg, *log_);
     raft::ReadyHost& host = *this;
     loop_ = std::make_unique<raft::ReadyLoop>(*node_, host, log_->hard_state());
@@ -177,6 +192,11 @@ class Server::Impl : private raft::ReadyHost {
   // reads go on, and writes resume once compaction freed the space. The eighth left covers
   // what is already proposed and in flight.
   bool log_nearly_full() const;
+  // A leader whose commit index has not moved for a while although entries wait: replication is
+  // stuck (a follower refuses what it is sent, say), however healthy everything else looks.
+  // watch_commit() runs every tick and notes when the commit index last moved.
+  void watch_commit();
+  bool commit_stalled() const;
   std::string log_full_message() const;
   uint64_t log_file_bytes() const;
   // What the leader knows of a peer's log; nullptr on other nodes.
@@ -229,6 +249,9 @@ class Server::Impl : private raft::ReadyHost {
   std::vector<WriteKey> batch_writes_;
   std::vector<uint64_t> batch_nonces_;
   bool flush_posted_ = false;
+  uint64_t batch_bytes_ = 0;  // an upper bound on batch_'s serialized size
+  uint64_t commit_watched_ = 0;
+  Clock::time_point commit_moved_at_ = Clock::now();
   uint64_t last_stamp_ms_ = 0;
   uint64_t sessionless_seq_;  // the next tag of a write without a session (odd: never 0)
   uint64_t last_leader_ = 0;
@@ -341,6 +364,7 @@ void Server::Impl::fatal(const Status& s) {
 void Server::Impl::on_tick() {
   if (stopping_) return;
   node_->tick();
+  watch_commit();
   fail_waiters_past_deadline();
   schedule_drive();
   tick_timer_.expires_after(std::chrono::milliseconds(opt_.heartbeat_ms));
@@ -654,6 +678,12 @@ void Server::Impl::enqueue_write(const pb::ClientRequest& req, Reply respond) {
     return reply(respond, error_response(req.request_id(), Code::kResourceExhausted, log_full_message()));
   }
   const Waiter waiter{req.request_id(), std::move(respond), Clock::now() + opt_.request_timeout};
+  // An entry holds what fits one peer message (entry_bytes_max): a command that would push the
+  // batch past it goes into the next entry.
+  // (+64: the command's own fields and framing within the batch, well over what they take.)
+  const uint64_t command_bytes = req.ByteSizeLong() + 64;
+  if (batch_.commands_size() > 0 && batch_bytes_ + command_bytes > entry_bytes_max(opt_)) flush_batch();
+  batch_bytes_ += command_bytes;
   pb::Command* c = batch_.add_commands();
   // Session expiry runs on these stamps (never on a replica's clock); keeping them monotone on
   // this leader keeps expiry monotone even if the wall clock steps back.
@@ -711,6 +741,7 @@ void Server::Impl::flush_batch() {
     }
   }
   batch_.Clear();
+  batch_bytes_ = 0;
   batch_writes_.clear();
   batch_nonces_.clear();
   schedule_drive();
@@ -885,7 +916,28 @@ std::string Server::Impl::unhealthy_reason() const {
            std::to_string(opt_.health_apply_lag_max) + ")";
   }
   if (log_nearly_full()) return log_full_message();
+  if (commit_stalled()) {
+    const auto stalled_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - commit_moved_at_).count();
+    return "the commit index " + std::to_string(commit) + " has not moved for " + std::to_string(stalled_ms) +
+           " ms while " + std::to_string(node_->last_index().value - commit) +
+           " entries wait: the followers are not taking them (see castor_rejected_total and the peers' logs)";
+  }
   return "";
+}
+
+void Server::Impl::watch_commit() {
+  const bool waiting = node_->role() == raft::Role::kLeader && node_->last_index() > node_->committed();
+  if (!waiting || node_->committed().value != commit_watched_) {
+    commit_watched_ = node_->committed().value;
+    commit_moved_at_ = Clock::now();
+  }
+}
+
+bool Server::Impl::commit_stalled() const {
+  const bool waiting = node_->role() == raft::Role::kLeader && node_->last_index() > node_->committed();
+  const auto bound = std::max<Clock::duration>(std::chrono::seconds(2), 2 * std::chrono::milliseconds(opt_.election_ms));
+  return waiting && node_->committed().value == commit_watched_ && Clock::now() - commit_moved_at_ > bound;
 }
 
 bool Server::Impl::log_nearly_full() const { return log_->used_bytes() >= log_->map_bytes_max() / 8 * 7; }
@@ -1073,6 +1125,14 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
     return Status(Code::kInvalidArgument, "--name '" + options.name + "' is not in --initial-cluster");
   if (options.heartbeat_ms == 0 || options.election_ms < 2 * options.heartbeat_ms) {
     return Status(Code::kInvalidArgument, "election time must be at least twice the heartbeat interval");
+  }
+  const uint64_t frame_needed = std::max(entry_bytes_max(options), kMessageDataBytesMax) + kPeerFrameOverheadBytes;
+  if (options.frame_bytes_max < frame_needed) {
+    return Status(Code::kInvalidArgument,
+                  "--frame-bytes-max " + std::to_string(options.frame_bytes_max) +
+                      " cannot carry the largest Raft entry (--request-bytes-max " +
+                      std::to_string(options.limits.request_bytes_max) + " and its envelope) to a peer: raise it to at "
+                      "least " + std::to_string(frame_needed) + " or lower --request-bytes-max");
   }
   namespace fs = std::filesystem;
   const fs::path dir(options.data_dir);

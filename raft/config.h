@@ -33,6 +33,9 @@ struct Config {
   uint64_t snapshot_chunk_bytes_max = 1 << 20;
   // Proposals are dropped (Code::kDropped) while this many entries are uncommitted.
   uint64_t uncommitted_entries_max = 10000;
+  // A proposal larger than this is refused (Code::kTooLarge): every entry must fit in one
+  // message to the followers (the host's frame limit), or it could never be replicated.
+  uint64_t entry_bytes_max = UINT64_MAX;
   PlantedBug planted_bug = PlantedBug::kNone;
 };
 

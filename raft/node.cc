@@ -532,6 +532,10 @@ void Node::handle_snapshot_chunk(const pb::Message& m) {
 Result<Proposal> Node::propose(std::string data) {
   if (role_ != Role::kLeader) return Status(Code::kNotLeader, "not the leader");
   if (transferee_ != kNoNode) return Status(Code::kDropped, "leadership transfer in progress");
+  if (data.size() > cfg_.entry_bytes_max) {
+    return Status(Code::kTooLarge, "an entry of " + std::to_string(data.size()) + " bytes exceeds entry_bytes_max " +
+                                       std::to_string(cfg_.entry_bytes_max));
+  }
   if (log_.last_index() - log_.committed() >= cfg_.uncommitted_entries_max) {
     return Status(Code::kDropped, "too many uncommitted entries");
   }

@@ -88,6 +88,16 @@ class Cluster:
                     p.kill()
                     p.wait()
 
+    def make_leader(self, name):
+        """Makes `name` the leader (castorctl leader transfer) and returns once all agree."""
+        if self.wait_for_leader() != name:
+            subprocess.run([str(BUILD / "tools" / "castorctl"), "--endpoints", ",".join(self.endpoints),
+                            "leader", "transfer", name], check=True, capture_output=True, timeout=20)
+        deadline = time.monotonic() + 10
+        while self.leader() != name:
+            assert time.monotonic() < deadline, f"{name} did not take the lead"
+            time.sleep(0.05)
+
     def miss_a_compaction(self, puts=200, victim_env=None):
         """Leaves a follower (returned) needing InstallSnapshot to catch up: it is down while
         `puts` writes commit and the others compact their logs (run with a small

@@ -1,22 +1,10 @@
 """Apply depends on the log alone: nodes whose flags differ (a rolling config change is enough)
 still apply every entry alike (kv/limits.h, kv.proto Command)."""
-import subprocess
 import time
 
 from castor_client import Client
 from castor_client.proto import kv_pb2
-from cluster import BUILD, Cluster
-
-
-def _lead(cluster, name):
-    """Makes `name` the leader (castorctl leader transfer) and returns once all agree."""
-    if cluster.wait_for_leader() != name:
-        subprocess.run([str(BUILD / "tools" / "castorctl"), "--endpoints", ",".join(cluster.endpoints),
-                        "leader", "transfer", name], check=True, capture_output=True, timeout=20)
-    deadline = time.monotonic() + 10
-    while cluster.leader() != name:
-        assert time.monotonic() < deadline, f"{name} did not take the lead"
-        time.sleep(0.05)
+from cluster import Cluster
 
 
 def _caught_up(cluster):
@@ -43,7 +31,7 @@ def test_a_txn_only_the_leaders_flags_allow_is_applied_by_every_node(tmp_path):
     cluster = Cluster(tmp_path, node_args={"n1": ["--txn-ops-max", "256"]})
     cluster.start_all()
     try:
-        _lead(cluster, "n1")
+        cluster.make_leader("n1")
         puts = [kv_pb2.RequestOp(put=kv_pb2.PutRequest(key=b"mixed/%03d" % i, value=b"v"))
                 for i in range(200)]
         c = Client([cluster.endpoint("n1")])
@@ -64,7 +52,7 @@ def test_sessions_expire_by_the_leaders_timeout_on_every_node(tmp_path):
     cluster = Cluster(tmp_path, node_args={"n2": ["--session-timeout-ms", "1"]})
     cluster.start_all()
     try:
-        _lead(cluster, "n1")
+        cluster.make_leader("n1")
         c = Client([cluster.endpoint("n1")])
         for i in range(5):
             r = c.put(b"session/%d" % i, b"v")

@@ -381,5 +381,17 @@ TEST(Proposal, DroppedWhenUncommittedEntriesMaxIsReached) {
   EXPECT_TRUE(c.node(1).propose("fits").is_ok());
 }
 
+// Every entry must fit one message to the followers (the host's frame limit): a larger
+// proposal is refused before it reaches the log, which stays as it was.
+TEST(Replication, AProposalLargerThanEntryBytesMaxIsTooLarge) {
+  TestCluster c(3, [](Config& cfg) { cfg.entry_bytes_max = 100; });
+  c.elect(1);
+  const LogIndex last = c.node(1).last_index();
+  Result<Proposal> p = c.node(1).propose(std::string(101, 'x'));
+  EXPECT_EQ(p.status().code(), Code::kTooLarge);
+  EXPECT_EQ(c.node(1).last_index(), last);
+  EXPECT_TRUE(c.node(1).propose(std::string(100, 'x')).is_ok());
+}
+
 }  // namespace
 }  // namespace castor::raft
