@@ -22,6 +22,12 @@ def test_unknown_or_misplaced_arguments_are_usage_errors(tmp_path, args):
     assert "./tools/castor up [--nodes 3|5] [--dir DIR]" in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("args", [["--help"], ["down", "--help"], ["kill", "n1", "-h"]], ids=" ".join)
+def test_help_prints_usage(tmp_path, args):
+    r = castor_tool.run(args, tmp_path)
+    assert r.returncode == 0 and "./tools/castor down [--dir DIR]" in r.stdout, r
+
+
 @pytest.mark.parametrize("verb", [["status"], ["check"], ["kill", "n1"], ["restart", "n1"], ["demo"], ["logs", "n1"]])
 def test_every_verb_reads_dir_before_castor_dir(tmp_path, verb):
     """CASTOR_DIR names a cluster, --dir an empty directory: the verb must look in the latter."""
