@@ -20,6 +20,8 @@ struct ClientListener::Conn {
       : sock(std::move(s), frame_bytes_max), wake_writer(io), wake_reader(io) {}
   FramedSocket sock;
   std::deque<std::string> out;  // encoded response frames
+  size_t out_bytes = 0;         // in `out` and in the write under way
+  std::string remote;           // host:port, for log lines
   asio::steady_timer wake_writer;
   asio::steady_timer wake_reader;
   size_t in_flight = 0;
@@ -82,7 +84,8 @@ asio::awaitable<void> ClientListener::serve(tcp::socket socket) {
   socket.set_option(tcp::no_delay(true), ec);
   auto conn = std::make_shared<Conn>(std::move(socket), opt_.frame_bytes_max, io_);
   conns_[conn.get()] = conn;
-  const std::string remote = conn->sock.remote();
+  conn->remote = conn->sock.remote();
+  const std::string& remote = conn->remote;
 
   Result<Frame> first = co_await conn->sock.read_frame_within(opt_.handshake_timeout);
   pb::Hello hello;
@@ -100,10 +103,11 @@ asio::awaitable<void> ClientListener::serve(tcp::socket socket) {
     std::string reply;
     append_frame(reply, FrameKind::kHello,
                  make_hello(opt_.cluster_id, opt_.node_id, pb::Hello::PEER, opt_.node_name).SerializeAsString());
+    conn->out_bytes += reply.size();
     conn->out.push_back(std::move(reply));
     asio::co_spawn(io_, write_loop(conn), asio::detached);
     while (!conn->closed && !stopped_) {
-      if (conn->in_flight >= opt_.in_flight_max) {
+      if (conn->in_flight >= opt_.in_flight_max || conn->out_bytes >= opt_.queued_bytes_soft) {
         conn->wake_reader.expires_at(asio::steady_timer::time_point::max());
         co_await conn->wake_reader.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
@@ -119,13 +123,18 @@ asio::awaitable<void> ClientListener::serve(tcp::socket socket) {
       }
       ++conn->in_flight;
       std::weak_ptr<Conn> weak = conn;
-      on_request_(std::move(f->payload), [weak](std::string payload) {
+      on_request_(std::move(f->payload), [this, weak](std::string payload) {
         auto c = weak.lock();
         if (!c || c->closed) return;
         --c->in_flight;
         std::string frame;
         append_frame(frame, FrameKind::kResponse, payload);
+        c->out_bytes += frame.size();
         c->out.push_back(std::move(frame));
+        if (c->out_bytes > opt_.queued_bytes_max) {
+          reject("slow reader", c->remote + ": " + std::to_string(c->out_bytes) + " bytes of answers not taken");
+          return c->close();
+        }
         c->wake_writer.cancel();
         c->wake_reader.cancel();
       });
@@ -149,7 +158,15 @@ asio::awaitable<void> ClientListener::write_loop(std::shared_ptr<Conn> conn) {
       batch += conn->out.front();
       conn->out.pop_front();
     }
-    if (!(co_await conn->sock.write(batch)).is_ok()) break;
+    const auto started = std::chrono::steady_clock::now();
+    if (Status s = co_await conn->sock.write_within(batch, opt_.write_timeout); !s.is_ok()) {
+      if (std::chrono::steady_clock::now() - started >= opt_.write_timeout) {
+        reject("slow reader", conn->remote + ": " + s.message());
+      }
+      break;
+    }
+    conn->out_bytes -= batch.size();
+    conn->wake_reader.cancel();
   }
   conn->close();
 }

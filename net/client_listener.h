@@ -4,7 +4,10 @@
 // sends request frames and reads response frames. Many requests may be in flight on one
 // connection (pipelining); responses go back in the order the server produces them, matched
 // to requests by an id inside the payload, which this class does not read. Each connection has
-// at most `in_flight_max` unanswered requests: beyond that it stops reading (backpressure).
+// at most `in_flight_max` unanswered requests, and stops reading while its queued answers
+// reach `queued_bytes_soft` (backpressure): a client that does not read its answers cannot grow
+// the node's memory. Past `queued_bytes_max`, or when a write is not taken within
+// `write_timeout`, the connection is closed ("slow reader").
 // Malformed input closes that connection with a rate-limited log line and nothing else.
 //
 // What it does NOT do: parse requests, enforce deadlines (the server does), or retry.
@@ -37,6 +40,9 @@ struct ClientListenerOptions {
   uint32_t frame_bytes_max = kFrameBytesMaxDefault;
   size_t connections_max = 4096;
   size_t in_flight_max = 4096;  // unanswered requests per connection
+  size_t queued_bytes_soft = 4 << 20;
+  size_t queued_bytes_max = 64 << 20;
+  std::chrono::milliseconds write_timeout{30000};
   std::chrono::milliseconds handshake_timeout{5000};
 };
 

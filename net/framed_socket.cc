@@ -21,30 +21,54 @@ asio::awaitable<Result<Frame>> FramedSocket::read_frame() {
   }
 }
 
-asio::awaitable<Result<Frame>> FramedSocket::read_frame_within(std::chrono::milliseconds timeout) {
-  // The timer's handler and the read's completion can be queued in the same reactor pass, and
-  // then cancel() no longer stops the handler (it already holds a success code). The shared
-  // flags decide: once the read is done the handler touches nothing (not even `this`, which
-  // may be gone), and a read whose timer closed the socket reports the timeout, so that OK
-  // always comes with an open socket.
+// A deadline for one operation on the socket: the timer closes the socket unless the operation
+// finished first. The timer's handler and the operation's completion can be queued in the same
+// reactor pass, and then cancel() no longer stops the handler (it already holds a success
+// code). The shared flags decide: once the operation is done the handler touches nothing (not
+// even the socket, which may be gone), and an operation whose timer closed the socket reports
+// the timeout, so that OK always comes with an open socket.
+class FramedSocket::Deadline {
+ public:
+  Deadline(FramedSocket& socket, std::chrono::milliseconds timeout)
+      : timer_(socket.socket_.get_executor(), timeout), race_(std::make_shared<Race>()) {
+    timer_.async_wait([&socket, race = race_](boost::system::error_code ec) {
+      if (ec || race->done) return;
+      race->timed_out = true;
+      socket.close();
+    });
+  }
+  // The operation finished; true when the deadline had closed the socket first.
+  bool expired() {
+    race_->done = true;
+    timer_.cancel();
+    return race_->timed_out;
+  }
+
+ private:
   struct Race {
-    bool read_done = false;
+    bool done = false;
     bool timed_out = false;
   };
-  auto race = std::make_shared<Race>();
-  asio::steady_timer timer(socket_.get_executor(), timeout);
-  timer.async_wait([this, race](boost::system::error_code ec) {
-    if (ec || race->read_done) return;
-    race->timed_out = true;
-    close();
-  });
+  asio::steady_timer timer_;
+  std::shared_ptr<Race> race_;
+};
+
+asio::awaitable<Result<Frame>> FramedSocket::read_frame_within(std::chrono::milliseconds timeout) {
+  Deadline deadline(*this, timeout);
   Result<Frame> r = co_await read_frame();
-  race->read_done = true;
-  timer.cancel();
-  if (race->timed_out) {
+  if (deadline.expired()) {
     co_return Status(Code::kUnavailable, "no complete frame within " + std::to_string(timeout.count()) + " ms");
   }
   co_return r;
+}
+
+asio::awaitable<Status> FramedSocket::write_within(const std::string& bytes, std::chrono::milliseconds timeout) {
+  Deadline deadline(*this, timeout);
+  Status s = co_await write(bytes);
+  if (deadline.expired()) {
+    co_return Status(Code::kUnavailable, "the peer took no write within " + std::to_string(timeout.count()) + " ms");
+  }
+  co_return s;
 }
 
 asio::awaitable<Status> FramedSocket::write(const std::string& bytes) {

@@ -29,12 +29,17 @@ class FramedSocket {
   // a silent connection cannot hold a slot forever). OK always comes with the socket open; a
   // timeout is kUnavailable "no complete frame within N ms", with the socket closed.
   boost::asio::awaitable<Result<Frame>> read_frame_within(std::chrono::milliseconds timeout);
+  // write() that closes the socket if the peer has not taken all of `bytes` within `timeout`
+  // (a client that stopped reading). The same contract as read_frame_within.
+  boost::asio::awaitable<Status> write_within(const std::string& bytes, std::chrono::milliseconds timeout);
 
   void close();
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   std::string remote() const;
 
  private:
+  class Deadline;
+
   boost::asio::ip::tcp::socket socket_;
   FrameReader reader_;
   char buf_[64 * 1024];

@@ -4,6 +4,7 @@
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <atomic>
 #include <random>
 
 #include "net/hello.h"
@@ -130,6 +131,42 @@ TEST_F(ClientListenerTest, GarbageAndOversizeFramesCloseOnlyThatConnection) {
   auto f = read(good);
   ASSERT_TRUE(f.is_ok());
   EXPECT_EQ(f->payload, "ba");
+}
+
+// A client that pipelines requests and never reads the answers: the connection stops reading
+// once its queued answers reach the soft bound, so the node computes only a handful of the
+// answers, and it is closed as a slow reader when its write is not taken in time.
+TEST(ClientListenerBackpressure, AClientThatDoesNotReadIsStoppedThenClosedAndMemoryStaysBounded) {
+  IoThread io;
+  ClientListenerOptions o;
+  o.cluster_id = "castor";
+  o.queued_bytes_soft = 2 << 20;
+  o.write_timeout = std::chrono::milliseconds(500);
+  auto handled = std::make_shared<std::atomic<int>>(0);
+  ClientListener listener(io.io, o, [handled](std::string, ClientListener::Respond respond) {
+    ++*handled;
+    respond(std::string(1 << 20, 'a'));  // a 1 MiB answer, as a Get of a maximal value
+  });
+  const Endpoint ep = io.call([&] { return listener.start(Endpoint{"127.0.0.1", 0}).value(); });
+  asio::io_context client_io;
+  asio::ip::tcp::socket s(client_io);
+  s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), ep.port));
+  std::string wire;
+  append_frame(wire, FrameKind::kHello, make_hello("castor", 0, pb::Hello::CLIENT, "test").SerializeAsString());
+  for (int i = 0; i < 300; ++i) append_frame(wire, FrameKind::kRequest, "get");
+  asio::write(s, asio::buffer(wire));
+  const auto slow_readers = [&] {
+    return io.call([&] {
+      auto it = listener.rejected().find("slow reader");
+      return it == listener.rejected().end() ? uint64_t{0} : it->second;
+    });
+  };
+  ASSERT_TRUE(eventually([&] { return slow_readers() == 1; })) << handled->load() << " requests handled";
+  EXPECT_TRUE(eventually([&] { return io.call([&] { return listener.connections(); }) == 0u; }));
+  // The kernel's socket buffers take a few answers; the soft bound a couple more. Without
+  // backpressure all 300 (300 MiB of answers) were computed and queued.
+  EXPECT_LT(handled->load(), 60);
+  io.stop();
 }
 
 }  // namespace
