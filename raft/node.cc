@@ -4,6 +4,7 @@
 
 #include "raft/assert.h"
 #include "raft/crc32c.h"
+#include "raft/message_check.h"
 #include "raft/quorum.h"
 
 namespace castor::raft {
@@ -196,9 +197,14 @@ bool Node::quorum_active() {
 // ---------------------------------------------------------------------------------------------
 // Messages in
 
-void Node::step(const pb::Message& m) {
+Status Node::step(const pb::Message& m) {
+  Status s = check_peer_message(m, cfg_.id, voters_);
+  if (s.is_ok()) step_checked(m);
+  return s;
+}
+
+void Node::step_checked(const pb::Message& m) {
   const NodeId from(m.from());
-  if (NodeId(m.to()) != cfg_.id || !is_voter(from) || from == cfg_.id) return;
   const Term mt(m.term());
   const pb::MessageType type = m.type();
 

@@ -195,6 +195,7 @@ TEST(Snapshot, Section7_FollowerRejectsAChunkOfAStreamItDoesNotHold) {
   pb::Message m = msg(pb::MSG_SNAP, 1, 3, 1);
   m.mutable_snapshot_meta()->set_index(10);
   m.mutable_snapshot_meta()->set_term(1);
+  *m.mutable_snapshot_meta()->mutable_conf() = conf_of(3);
   m.mutable_snapshot_meta()->set_data_bytes(300);
   m.set_snapshot_offset(100);
   m.set_snapshot_chunk(std::string(100, 'x'));
@@ -217,6 +218,7 @@ pb::Message whole_snapshot(uint64_t index, const std::string& data) {
   m.mutable_snapshot_meta()->set_data_bytes(data.size());
   m.mutable_snapshot_meta()->set_data_crc32c(crc32c_extend(0, data));
   m.set_snapshot_chunk(data);
+  m.set_snapshot_done(true);
   return m;
 }
 
@@ -294,6 +296,7 @@ TEST(Snapshot, Section7_DuplicatedChunkIsHarmless) {
   pb::Message second = first;
   second.set_snapshot_offset(100);
   second.set_snapshot_chunk(std::string(100, 'y'));
+  second.set_snapshot_done(true);
   n.step(second);
   n.step(second);  // a duplicate of the final chunk after completion
   Ready rd = handle_ready(n, log);
