@@ -1,10 +1,13 @@
-// check_peer_message (raft/message_check.h): one test per refusal rule, and no refusal of
-// anything the core sends.
+// check_peer_message (raft/message_check.h): one test per refusal rule, no refusal of anything
+// the core sends, and randomized noise from peers that never crashes the core.
 #include "raft/message_check.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -335,6 +338,287 @@ TEST(MessageCheck, EveryMessageTheCoreSendsPasses) {
   EXPECT_GT(
       c.count_sent([](const pb::Message& m) { return m.type() == pb::MSG_VOTE && !m.context().empty(); }),
       0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Noise: mutated copies of real traffic arrive next to it. Whatever passes the check must not
+// trip the core's assertions (CASTOR_ASSERT aborts, so a crash fails the test), and once the
+// noise stops the cluster must go on committing.
+
+// Flips one field at a time: most often off by a little (the likeliest bug), sometimes to an
+// extreme. A snapshot's configuration is only ever broken, never replaced by another valid
+// one: a well-formed but false configuration is a forged leader's, which the check cannot
+// know (message_check.h), and it would route messages to nodes the harness does not have.
+// Extreme terms are optional: a term just below kCountLimit passes, and a node that adopts it
+// can never campaign again (its next term is refused everywhere). No stateless check can tell
+// that term from a real one, as with any forged term; only authenticated peers prevent it.
+class Mutator {
+ public:
+  Mutator(uint64_t seed, bool extreme_terms) : rng_(seed), extreme_terms_(extreme_terms) {}
+
+  void mutate(pb::Message& m) {
+    const uint64_t n = 1 + below(3);
+    for (uint64_t i = 0; i < n; ++i) mutate_one(m);
+  }
+
+ private:
+  uint64_t below(uint64_t n) { return rng_() % n; }
+
+  uint64_t near(uint64_t v) {
+    static constexpr uint64_t kExtremes[] = {0, 1, kCountLimit - 1, kCountLimit, UINT64_MAX};
+    if (below(4) == 0) return kExtremes[below(std::size(kExtremes))];
+    return v + below(5) - 2;
+  }
+  uint64_t near_term(uint64_t t) {
+    return extreme_terms_ ? near(t) : std::max<uint64_t>(t + below(5), 2) - 2;
+  }
+
+  pb::Entry& some_entry(pb::Message& m) {
+    if (m.entries_size() == 0) return *m.add_entries();
+    return *m.mutable_entries(static_cast<int>(below(static_cast<uint64_t>(m.entries_size()))));
+  }
+
+  void reshuffle_entries(pb::Message& m) {
+    auto* entries = m.mutable_entries();
+    if (entries->empty()) return;
+    const int i = static_cast<int>(below(static_cast<uint64_t>(entries->size())));
+    switch (below(4)) {
+      case 0:
+        entries->erase(entries->begin() + i);
+        break;
+      case 1:
+        *entries->Add() = entries->Get(i);
+        break;
+      case 2:
+        entries->SwapElements(0, i);
+        break;
+      default:
+        entries->Clear();
+        break;
+    }
+  }
+
+  void break_conf(pb::ConfState& conf) {
+    switch (below(3)) {
+      case 0:
+        conf.clear_voters();
+        break;
+      case 1:
+        conf.add_voters(0);
+        break;
+      default:
+        conf.add_voters(conf.voters_size() > 0 ? conf.voters(0) : 1);
+        break;
+    }
+  }
+
+  void resize_chunk(pb::Message& m) {
+    std::string& chunk = *m.mutable_snapshot_chunk();
+    chunk.resize(below(2) == 0 ? 0 : chunk.size() + below(5) - std::min<uint64_t>(chunk.size(), 2), 'z');
+  }
+
+  void mutate_one(pb::Message& m) {
+    switch (below(20)) {
+      case 0:
+        m.set_type(static_cast<pb::MessageType>(below(15)));
+        break;
+      case 1:
+        m.set_from(below(5));
+        break;
+      case 2:
+        m.set_to(below(5));
+        break;
+      case 3:
+        m.set_term(near_term(m.term()));
+        break;
+      case 4:
+        m.set_log_term(near_term(m.log_term()));
+        break;
+      case 5:
+        m.set_index(near(m.index()));
+        break;
+      case 6:
+        m.set_commit(near(m.commit()));
+        break;
+      case 7:
+        m.set_reject(!m.reject());
+        break;
+      case 8:
+        m.set_reject_hint(near(m.reject_hint()));
+        break;
+      case 9:
+        m.set_read_round(near(m.read_round()));
+        break;
+      case 10:
+        m.set_context(below(2) == 0 ? "transfer" : "");
+        break;
+      case 11:
+        some_entry(m).set_index(near(some_entry(m).index()));
+        break;
+      case 12:
+        some_entry(m).set_term(near_term(some_entry(m).term()));
+        break;
+      case 13:
+        some_entry(m).set_type(static_cast<pb::EntryType>(below(4)));
+        break;
+      case 14:
+        reshuffle_entries(m);
+        break;
+      case 15:
+        m.set_snapshot_offset(near(m.snapshot_offset()));
+        break;
+      case 16:
+        m.mutable_snapshot_meta()->set_data_bytes(near(m.snapshot_meta().data_bytes()));
+        break;
+      case 17:
+        resize_chunk(m);
+        break;
+      case 18:
+        m.set_snapshot_done(!m.snapshot_done());
+        break;
+      default:
+        if (below(2) == 0) {
+          m.mutable_snapshot_meta()->set_index(near(m.snapshot_meta().index()));
+          m.mutable_snapshot_meta()->set_term(near_term(m.snapshot_meta().term()));
+        } else {
+          break_conf(*m.mutable_snapshot_meta()->mutable_conf());
+        }
+        break;
+    }
+  }
+
+  std::mt19937_64 rng_;
+  bool extreme_terms_;
+};
+
+struct NoiseStats {
+  uint64_t refused = 0;
+  uint64_t accepted = 0;
+};
+
+uint64_t leader_of(TestCluster& c) {
+  for (uint64_t id = 1; id <= 3; ++id) {
+    if (c.node(id).role() == Role::kLeader) return id;
+  }
+  return 0;
+}
+
+// A mutated message arrives at `to`, the node the real one was for.
+void deliver_noise(TestCluster& c, uint64_t to, const pb::Message& m, NoiseStats& stats) {
+  Node& node = c.node(to);
+  if (!check_peer_message(m, node.id(), node.voters()).is_ok()) {
+    ++stats.refused;
+    return;
+  }
+  ++stats.accepted;
+  EXPECT_TRUE(node.step(m).is_ok());
+  c.process(to);
+}
+
+// Delivers in-flight traffic (and what it causes, up to a bound); with a mutator, half the
+// messages are followed by one or two mutated copies.
+void deliver_with_noise(TestCluster& c, Mutator* noise, std::mt19937_64& rng, NoiseStats& stats) {
+  for (int n = 0; n < 2000 && !c.in_flight().empty(); ++n) {
+    const pb::Message m = c.in_flight().front();
+    c.in_flight().pop_front();
+    c.deliver(m);
+    if (!noise || rng() % 2 == 0) continue;
+    for (uint64_t copies = 1 + rng() % 2; copies > 0; --copies) {
+      pb::Message bad = m;
+      noise->mutate(bad);
+      deliver_noise(c, m.to(), bad, stats);
+    }
+  }
+}
+
+// One round of a busy cluster: everyone ticks, the leader takes a write, sometimes a follower
+// reads, a host compacts its log (so lagging nodes get snapshots) or the leader hands over.
+void busy_round(TestCluster& c, int round, std::mt19937_64& rng) {
+  for (uint64_t id = 1; id <= 3; ++id) c.tick(id);
+  const uint64_t leader = leader_of(c);
+  if (leader == 0) return;
+  if (c.node(leader).propose("r" + std::to_string(round)).is_ok()) c.process(leader);
+  const uint64_t other = 1 + (leader + rng() % 2) % 3;
+  if (rng() % 4 == 0 && c.node(other).read_index("read-" + std::to_string(round)).is_ok()) c.process(other);
+  if (rng() % 8 == 0) {
+    const uint64_t host = 1 + rng() % 3;
+    if (c.node(host).applied().value > c.log(host).snapshot_meta().index()) {
+      compact(c, host, std::string(150 + rng() % 200, static_cast<char>('a' + round % 26)));
+    }
+  }
+  if (rng() % 50 == 0) {
+    (void)c.node(leader).transfer_leadership(NodeId(other));
+    c.process(leader);
+  }
+}
+
+// Within `rounds` rounds of plain traffic, some leader commits a fresh write and every node
+// applies it.
+bool commits_everywhere_within(TestCluster& c, int rounds, std::mt19937_64& rng) {
+  NoiseStats none;
+  std::vector<Proposal> marks;
+  for (int r = 0; r < rounds; ++r) {
+    for (uint64_t id = 1; id <= 3; ++id) c.tick(id);
+    if (const uint64_t leader = leader_of(c); leader != 0) {
+      if (auto p = c.node(leader).propose("after-noise"); p.is_ok()) marks.push_back(*p);
+      c.process(leader);
+    }
+    deliver_with_noise(c, nullptr, rng, none);
+    for (const Proposal& p : marks) {
+      bool everywhere = true;
+      for (uint64_t id = 1; id <= 3; ++id) {
+        everywhere = everywhere && c.node(id).applied() >= p.index && c.node(id).term_at(p.index) == p.term;
+      }
+      if (everywhere) return true;
+    }
+  }
+  return false;
+}
+
+// 600 busy rounds of a three-node cluster on lossy links (so that followers fall behind
+// compactions and probes go back and forth), with noise. Returns the cluster, quiet again.
+NoiseStats run_with_noise(TestCluster& c, uint64_t seed, bool extreme_terms) {
+  std::mt19937_64 rng(seed);
+  Mutator noise(seed, extreme_terms);
+  NoiseStats stats;
+  c.set_drop([&rng](const pb::Message&) { return rng() % 10 == 0; });
+  for (int round = 0; round < 600; ++round) {
+    busy_round(c, round, rng);
+    deliver_with_noise(c, &noise, rng, stats);
+  }
+  c.clear_drop();
+  return stats;
+}
+
+void small_windows(Config& cfg) {
+  cfg.snapshot_chunk_bytes_max = kChunk;
+  cfg.inflight_appends_max = 4;
+}
+
+// Extreme terms stop a run's elections early (see Mutator), so this test runs many seeds.
+TEST(MessageCheck, NoiseThatPassesTheCheckNeverCrashesTheCore) {
+  NoiseStats total;
+  for (uint64_t seed = 100; seed < 150; ++seed) {
+    TestCluster c(3, small_windows);
+    const NoiseStats stats = run_with_noise(c, seed, true);
+    total.refused += stats.refused;
+    total.accepted += stats.accepted;
+  }
+  EXPECT_GT(total.refused, 10000u);
+  EXPECT_GT(total.accepted, 1000u);
+}
+
+TEST(MessageCheck, AfterNoiseTheClusterCommitsOnEveryNode) {
+  for (uint64_t seed : {1, 2, 3, 4, 5}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    TestCluster c(3, small_windows);
+    const NoiseStats stats = run_with_noise(c, seed, false);
+    EXPECT_GT(stats.refused, 1000u);
+    EXPECT_GT(stats.accepted, 200u);
+    EXPECT_GT(c.count_sent(is_type(pb::MSG_SNAP)), 0u);
+    std::mt19937_64 rng(seed);
+    EXPECT_TRUE(commits_everywhere_within(c, 100, rng));
+  }
 }
 
 }  // namespace
