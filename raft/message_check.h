@@ -7,19 +7,24 @@
 //
 // Contract:
 //   - Pure: no state, no I/O, no clock; same arguments, same answer.
-//   - OK means the core may act on the message: its type is known, it is addressed to `self`
-//     from another voter in `voters`, every field it carries belongs to its type, its terms and
-//     indexes are below kCountLimit (so index + 1, term + 1 and index + entries never wrap),
-//     an MSG_APP's entries follow its `index` one by one with known types and terms that never
-//     decrease and never pass the message's term, and an MSG_SNAP chunk lies inside the
-//     snapshot its metadata describes, whose configuration names at least one voter.
+//   - OK means the core may act on the message: its type is known; it is addressed to `self`
+//     from another voter in `voters`; it sets only the fields its type carries (a rejection's
+//     details only with `reject`); its terms and indexes are below kCountLimit, so index + 1,
+//     term + 1 and index + entries never wrap; its log_term is not above its term; an MSG_APP's
+//     entries sit at index + 1, index + 2, ..., have known types, and terms that never
+//     decrease and never pass the message's term (a conf entry holds a valid ConfState); an
+//     MSG_APP_RESP's rejection hint is not above the rejected index; an MSG_SNAP chunk lies
+//     inside the snapshot's data_bytes, with `done` on exactly the chunk that ends it, and the
+//     snapshot's term is not above the message's and its configuration lists distinct,
+//     non-zero voters, at least one.
 //   - OK does not mean the message is true. A peer that lies consistently (a forged leader, a
 //     made-up acknowledgement) needs log state or authentication to catch; peer authentication
-//     is the transport's (TLS). Nor is a commit index bounded: an MSG_APP's commit may pass its
-//     last entry (the leader holds more than one batch carries; the follower takes
-//     min(leaderCommit, index of last new entry), paper figure 2), and a heartbeat's may pass
-//     the follower's log (node.cc, handle_heartbeat). The only stateless commit rule is that
-//     only MSG_APP and MSG_HEARTBEAT carry one.
+//     is the transport's (TLS). A forged term just below kCountLimit, say, passes, and a node
+//     that adopts it cannot be elected again (its next term is refused). Nor is a commit
+//     index bounded: an MSG_APP's commit may pass its last entry (the leader holds more than
+//     one batch carries; the follower takes min(leaderCommit, index of last new entry), paper
+//     figure 2), and a heartbeat's may pass the follower's log (node.cc, handle_heartbeat).
+//     The only stateless commit rule is that only MSG_APP and MSG_HEARTBEAT carry one.
 //   - Never refuses a message a correct Castor node sends: tests collect every type the core
 //     emits, and the simulator fails a run on any refusal.
 //   - Otherwise kInvalidArgument, with a message "<field>: <why>" for the host to log and count.
