@@ -690,6 +690,10 @@ void Node::send_snapshot_chunk(NodeId to, Progress& pr) {
     // The host took a newer snapshot since this stream began: start over with it.
     pr.become_snapshot(LogIndex(meta.index()), Term(meta.term()));
   }
+  // A follower's bug may acknowledge bytes past the end. A chunk from there would be refused
+  // unanswered (message_check.h) and stall the stream; from the end, it is a chunk of a stream
+  // the follower does not hold, which it rejects, and the stream starts over (paper 7).
+  pr.snapshot_offset = std::min(pr.snapshot_offset, meta.data_bytes());
   pb::Message m;
   m.set_type(pb::MSG_SNAP);
   m.set_to(to.value);

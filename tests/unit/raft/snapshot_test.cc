@@ -189,6 +189,29 @@ TEST(Snapshot, Section7_ChunkOfAnUnknownStreamIsRejectedAndTheLeaderRestartsAtZe
   EXPECT_EQ(c.node(1).progress().at(NodeId(3)).match, snap);
 }
 
+// A follower's bug acknowledges bytes past the snapshot's end. The leader must not send a
+// chunk from there: its follower refuses such a chunk (message_check.h) without answering,
+// and the stream would stall until the next leader. A chunk from the end is one the follower
+// takes and rejects as a stream it does not hold, and the leader starts over at 0.
+TEST(Snapshot, Section7_AnAckPastTheEndRestartsTheStreamInsteadOfStallingIt) {
+  TestCluster c(3, [](Config& cfg) { cfg.snapshot_chunk_bytes_max = kChunk; });
+  const LogIndex snap = lag_node3_behind_a_snapshot(c);
+  auto bent = std::make_shared<int>(0);
+  c.set_rewrite([bent](pb::Message& m) {
+    if (m.type() == pb::MSG_SNAP_RESP && m.snapshot_offset() == 100 && *bent == 0) {
+      ++*bent;
+      m.set_snapshot_offset(1000);
+    }
+  });
+  for (int i = 0; i < 3; ++i) c.tick_all_and_deliver();
+  ASSERT_EQ(*bent, 1);
+  for (const pb::Message& m : snap_chunks(c)) {
+    EXPECT_LE(m.snapshot_offset(), m.snapshot_meta().data_bytes());
+  }
+  EXPECT_EQ(c.log(3).snapshot_meta().index(), snap.value);
+  EXPECT_EQ(c.node(1).progress().at(NodeId(3)).match, snap);
+}
+
 TEST(Snapshot, Section7_FollowerRejectsAChunkOfAStreamItDoesNotHold) {
   MemoryLog log(conf_of(3));
   Node n(config_for(3), log);
