@@ -345,13 +345,14 @@ TEST(MessageCheck, EveryMessageTheCoreSendsPasses) {
 // trip the core's assertions (CASTOR_ASSERT aborts, so a crash fails the test), and once the
 // noise stops the cluster must go on committing.
 
-// Flips one field at a time: most often off by a little (the likeliest bug), sometimes to an
-// extreme. A snapshot's configuration is only ever broken, never replaced by another valid
-// one: a well-formed but false configuration is a forged leader's, which the check cannot
-// know (message_check.h), and it would route messages to nodes the harness does not have.
-// Extreme terms are optional: a term just below kCountLimit passes, and a node that adopts it
-// can never campaign again (its next term is refused everywhere). No stateless check can tell
-// that term from a real one, as with any forged term; only authenticated peers prevent it.
+// Changes one to three fields: numbers most often off by a little (the likeliest bug),
+// sometimes to an extreme. A snapshot's configuration is only ever broken, never replaced by
+// another valid one: a well-formed but false configuration is a forged leader's, which the
+// check cannot know (message_check.h), and it would route messages to nodes the harness does
+// not have. Extreme terms are optional: a term just below kCountLimit passes, and a node that
+// adopts it can never campaign again (its next term is refused everywhere). No stateless check
+// can tell that term from a real one, as with any forged term; only authenticated peers
+// prevent it.
 class Mutator {
  public:
   Mutator(uint64_t seed, bool extreme_terms) : rng_(seed), extreme_terms_(extreme_terms) {}
@@ -412,13 +413,41 @@ class Mutator {
     }
   }
 
+  void mutate_entry(pb::Entry& e) {
+    switch (below(3)) {
+      case 0:
+        e.set_index(near(e.index()));
+        break;
+      case 1:
+        e.set_term(near_term(e.term()));
+        break;
+      default:
+        e.set_type(static_cast<pb::EntryType>(below(4)));
+        break;
+    }
+  }
+
+  void mutate_snapshot_meta(pb::SnapshotMeta& meta) {
+    switch (below(3)) {
+      case 0:
+        meta.set_index(near(meta.index()));
+        break;
+      case 1:
+        meta.set_term(near_term(meta.term()));
+        break;
+      default:
+        break_conf(*meta.mutable_conf());
+        break;
+    }
+  }
+
   void resize_chunk(pb::Message& m) {
     std::string& chunk = *m.mutable_snapshot_chunk();
     chunk.resize(below(2) == 0 ? 0 : chunk.size() + below(5) - std::min<uint64_t>(chunk.size(), 2), 'z');
   }
 
   void mutate_one(pb::Message& m) {
-    switch (below(20)) {
+    switch (below(18)) {
       case 0:
         m.set_type(static_cast<pb::MessageType>(below(15)));
         break;
@@ -453,36 +482,25 @@ class Mutator {
         m.set_context(below(2) == 0 ? "transfer" : "");
         break;
       case 11:
-        some_entry(m).set_index(near(some_entry(m).index()));
+        mutate_entry(some_entry(m));
         break;
       case 12:
-        some_entry(m).set_term(near_term(some_entry(m).term()));
-        break;
-      case 13:
-        some_entry(m).set_type(static_cast<pb::EntryType>(below(4)));
-        break;
-      case 14:
         reshuffle_entries(m);
         break;
-      case 15:
+      case 13:
         m.set_snapshot_offset(near(m.snapshot_offset()));
         break;
-      case 16:
+      case 14:
         m.mutable_snapshot_meta()->set_data_bytes(near(m.snapshot_meta().data_bytes()));
         break;
-      case 17:
+      case 15:
         resize_chunk(m);
         break;
-      case 18:
+      case 16:
         m.set_snapshot_done(!m.snapshot_done());
         break;
       default:
-        if (below(2) == 0) {
-          m.mutable_snapshot_meta()->set_index(near(m.snapshot_meta().index()));
-          m.mutable_snapshot_meta()->set_term(near_term(m.snapshot_meta().term()));
-        } else {
-          break_conf(*m.mutable_snapshot_meta()->mutable_conf());
-        }
+        mutate_snapshot_meta(*m.mutable_snapshot_meta());
         break;
     }
   }
