@@ -4,6 +4,7 @@
 
 #include "raft/assert.h"
 #include "raft/crc32c.h"
+#include "raft/message_check.h"
 #include "raft/quorum.h"
 
 namespace castor::raft {
@@ -196,9 +197,14 @@ bool Node::quorum_active() {
 // ---------------------------------------------------------------------------------------------
 // Messages in
 
-void Node::step(const pb::Message& m) {
+Status Node::step(const pb::Message& m) {
+  Status s = check_peer_message(m, cfg_.id, voters_);
+  if (s.is_ok()) step_checked(m);
+  return s;
+}
+
+void Node::step_checked(const pb::Message& m) {
   const NodeId from(m.from());
-  if (NodeId(m.to()) != cfg_.id || !is_voter(from) || from == cfg_.id) return;
   const Term mt(m.term());
   const pb::MessageType type = m.type();
 
@@ -684,6 +690,10 @@ void Node::send_snapshot_chunk(NodeId to, Progress& pr) {
     // The host took a newer snapshot since this stream began: start over with it.
     pr.become_snapshot(LogIndex(meta.index()), Term(meta.term()));
   }
+  // A follower's bug may acknowledge bytes past the end. A chunk from there would be refused
+  // unanswered (message_check.h) and stall the stream; from the end, it is a chunk of a stream
+  // the follower does not hold, which it rejects, and the stream starts over (paper 7).
+  pr.snapshot_offset = std::min(pr.snapshot_offset, meta.data_bytes());
   pb::Message m;
   m.set_type(pb::MSG_SNAP);
   m.set_to(to.value);

@@ -36,8 +36,10 @@ class Node {
 
   // One unit of logical time.
   void tick();
-  // A message from a peer. Messages for another node or from a non-member are ignored.
-  void step(const pb::Message& m);
+  // A message from a peer. What check_peer_message (message_check.h) refuses is ignored and
+  // the refusal returned (kInvalidArgument naming the field), for the host to log and count;
+  // a peer's bug never reaches the core's assertions.
+  Status step(const pb::Message& m);
 
   // Appends `data` as a new entry. kNotLeader (see leader() for the hint), or kDropped when
   // too many entries are uncommitted or a leadership transfer is under way.
@@ -86,6 +88,7 @@ class Node {
   void campaign(CampaignKind kind);
   void reset(Term term);
 
+  void step_checked(const pb::Message& m);
   void step_leader(const pb::Message& m);
   void step_candidate(const pb::Message& m);
   void step_follower(const pb::Message& m);

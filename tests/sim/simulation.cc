@@ -316,7 +316,11 @@ void Simulation::deliver_due() {
     Host& h = *hosts_[to];
     if (!h.node || blocked(f.msg.from(), f.msg.to())) continue;
     trace("deliver " + describe(f.msg));
-    h.node->step(f.msg);
+    // Every message here was sent by a Castor node: a refusal is a false one.
+    if (Status s = h.node->step(f.msg); !s.is_ok()) {
+      inv_.fail("false refusal: n" + std::to_string(f.msg.to()) + " refused " + describe(f.msg) + ": " +
+                s.message());
+    }
     handle_ready(to);
   }
 }

@@ -189,12 +189,36 @@ TEST(Snapshot, Section7_ChunkOfAnUnknownStreamIsRejectedAndTheLeaderRestartsAtZe
   EXPECT_EQ(c.node(1).progress().at(NodeId(3)).match, snap);
 }
 
+// A follower's bug acknowledges bytes past the snapshot's end. The leader must not send a
+// chunk from there: its follower refuses such a chunk (message_check.h) without answering,
+// and the stream would stall until the next leader. A chunk from the end is one the follower
+// takes and rejects as a stream it does not hold, and the leader starts over at 0.
+TEST(Snapshot, Section7_AnAckPastTheEndRestartsTheStreamInsteadOfStallingIt) {
+  TestCluster c(3, [](Config& cfg) { cfg.snapshot_chunk_bytes_max = kChunk; });
+  const LogIndex snap = lag_node3_behind_a_snapshot(c);
+  auto bent = std::make_shared<int>(0);
+  c.set_rewrite([bent](pb::Message& m) {
+    if (m.type() == pb::MSG_SNAP_RESP && m.snapshot_offset() == 100 && *bent == 0) {
+      ++*bent;
+      m.set_snapshot_offset(1000);
+    }
+  });
+  for (int i = 0; i < 3; ++i) c.tick_all_and_deliver();
+  ASSERT_EQ(*bent, 1);
+  for (const pb::Message& m : snap_chunks(c)) {
+    EXPECT_LE(m.snapshot_offset(), m.snapshot_meta().data_bytes());
+  }
+  EXPECT_EQ(c.log(3).snapshot_meta().index(), snap.value);
+  EXPECT_EQ(c.node(1).progress().at(NodeId(3)).match, snap);
+}
+
 TEST(Snapshot, Section7_FollowerRejectsAChunkOfAStreamItDoesNotHold) {
   MemoryLog log(conf_of(3));
   Node n(config_for(3), log);
   pb::Message m = msg(pb::MSG_SNAP, 1, 3, 1);
   m.mutable_snapshot_meta()->set_index(10);
   m.mutable_snapshot_meta()->set_term(1);
+  *m.mutable_snapshot_meta()->mutable_conf() = conf_of(3);
   m.mutable_snapshot_meta()->set_data_bytes(300);
   m.set_snapshot_offset(100);
   m.set_snapshot_chunk(std::string(100, 'x'));
@@ -217,6 +241,7 @@ pb::Message whole_snapshot(uint64_t index, const std::string& data) {
   m.mutable_snapshot_meta()->set_data_bytes(data.size());
   m.mutable_snapshot_meta()->set_data_crc32c(crc32c_extend(0, data));
   m.set_snapshot_chunk(data);
+  m.set_snapshot_done(true);
   return m;
 }
 
@@ -294,6 +319,7 @@ TEST(Snapshot, Section7_DuplicatedChunkIsHarmless) {
   pb::Message second = first;
   second.set_snapshot_offset(100);
   second.set_snapshot_chunk(std::string(100, 'y'));
+  second.set_snapshot_done(true);
   n.step(second);
   n.step(second);  // a duplicate of the final chunk after completion
   Ready rd = handle_ready(n, log);
