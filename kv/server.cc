@@ -229,8 +229,9 @@ class Server::Impl : private raft::ReadyHost {
   net::Endpoint http_bound_;
   ServerMetrics metrics_;
   net::RateLimitedLog slow_fsync_log_;
-  // Peer input the core refused, by reason, for castor_rejected_total (io thread).
-  std::map<std::string, uint64_t> refused_;  // whichever thread writes the log (one at a time)
+  // Peer input the core refused, by reason, for castor_rejected_total, and its log (io thread).
+  std::map<std::string, uint64_t> refused_;
+  net::RateLimitedLog refused_log_;  // whichever thread writes the log (one at a time)
   // Whether the last log write was quick enough for a follower to do the next on the io thread.
   std::atomic<bool> last_fsync_fast_{true};
   Worker log_worker_;
@@ -375,7 +376,15 @@ void Server::Impl::on_tick() {
 
 void Server::Impl::on_peer_message(raft::pb::Message m) {
   if (stopping_) return;
-  node_->step(m);
+  // A message inconsistent in itself (raft/message_check.h) is refused by the core: a bug in
+  // one node must not stop the others.
+  if (Status s = node_->step(m); !s.is_ok()) {
+    ++refused_["invalid_message"];
+    refused_log_.warn("peer port: refused a " + raft::pb::MessageType_Name(m.type()) + " from n" +
+                          std::to_string(m.from()),
+                      s.message());
+    return;
+  }
   if (node_->snapshots_refused() > refused_["snapshot_checksum"]) {
     refused_["snapshot_checksum"] = node_->snapshots_refused();
     spdlog::warn("refused the snapshot at index {} from n{}: its data fails the checksum in its metadata; "
