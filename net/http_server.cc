@@ -1,5 +1,6 @@
 #include "net/http_server.h"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -11,6 +12,9 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <deque>
+#include <exception>
+#include <optional>
+#include <string_view>
 
 #include "net/acceptor.h"
 #include "net/json.h"
@@ -32,6 +36,21 @@ constexpr std::chrono::milliseconds kLingerTimeout{1000};
 
 // Extra header values are bounded well below Beast's 64 KiB field limit.
 constexpr size_t kHeaderValueBytesMax = 32 * 1024;
+
+// The most asked of the socket in one read (what Beast's own reads ask).
+constexpr size_t kReadBytesMax = 64 * 1024;
+
+const std::string kBothLengths = "content-length with transfer-encoding";
+const std::string kBadTransferEncoding = "bad transfer-encoding";
+
+using RequestParser = http::request_parser<http::string_body>;
+
+// A request the server answers by itself with an error, and the reason it counts it under.
+struct Refusal {
+  int status;
+  std::string reason;
+  std::string detail;
+};
 
 std::string error_body(Code code, const std::string& message) {
   Json j = Json::object();
@@ -99,6 +118,106 @@ bool parse_target(std::string_view target, HttpRequest& req, std::string& why) {
   return true;
 }
 
+// The JSON error code of a status the server answers by itself.
+Code code_of_refusal(int status) {
+  switch (status) {
+    case 400:
+    case 501:  // raft/status.h has no "unimplemented": the request asked for what is not served
+      return Code::kInvalidArgument;
+    case 408:
+      return Code::kUnavailable;
+    default:
+      return Code::kTooLarge;
+  }
+}
+
+std::string_view trim_ows(std::string_view s) {
+  const size_t first = s.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+// The transfer codings a request names, lower-cased and in order, from every Transfer-Encoding
+// field (RFC 9112 section 6.1), empty list elements skipped. Parameters stay part of the
+// coding: chunked has none, so "chunked;x" is another coding.
+std::vector<std::string> transfer_codings(const http::fields& fields) {
+  std::vector<std::string> codings;
+  for (auto [it, end] = fields.equal_range(http::field::transfer_encoding); it != end; ++it) {
+    std::string_view rest(it->value().data(), it->value().size());
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      const std::string_view element = trim_ows(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (element.empty()) continue;
+      std::string coding(element);
+      for (char& c : coding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      codings.push_back(std::move(coding));
+    }
+  }
+  return codings;
+}
+
+// Whether a request's body framing is one Castor reads unambiguously. Beast alone takes
+// "chunked, gzip" for a request without a body and would parse that body as the next request
+// (smuggling), and ignores the codings before "chunked", which nothing here undoes.
+std::optional<Refusal> check_framing(const RequestParser& parser) {
+  const http::request_header<>& h = parser.get();
+  if (h.count(http::field::transfer_encoding) == 0) return std::nullopt;
+  // RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 means the framing is faulty.
+  if (h.version() < 11) return Refusal{400, kBadTransferEncoding, "Transfer-Encoding in HTTP/1.0"};
+  // RFC 9112 section 6.3: the two lengths disagree on where the body ends; refuse both.
+  if (h.count(http::field::content_length) != 0) return Refusal{400, kBothLengths, "send one of them"};
+  const std::vector<std::string> codings = transfer_codings(h);
+  // RFC 9112 section 6.3: without chunked last, once, the body's length cannot be known. The
+  // parser must read the list the same way, or it would frame the body otherwise.
+  if (codings.empty() || codings.back() != "chunked" ||
+      std::count(codings.begin(), codings.end(), "chunked") != 1 || !parser.chunked()) {
+    return Refusal{400, kBadTransferEncoding, "chunked must be the last transfer coding, once"};
+  }
+  // RFC 9112 section 6.1: a coding the server does not understand (only chunked is) is 501.
+  if (codings.size() > 1) {
+    return Refusal{501, "unsupported transfer-encoding",
+                   "only chunked is implemented, not " + codings.front()};
+  }
+  return std::nullopt;
+}
+
+// Beast refuses some Content-Length and Transfer-Encoding pairs while it reads the header,
+// before check_framing can see it: bad_transfer_encoding for a Transfer-Encoding after a
+// Content-Length, bad_content_length for the reverse. The fields read so far tell which.
+bool both_lengths(const boost::system::error_code& ec, const http::fields& so_far) {
+  return (ec == http::error::bad_transfer_encoding && so_far.count(http::field::content_length) != 0) ||
+         (ec == http::error::bad_content_length && so_far.count(http::field::transfer_encoding) != 0);
+}
+
+// Which part of a chunked body outgrew the buffer, from the bytes the parser left unparsed:
+// they begin at the chunk-size line it waits for (after the CRLF that ends the previous
+// chunk's data). A complete last-chunk line ("0", maybe extensions) means it waits for the end
+// of the trailer section; anything else means the chunk-size line itself is too long.
+bool waiting_for_trailers(std::string_view unparsed) {
+  if (unparsed.starts_with("\r\n")) unparsed.remove_prefix(2);
+  const size_t eol = unparsed.find("\r\n");
+  const size_t zeros = unparsed.find_first_not_of('0');
+  return eol != std::string_view::npos && zeros > 0 &&
+         (zeros == eol || !std::isxdigit(static_cast<unsigned char>(unparsed[zeros])));
+}
+
+// A client that asks may wait for "100 Continue" before sending the body (curl does for large
+// PUTs); the interim response queues behind earlier answers, in order.
+bool wants_continue(const http::request_header<>& h) {
+  return h.version() == 11 && boost::beast::iequals(h[http::field::expect], "100-continue");
+}
+
+std::string describe(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "an exception of unknown type";
+  }
+}
+
 // A header value the handler gave may not break out of its line (header injection).
 bool header_value_safe(std::string_view s) {
   return s.size() <= kHeaderValueBytesMax &&
@@ -112,6 +231,84 @@ bool header_name_safe(std::string_view s) {
     const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
   }
+  return true;
+}
+
+// Feeds `parser` from the socket until it has the header (whole = false) or the whole request.
+// Parsing happens here, inside the connection's coroutine, rather than in Beast's async_read,
+// whose composed operation parses in a completion handler: whatever the parser throws (Beast's
+// fields throw std::length_error for a value of 64 KiB) then reaches the connection's boundary
+// instead of unwinding io_context::run() and ending the process.
+// `buf` never holds more than its max_size() of unparsed input: http::error::buffer_overflow
+// when the parser needs more than that before it can go on.
+asio::awaitable<boost::system::error_code> read_until(tcp::socket& sock, boost::beast::flat_buffer& buf,
+                                                      RequestParser& parser, bool whole) {
+  boost::system::error_code ec;
+  while (whole ? !parser.is_done() : !parser.is_header_done()) {
+    if (buf.size() > 0) {
+      buf.consume(parser.put(buf.data(), ec));
+      if (!ec) continue;
+      if (ec != http::error::need_more) co_return ec;
+    }
+    const size_t room = std::min(kReadBytesMax, buf.max_size() - buf.size());
+    if (room == 0) co_return http::error::buffer_overflow;
+    const size_t n =
+        co_await sock.async_read_some(buf.prepare(room), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::eof)
+      co_return parser.got_some() ? http::error::partial_message : http::error::end_of_stream;
+    if (ec) co_return ec;
+    buf.commit(n);
+  }
+  co_return boost::system::error_code{};
+}
+
+// The answer to a request that could not be read whole; nullopt when there is nobody to answer
+// (a socket error) or nothing to answer (an idle keep-alive connection timing out).
+std::optional<Refusal> refusal_for(const boost::system::error_code& ec, bool timed_out,
+                                   const RequestParser& parser, const boost::beast::flat_buffer& buf,
+                                   const HttpServerOptions& opt) {
+  const std::string limit = "the limit is " + std::to_string(opt.header_bytes_max) + " bytes";
+  if (timed_out) {
+    // Silence before a request starts is an idle keep-alive connection, not an offence.
+    if (!parser.got_some()) return std::nullopt;
+    return Refusal{408, "read timeout", "no complete request within the read timeout"};
+  }
+  if (ec == http::error::body_limit) {
+    return Refusal{413, "body too large", "the limit is " + std::to_string(opt.body_bytes_max) + " bytes"};
+  }
+  if (ec == http::error::header_limit) return Refusal{431, "header too large", limit};
+  if (ec == http::error::buffer_overflow) {
+    // Only a chunked body's framing can fill the buffer: the header stops at header_limit first.
+    const std::string_view unparsed(static_cast<const char*>(buf.data().data()), buf.size());
+    if (waiting_for_trailers(unparsed))
+      return Refusal{431, "trailer too large", "the trailer section: " + limit};
+    return Refusal{413, "chunk extension too large", "a chunk-size line with its extensions: " + limit};
+  }
+  if (both_lengths(ec, parser.get())) return Refusal{400, kBothLengths, "send one of them"};
+  if (ec == http::error::bad_transfer_encoding) return Refusal{400, kBadTransferEncoding, ec.message()};
+  if (ec.category() == make_error_code(http::error::bad_method).category()) {
+    return Refusal{400, "malformed request", ec.message()};
+  }
+  return std::nullopt;
+}
+
+// The request as the handler sees it; false (and why) when its target is not one to serve.
+bool make_request(http::request<http::string_body>& msg, const std::string& remote, HttpRequest& req,
+                  std::string& why) {
+  req.target = std::string(msg.target());
+  if (!parse_target(req.target, req, why)) return false;
+  req.method = std::string(msg.method_string());
+  for (const auto& field : msg) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto [it, inserted] = req.headers.emplace(std::move(name), std::string(field.value()));
+    if (!inserted) {
+      it->second += ", ";
+      it->second.append(field.value().data(), field.value().size());
+    }
+  }
+  req.body = std::move(msg.body());
+  req.remote = remote;
   return true;
 }
 
@@ -207,15 +404,19 @@ void HttpServer::reject(const std::string& reason, const std::string& detail) {
   log_.warn("http port: " + reason, detail);
 }
 
+void HttpServer::end_on_exception(const std::shared_ptr<Conn>& conn, const std::exception_ptr& e) {
+  reject("exception", conn->remote + ": " + describe(e));
+  conn->close();
+  conns_.erase(conn.get());
+}
+
 void HttpServer::refuse(Conn& conn, int status, const std::string& reason, const std::string& detail) {
   reject(reason, conn.remote + ": " + detail);
   Conn::Slot slot;
   slot.ready = true;
   slot.close = true;
-  const Code code = status == 400   ? Code::kInvalidArgument
-                    : status == 408 ? Code::kUnavailable
-                                    : Code::kTooLarge;
-  slot.response = HttpResponse{status, "application/json", error_body(code, reason + ": " + detail), {}};
+  slot.response = HttpResponse{
+      status, "application/json", error_body(code_of_refusal(status), reason + ": " + detail), {}};
   conn.push(std::move(slot));
   conn.reader_done = true;
 }
@@ -245,8 +446,12 @@ asio::awaitable<void> HttpServer::accept_loop() {
     sock.set_option(tcp::no_delay(true), ec);
     auto conn = std::make_shared<Conn>(std::move(sock), io_);
     conns_[conn.get()] = conn;
-    asio::co_spawn(io_, read_loop(conn), asio::detached);
-    asio::co_spawn(io_, write_loop(conn), asio::detached);
+    // The connection's boundary: whatever its coroutines throw ends this connection only.
+    const auto boundary = [this, conn](std::exception_ptr e) {
+      if (e) end_on_exception(conn, e);
+    };
+    asio::co_spawn(io_, read_loop(conn), boundary);
+    asio::co_spawn(io_, write_loop(conn), boundary);
   }
 }
 
@@ -278,7 +483,10 @@ void HttpServer::arm_read_timer(const std::shared_ptr<Conn>& conn) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 asio::awaitable<void> HttpServer::read_loop(std::shared_ptr<Conn> conn) {
-  boost::beast::flat_buffer buf;
+  // Unparsed input is held to header_bytes_max: the parser needs the header, each chunk-size
+  // line (extensions included) and a chunked body's trailer section whole before it parses
+  // them, so this bounds each of them, where header_limit alone bounds only the header.
+  boost::beast::flat_buffer buf(opt_.header_bytes_max);
   boost::system::error_code ec;
   while (!conn->closed && !conn->reader_done) {
     if (conn->slots.size() >= opt_.in_flight_max) {
@@ -286,68 +494,45 @@ asio::awaitable<void> HttpServer::read_loop(std::shared_ptr<Conn> conn) {
       co_await conn->wake_reader.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    http::request_parser<http::string_body> parser;
+    RequestParser parser;
     parser.header_limit(opt_.header_bytes_max);
     parser.body_limit(opt_.body_bytes_max);
     conn->read_timed_out = false;
     arm_read_timer(conn);
-    co_await http::async_read_header(conn->sock, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec && !parser.is_done()) {
-      // A client that asks may wait for "100 Continue" before sending the body (curl does for
-      // large PUTs); the interim response queues behind earlier answers, in order.
-      const auto& h = parser.get();
-      if (h.version() == 11 && boost::beast::iequals(h[http::field::expect], "100-continue")) {
+    ec = co_await read_until(conn->sock, buf, parser, /*whole=*/false);
+    std::optional<Refusal> refusal;
+    if (!ec) refusal = check_framing(parser);
+    if (!ec && !refusal && !parser.is_done()) {
+      if (wants_continue(parser.get())) {
         Conn::Slot interim;
         interim.ready = true;
         interim.interim = true;
         conn->push(std::move(interim));
       }
-      co_await http::async_read(conn->sock, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+      parser.eager(true);
+      ec = co_await read_until(conn->sock, buf, parser, /*whole=*/true);
     }
     ++conn->read_timer_generation;
     conn->read_timer.cancel();
     if (conn->closed) break;
-    if (ec) {
-      if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == asio::error::eof) {
-        conn->peer_closed = true;  // the client is done sending; answer what it asked
-      } else if (conn->read_timed_out) {
-        // Silence before a request starts is an idle keep-alive connection, not an offence.
-        if (parser.got_some())
-          refuse(*conn, 408, "read timeout", "no complete request within the read timeout");
-      } else if (ec == http::error::body_limit) {
-        refuse(*conn, 413, "body too large",
-               "the limit is " + std::to_string(opt_.body_bytes_max) + " bytes");
-      } else if (ec == http::error::header_limit) {
-        refuse(*conn, 431, "header too large",
-               "the limit is " + std::to_string(opt_.header_bytes_max) + " bytes");
-      } else if (ec.category() == make_error_code(http::error::bad_method).category()) {
-        refuse(*conn, 400, "malformed request", ec.message());
-      }
-      // Anything else is a socket error: nothing can be sent, so just stop.
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
+      conn->peer_closed = true;  // the client is done sending; answer what it asked
       break;
     }
+    if (ec) refusal = refusal_for(ec, conn->read_timed_out, parser, buf, opt_);
+    if (refusal) {
+      refuse(*conn, refusal->status, refusal->reason, refusal->detail);
+      break;
+    }
+    if (ec) break;  // a socket error: nothing can be sent
 
     http::request<http::string_body> msg = parser.release();
     HttpRequest req;
-    req.target = std::string(msg.target());
     std::string why;
-    if (!parse_target(req.target, req, why)) {
+    if (!make_request(msg, conn->remote, req, why)) {
       refuse(*conn, 400, "malformed request", why);
       break;
     }
-    req.method = std::string(msg.method_string());
-    for (const auto& field : msg) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      auto [it, inserted] = req.headers.emplace(std::move(name), std::string(field.value()));
-      if (!inserted) {
-        it->second += ", ";
-        it->second.append(field.value().data(), field.value().size());
-      }
-    }
-    req.body = std::move(msg.body());
-    req.remote = conn->remote;
-
     Conn::Slot slot;
     slot.close = !msg.keep_alive();
     slot.head = msg.method() == http::verb::head;

@@ -10,8 +10,17 @@
 //   malformed HTTP (Beast's parser; versions other than 1.0 and 1.1 included) or a bad request
 //   target -> 400, header over header_bytes_max -> 431,
 //   body over body_bytes_max -> 413, a request that stalls mid-way past read_timeout -> 408,
-//   a connection over connections_max -> 503 (before reading anything).
-// Each is counted in rejected() by reason and logged at a limited rate.
+//   a connection over connections_max -> 503 (before reading anything);
+//   in a chunked body, a chunk-size line (extensions included) over header_bytes_max -> 413,
+//   a trailer section over header_bytes_max -> 431 (the server never holds more than
+//   header_bytes_max of unparsed input per connection);
+//   both Content-Length and Transfer-Encoding, Transfer-Encoding in HTTP/1.0, or a last
+//   transfer coding other than a single chunked -> 400 (RFC 9112 section 6.3: the body's end
+//   is ambiguous, and guessing it lets a body pass as the next request); another coding before
+//   chunked (gzip, ...) -> 501, as only chunked is implemented.
+// Each is counted in rejected() by reason and logged at a limited rate. An exception thrown
+// while a connection is served (by Beast's parser, the handler or a write) ends that
+// connection only, without an answer, and is counted and logged as "exception".
 //
 // What it does NOT do: route, check methods (the handler decides 404 and 405), TLS, chunked
 // responses, compression, or HTTP/2. Responses to HEAD carry the Content-Length of the body
@@ -32,6 +41,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -97,7 +107,9 @@ class HttpServer {
 
   size_t connections() const { return conns_.size(); }
   // Rejected requests and connections by reason: "malformed request", "header too large",
-  // "body too large", "read timeout", "write timeout", "too many connections".
+  // "body too large", "trailer too large", "chunk extension too large", "content-length with
+  // transfer-encoding", "bad transfer-encoding", "unsupported transfer-encoding",
+  // "read timeout", "write timeout", "too many connections", "exception".
   const std::map<std::string, uint64_t>& rejected() const { return rejected_; }
 
  private:
@@ -106,6 +118,8 @@ class HttpServer {
   boost::asio::awaitable<void> read_loop(std::shared_ptr<Conn> conn);
   boost::asio::awaitable<void> write_loop(std::shared_ptr<Conn> conn);
   void arm_read_timer(const std::shared_ptr<Conn>& conn);
+  // Counts, logs and closes a connection whose coroutine threw.
+  void end_on_exception(const std::shared_ptr<Conn>& conn, const std::exception_ptr& e);
   // Queues a response of the server's own (an error) and stops reading that connection.
   void refuse(Conn& conn, int status, const std::string& reason, const std::string& detail);
   void reject(const std::string& reason, const std::string& detail);

@@ -13,7 +13,9 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <boost/beast/http.hpp>
 #pragma GCC diagnostic pop
+#include <cstdio>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "net/json.h"
@@ -33,6 +35,13 @@ class Client {
     sock_.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   }
   void send(const std::string& raw) { asio::write(sock_, asio::buffer(raw)); }
+  // Sends what the server takes before it closes (it may refuse part way), then ends the
+  // sending side, so that the server's drain ends at once.
+  void send_all_and_finish(const std::string& raw) {
+    boost::system::error_code ec;
+    asio::write(sock_, asio::buffer(raw), ec);
+    sock_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  }
   // The next response; kUnavailable when the server closed the connection instead.
   Result<Response> read(bool head = false) {
     http::response_parser<http::string_body> p;
@@ -78,6 +87,7 @@ Json body_json(const Response& r) {
 //   /thread?ms=N       answers from another thread after N ms
 //   /status?code=N     answers with status N and a Location header
 //   /badheader         returns a header with CR LF in its value
+//   /throw             throws
 //   anything else      404
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -143,6 +153,8 @@ class HttpServerTest : public ::testing::Test {
                        "text/plain",
                        "ok",
                        {{"X-Bad", "a\r\nSet-Cookie: evil"}, {"X Bad: a\r\nX-Bad", "b"}, {"X-Good", "yes"}}});
+    } else if (req.path == "/throw") {
+      throw std::runtime_error("the handler failed");
     } else {
       respond(HttpResponse{404, "application/json", R"({"code":"NOT_FOUND"})", {}});
     }
@@ -158,6 +170,7 @@ class HttpServerTest : public ::testing::Test {
     return io_.call([&] { return server_->connections(); });
   }
   Client connect() { return Client(client_io_, ep_.port); }
+  void expect_refused(const std::string& raw, int status, const std::string& code, const std::string& reason);
 
   // The server still answers a fresh connection.
   void expect_serving() {
@@ -501,6 +514,164 @@ TEST_F(HttpServerTest, Expect100ContinueGetsAnInterimResponse) {
   ASSERT_TRUE(r.is_ok());
   EXPECT_EQ(r->result_int(), 200);
   EXPECT_EQ(*body_json(*r).find("body")->get_string(), "hello");
+}
+
+// A chunked PUT of `body` to /echo/k in one chunk, then `trailers` (each "Name: value\r\n").
+std::string chunked_put(const std::string& body, const std::string& chunk_extension = "",
+                        const std::string& trailers = "", const std::string& transfer_encoding = "chunked") {
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx", body.size());
+  return "PUT /echo/k HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + transfer_encoding + "\r\n\r\n" + size +
+         chunk_extension + "\r\n" + body + "\r\n0\r\n" + trailers + "\r\n";
+}
+
+// Sends `raw` on a fresh connection and expects the server's own refusal: `status`, the JSON
+// error `code`, the connection closed, and `reason` counted once more.
+void HttpServerTest::expect_refused(const std::string& raw, int status, const std::string& code,
+                                    const std::string& reason) {
+  const uint64_t before = rejected(reason);
+  Client c = connect();
+  c.send_all_and_finish(raw);
+  auto r = c.read();
+  ASSERT_TRUE(r.is_ok()) << raw.substr(0, 200) << ": " << r.status().to_string();
+  EXPECT_EQ(r->result_int(), status) << raw.substr(0, 200);
+  const Json j = body_json(*r);
+  ASSERT_TRUE(j.find("code") && j.find("message")) << r->body();
+  EXPECT_EQ(*j.find("code")->get_string(), code) << raw.substr(0, 200);
+  EXPECT_NE(j.find("message")->get_string()->find(reason), std::string::npos) << r->body();
+  EXPECT_TRUE(c.closed()) << raw.substr(0, 200);  // and no second response: nothing smuggled
+  EXPECT_EQ(rejected(reason), before + 1) << reason;
+}
+
+TEST_F(HttpServerTest, TrailersCountAgainstTheHeaderLimit) {
+  start();  // header_bytes_max 1024
+  Client c = connect();
+  c.send(chunked_put("hello", "", "X-Checksum: 1234\r\n"));
+  auto ok = c.read();
+  ASSERT_TRUE(ok.is_ok()) << ok.status().to_string();
+  EXPECT_EQ(ok->result_int(), 200);
+  EXPECT_EQ(*body_json(*ok).find("body")->get_string(), "hello");
+
+  // 64 KiB in one trailer field made Beast throw std::length_error ("field value too large")
+  // from inside its read, out of io_context::run(): the whole process ended.
+  expect_refused(chunked_put("hello", "", "X-T: " + std::string(64 * 1024, 't') + "\r\n"), 431, "TOO_LARGE",
+                 "trailer too large");
+  // Many small fields add up the same way.
+  std::string many;
+  for (int i = 0; i < 200; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+  expect_refused(chunked_put("hello", "", many), 431, "TOO_LARGE", "trailer too large");
+  expect_serving();
+}
+
+TEST_F(HttpServerTest, ChunkExtensionsCountAgainstTheHeaderLimit) {
+  start();
+  Client c = connect();
+  c.send(chunked_put("hello", ";name=value;flag"));
+  auto ok = c.read();
+  ASSERT_TRUE(ok.is_ok()) << ok.status().to_string();
+  EXPECT_EQ(ok->result_int(), 200);
+  EXPECT_EQ(*body_json(*ok).find("body")->get_string(), "hello");
+
+  expect_refused(chunked_put("hello", ";e=" + std::string(2000, 'e')), 413, "TOO_LARGE",
+                 "chunk extension too large");
+  // An extension far over the limit is refused once the limit is reached, not held in memory.
+  expect_refused(chunked_put("hello", ";e=" + std::string(8 << 20, 'e')), 413, "TOO_LARGE",
+                 "chunk extension too large");
+  // So is one on the last chunk, and a chunk size padded with zeros.
+  expect_refused("PUT /echo/k HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0;" +
+                     std::string(2000, 'e') + "\r\n\r\n",
+                 413, "TOO_LARGE", "chunk extension too large");
+  expect_refused("PUT /echo/k HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                     std::string(2000, '0') + "5\r\nhello\r\n0\r\n\r\n",
+                 413, "TOO_LARGE", "chunk extension too large");
+  expect_serving();
+}
+
+TEST_F(HttpServerTest, OnlyALastSingleChunkedTransferCodingIsRead) {
+  start();
+  Client c = connect();
+  c.send(chunked_put("hello", "", "", "Chunked"));  // coding names are case-insensitive
+  auto ok = c.read();
+  ASSERT_TRUE(ok.is_ok()) << ok.status().to_string();
+  EXPECT_EQ(*body_json(*ok).find("body")->get_string(), "hello");
+
+  // "chunked, gzip" framed no body for Beast: what followed the header was served as the next
+  // request, smuggled past anything in front that read the body as chunked.
+  const std::string head = "PUT /echo/k HTTP/1.1\r\nHost: t\r\n";
+  const std::string smuggled = request("GET", "/echo/smuggled");
+  for (const std::string te : {"chunked, gzip", "gzip", "chunked, chunked", "chunked;x=1", "identity"}) {
+    expect_refused(head + "Transfer-Encoding: " + te + "\r\n\r\n" + smuggled, 400, "INVALID_ARGUMENT",
+                   "bad transfer-encoding");
+  }
+  expect_refused(head + "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n" + smuggled, 400,
+                 "INVALID_ARGUMENT", "bad transfer-encoding");
+  expect_refused("PUT /echo/k HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+                 "INVALID_ARGUMENT", "bad transfer-encoding");
+  // Codings Castor does not undo: 501, whichever field names them.
+  expect_refused(chunked_put("hello", "", "", "gzip, chunked"), 501, "INVALID_ARGUMENT",
+                 "unsupported transfer-encoding");
+  expect_refused(head + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501,
+                 "INVALID_ARGUMENT", "unsupported transfer-encoding");
+  // Both lengths, in either order and whatever the coding.
+  for (const std::string headers : {"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+                                    "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+                                    "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n"}) {
+    expect_refused(head + headers + "\r\n5\r\nhello\r\n0\r\n\r\n", 400, "INVALID_ARGUMENT",
+                   "content-length with transfer-encoding");
+  }
+  expect_serving();
+}
+
+TEST_F(HttpServerTest, AnExceptionEndsOnlyItsConnection) {
+  start();
+  Client c = connect();
+  c.send(request("GET", "/throw"));
+  ASSERT_TRUE(eventually([&] { return rejected("exception") == 1; }));
+  EXPECT_TRUE(c.closed());
+  EXPECT_TRUE(eventually([&] { return connections() == 0; }));
+  expect_serving();
+}
+
+TEST_F(HttpServerTest, AnExceptionFromTheParserEndsOnlyItsConnection) {
+  // With a header limit over 64 KiB, Beast throws for a 64 KiB field: the exception must end
+  // this connection, not the process.
+  HttpServerOptions o = small_options();
+  o.header_bytes_max = 1 << 20;
+  start(o);
+  Client c = connect();
+  c.send_all_and_finish(request("GET", "/echo", "", "X-Big: " + std::string(64 * 1024, 'b') + "\r\n"));
+  ASSERT_TRUE(eventually([&] { return rejected("exception") == 1; }));
+  EXPECT_TRUE(c.closed());
+  expect_serving();
+}
+
+TEST_F(HttpServerTest, AHalfClosedClientStillGetsItsAnswers) {
+  start();
+  Client c = connect();
+  c.send_all_and_finish(request("GET", "/delay?ms=100&i=1") + request("PUT", "/echo/k", "v") +
+                        request("GET", "/thread?ms=50"));
+  auto first = c.read();
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  EXPECT_EQ(first->body(), "1");
+  auto second = c.read();
+  ASSERT_TRUE(second.is_ok()) << second.status().to_string();
+  EXPECT_EQ(*body_json(*second).find("body")->get_string(), "v");
+  auto third = c.read();
+  ASSERT_TRUE(third.is_ok()) << third.status().to_string();
+  EXPECT_EQ(third->body(), "from a thread");
+  EXPECT_TRUE(c.closed());
+
+  // Also when the answer closes the connection (HTTP/1.0), and for a chunked body.
+  Client old = connect();
+  old.send_all_and_finish("GET /delay?ms=50&i=2 HTTP/1.0\r\n\r\n");
+  auto o = old.read();
+  ASSERT_TRUE(o.is_ok()) << o.status().to_string();
+  EXPECT_EQ(o->body(), "2");
+  Client chunked = connect();
+  chunked.send_all_and_finish(chunked_put("hello"));
+  auto ch = chunked.read();
+  ASSERT_TRUE(ch.is_ok()) << ch.status().to_string();
+  EXPECT_EQ(*body_json(*ch).find("body")->get_string(), "hello");
 }
 
 TEST_F(HttpServerTest, StartFailsWhenTheAddressIsTaken) {
