@@ -25,6 +25,7 @@ struct ClientListener::Conn {
   asio::steady_timer wake_writer;
   asio::steady_timer wake_reader;
   size_t in_flight = 0;
+  bool half_closed = false;  // the client sent its last request; answer what it waits for, then close
   bool closed = false;
 
   void close() {
@@ -113,6 +114,10 @@ asio::awaitable<void> ClientListener::serve(tcp::socket socket) {
         continue;
       }
       Result<Frame> f = co_await conn->sock.read_frame();
+      if (!f.is_ok() && f.status().message() == kPeerClosed) {
+        co_await finish_half_closed(conn);
+        break;
+      }
       if (!f.is_ok()) {
         if (f.status().code() != Code::kUnavailable) reject("malformed frame", remote + ": " + f.status().message());
         break;
@@ -144,8 +149,21 @@ asio::awaitable<void> ClientListener::serve(tcp::socket socket) {
   conns_.erase(conn.get());
 }
 
+// A client that shut down its sending side may still read: the writer sends every answer it
+// waits for, then closes the connection (the server's request deadline bounds the wait).
+asio::awaitable<void> ClientListener::finish_half_closed(std::shared_ptr<Conn> conn) {
+  conn->half_closed = true;
+  conn->wake_writer.cancel();
+  while (!conn->closed && !stopped_) {
+    conn->wake_reader.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await conn->wake_reader.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
 asio::awaitable<void> ClientListener::write_loop(std::shared_ptr<Conn> conn) {
   while (!conn->closed) {
+    if (conn->out.empty() && conn->half_closed && conn->in_flight == 0) break;
     if (conn->out.empty()) {
       conn->wake_writer.expires_at(asio::steady_timer::time_point::max());
       boost::system::error_code ec;

@@ -68,6 +68,7 @@ class ClientListener {
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<void> write_loop(std::shared_ptr<Conn> conn);
+  boost::asio::awaitable<void> finish_half_closed(std::shared_ptr<Conn> conn);
   void reject(const std::string& reason, const std::string& detail);
 
   boost::asio::io_context& io_;

@@ -16,7 +16,7 @@ asio::awaitable<Result<Frame>> FramedSocket::read_frame() {
     if (r->has_value()) co_return std::move(**r);
     boost::system::error_code ec;
     const size_t n = co_await socket_.async_read_some(asio::buffer(buf_), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return Status(Code::kUnavailable, ec == asio::error::eof ? "connection closed" : ec.message());
+    if (ec) co_return Status(Code::kUnavailable, ec == asio::error::eof ? std::string(kPeerClosed) : ec.message());
     reader_.feed(buf_, n);
   }
 }

@@ -10,10 +10,15 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <string>
+#include <string_view>
 
 #include "net/frame.h"
 
 namespace castor::net {
+
+// read_frame()'s message when the peer closed its side of the connection (end of stream): the
+// peer may still be reading, so answers it waits for can still be sent.
+inline constexpr std::string_view kPeerClosed = "connection closed";
 
 class FramedSocket {
  public:

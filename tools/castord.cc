@@ -41,14 +41,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   running.store(server->get(), std::memory_order_release);
+  // Set when run() returned on its own (it failed to bind, or stopped on a fatal error): the
+  // SIGTERM that then wakes the watcher is ours, not an operator's, and is not logged as one.
+  std::atomic<bool> returned{false};
   std::thread watcher([&] {
     int sig = 0;
     sigwait(&sigs, &sig);
-    if (sig == SIGTERM || sig == SIGINT) spdlog::info("signal {}: shutting down", sig);
+    if (!returned.load()) spdlog::info("signal {}: shutting down", sig);
     (*server)->stop();
   });
   castor::Status s = (*server)->run();
-  // run() returned on its own (a fatal error): wake the watcher so it can be joined.
+  returned.store(true);
   pthread_kill(watcher.native_handle(), SIGTERM);
   watcher.join();
   if (!s.is_ok()) {

@@ -3,6 +3,7 @@ import os
 import random
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
@@ -186,3 +187,15 @@ def test_a_paused_leader_does_not_hold_a_python_client_call_for_its_whole_deadli
         assert r.outcome == Outcome.OK, r
     finally:
         proc.send_signal(signal.SIGCONT)
+
+
+def test_a_port_in_use_stops_castord_naming_it_and_not_a_signal(tmp_path):
+    c = Cluster(tmp_path, nodes=1)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", c.client_port["n1"]))
+        taken.listen()
+        out = subprocess.run(c.args("n1"), capture_output=True, text=True, timeout=20)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "cannot listen for clients" in text and "Address already in use" in text, text
+    assert "signal" not in text, text

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <atomic>
 #include <random>
@@ -166,6 +167,44 @@ TEST(ClientListenerBackpressure, AClientThatDoesNotReadIsStoppedThenClosedAndMem
   // The kernel's socket buffers take a few answers; the soft bound a couple more. Without
   // backpressure all 300 (300 MiB of answers) were computed and queued.
   EXPECT_LT(handled->load(), 60);
+  io.stop();
+}
+
+// A client may send its last request and shut down its sending side: it still gets every
+// answer it waits for, then the connection closes.
+TEST(ClientListenerHalfClose, AClientThatClosedItsSendingSideStillGetsItsAnswers) {
+  IoThread io;
+  ClientListenerOptions o;
+  o.cluster_id = "castor";
+  asio::steady_timer later(io.io);
+  ClientListener listener(io.io, o, [&later](std::string payload, ClientListener::Respond respond) {
+    // Answered after the client's end of stream has arrived, as a write waits for its commit.
+    later.expires_after(std::chrono::milliseconds(100));
+    later.async_wait([payload, respond](boost::system::error_code) { respond("answer to " + payload); });
+  });
+  const Endpoint ep = io.call([&] { return listener.start(Endpoint{"127.0.0.1", 0}).value(); });
+  asio::io_context client_io;
+  asio::ip::tcp::socket s(client_io);
+  s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), ep.port));
+  std::string wire;
+  append_frame(wire, FrameKind::kHello, make_hello("castor", 0, pb::Hello::CLIENT, "test").SerializeAsString());
+  append_frame(wire, FrameKind::kRequest, "put");
+  asio::write(s, asio::buffer(wire));
+  s.shutdown(asio::ip::tcp::socket::shutdown_send);
+  FrameReader reader(1 << 20);
+  std::vector<Frame> frames;
+  char buf[4096];
+  boost::system::error_code ec;
+  while (!ec) {
+    const size_t n = s.read_some(asio::buffer(buf), ec);
+    reader.feed(buf, n);
+    for (auto f = reader.next(); f.is_ok() && f->has_value(); f = reader.next()) frames.push_back(std::move(**f));
+  }
+  EXPECT_EQ(ec, asio::error::eof);
+  ASSERT_EQ(frames.size(), 2u);  // the Hello, then the answer
+  EXPECT_EQ(frames[1].kind, FrameKind::kResponse);
+  EXPECT_EQ(frames[1].payload, "answer to put");
+  EXPECT_TRUE(eventually([&] { return io.call([&] { return listener.connections(); }) == 0u; }));
   io.stop();
 }
 
