@@ -25,8 +25,12 @@ struct ClientListener::Conn {
   asio::steady_timer wake_writer;
   asio::steady_timer wake_reader;
   size_t in_flight = 0;
+  std::chrono::steady_clock::time_point last_active = std::chrono::steady_clock::now();
   bool half_closed = false;  // the client sent its last request; answer what it waits for, then close
   bool closed = false;
+
+  // Nothing asked and unanswered, nothing waiting to be written.
+  bool idle() const { return in_flight == 0 && out.empty(); }
 
   void close() {
     if (closed) return;
@@ -47,6 +51,7 @@ Result<Endpoint> ClientListener::start(const Endpoint& listen) {
   if (!acceptor.is_ok()) return acceptor.status();
   acceptor_ = std::move(*acceptor);
   asio::co_spawn(io_, accept_loop(), asio::detached);
+  asio::co_spawn(io_, close_idle_loop(), asio::detached);
   return Endpoint{listen.host, acceptor_->local_endpoint().port()};
 }
 
@@ -73,11 +78,55 @@ asio::awaitable<void> ClientListener::accept_loop() {
       continue;
     }
     if (conns_.size() >= opt_.connections_max) {
-      reject("too many connections", "limit " + std::to_string(opt_.connections_max));
-      continue;  // the socket closes as it goes out of scope
+      if (Conn* idle = idlest()) {
+        reject("idle evicted", idle->remote + ": its slot went to a new connection");
+        idle->close();
+      } else {
+        reject("too many connections", "limit " + std::to_string(opt_.connections_max));
+        auto conn = std::make_shared<Conn>(std::move(sock), opt_.frame_bytes_max, io_);
+        asio::co_spawn(io_,
+                       refuse(conn, "too many client connections (" + std::to_string(opt_.connections_max) +
+                                        ", none idle): retry later"),
+                       asio::detached);
+        continue;
+      }
     }
     asio::co_spawn(io_, serve(std::move(sock)), asio::detached);
   }
+}
+
+ClientListener::Conn* ClientListener::idlest() const {
+  Conn* found = nullptr;
+  for (const auto& [raw, conn] : conns_) {
+    if (!conn->closed && conn->idle() && (!found || conn->last_active < found->last_active)) found = raw;
+  }
+  return found;
+}
+
+asio::awaitable<void> ClientListener::close_idle_loop() {
+  asio::steady_timer timer(io_);
+  const auto every = std::min<std::chrono::milliseconds>(opt_.idle_timeout / 4, std::chrono::seconds(1));
+  while (!stopped_) {
+    timer.expires_after(every);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& [raw, conn] : conns_) {
+      if (conn->idle() && now - conn->last_active > opt_.idle_timeout) {
+        reject("idle", conn->remote + ": nothing asked for " + std::to_string(opt_.idle_timeout.count()) + " ms");
+        conn->close();
+      }
+    }
+  }
+}
+
+asio::awaitable<void> ClientListener::refuse(std::shared_ptr<Conn> conn, std::string why) {
+  pb::Hello hello = make_hello(opt_.cluster_id, opt_.node_id, pb::Hello::PEER, opt_.node_name);
+  hello.set_refused(std::move(why));
+  std::string frame;
+  append_frame(frame, FrameKind::kHello, hello.SerializeAsString());
+  co_await conn->sock.write_within(frame, std::chrono::seconds(1));
+  conn->close();
 }
 
 asio::awaitable<void> ClientListener::serve(tcp::socket socket) {
@@ -100,6 +149,8 @@ asio::awaitable<void> ClientListener::serve(tcp::socket socket) {
   }
   if (!why.is_ok()) {
     reject("refused connection", remote + ": " + why.message());
+    // A Hello that parsed but does not fit is told why; bytes that are no Hello get nothing.
+    if (first.is_ok() && first->kind == FrameKind::kHello) co_await refuse(conn, why.message());
   } else {
     std::string reply;
     append_frame(reply, FrameKind::kHello,
@@ -127,6 +178,7 @@ asio::awaitable<void> ClientListener::serve(tcp::socket socket) {
         break;
       }
       ++conn->in_flight;
+      conn->last_active = std::chrono::steady_clock::now();
       std::weak_ptr<Conn> weak = conn;
       on_request_(std::move(f->payload), [this, weak](std::string payload) {
         auto c = weak.lock();
@@ -184,6 +236,7 @@ asio::awaitable<void> ClientListener::write_loop(std::shared_ptr<Conn> conn) {
       break;
     }
     conn->out_bytes -= batch.size();
+    conn->last_active = std::chrono::steady_clock::now();
     conn->wake_reader.cancel();
   }
   conn->close();

@@ -7,7 +7,11 @@
 // at most `in_flight_max` unanswered requests, and stops reading while its queued answers
 // reach `queued_bytes_soft` (backpressure): a client that does not read its answers cannot grow
 // the node's memory. Past `queued_bytes_max`, or when a write is not taken within
-// `write_timeout`, the connection is closed ("slow reader").
+// `write_timeout`, the connection is closed ("slow reader"). A connection with nothing in flight
+// for `idle_timeout` is closed ("idle"). At `connections_max` a new connection takes the place
+// of the one idle longest, so an operator's castorctl still gets in while idle clients hold
+// every slot; when none is idle it is turned away. A client turned away (at capacity, another
+// cluster, a peer on the client port) is told why in a Hello whose `refused` says it.
 // Malformed input closes that connection with a rate-limited log line and nothing else.
 //
 // What it does NOT do: parse requests, enforce deadlines (the server does), or retry.
@@ -43,6 +47,7 @@ struct ClientListenerOptions {
   size_t queued_bytes_soft = 4 << 20;
   size_t queued_bytes_max = 64 << 20;
   std::chrono::milliseconds write_timeout{30000};
+  std::chrono::milliseconds idle_timeout{300000};
   std::chrono::milliseconds handshake_timeout{5000};
 };
 
@@ -69,6 +74,12 @@ class ClientListener {
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<void> write_loop(std::shared_ptr<Conn> conn);
   boost::asio::awaitable<void> finish_half_closed(std::shared_ptr<Conn> conn);
+  // Sends a Hello saying why the connection is turned away, then closes it.
+  boost::asio::awaitable<void> refuse(std::shared_ptr<Conn> conn, std::string why);
+  // Closes connections idle for idle_timeout, every so often.
+  boost::asio::awaitable<void> close_idle_loop();
+  // The connection with nothing in flight that was active longest ago, or nullptr.
+  Conn* idlest() const;
   void reject(const std::string& reason, const std::string& detail);
 
   boost::asio::io_context& io_;

@@ -26,6 +26,13 @@ Status parse_number(const std::string& key, const std::string& v, T& out) {
 }
 
 // Reads `key = value` lines; '#' starts a comment.
+Status parse_ms(const std::string& key, const std::string& v, std::chrono::milliseconds& out) {
+  int64_t ms = 0;
+  if (Status st = parse_number(key, v, ms); !st.is_ok()) return st;
+  out = std::chrono::milliseconds(ms);
+  return Status::ok();
+}
+
 Status read_config(const std::string& path, std::map<std::string, std::string>& kv) {
   std::ifstream in(path);
   if (!in) return invalid("--config: cannot read " + path);
@@ -85,13 +92,11 @@ Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
   } else if (key == "snapshot-entries") {
     return parse_number(key, v, s.snapshot_entries);
   } else if (key == "request-timeout-ms") {
-    int64_t ms = 0;
-    if (Status st = parse_number(key, v, ms); !st.is_ok()) return st;
-    s.request_timeout = std::chrono::milliseconds(ms);
+    return parse_ms(key, v, s.request_timeout);
   } else if (key == "slow-fsync-ms") {
-    int64_t ms = 0;
-    if (Status st = parse_number(key, v, ms); !st.is_ok()) return st;
-    s.slow_fsync = std::chrono::milliseconds(ms);
+    return parse_ms(key, v, s.slow_fsync);
+  } else if (key == "client-idle-timeout-ms") {
+    return parse_ms(key, v, s.client_idle_timeout);
   } else if (key == "health-apply-lag-max") {
     return parse_number(key, v, s.health_apply_lag_max);
   } else if (key == "frame-bytes-max") {
@@ -143,6 +148,8 @@ usage: castord --name NAME --data-dir DIR --listen-client HOST:PORT --listen-pee
   --election-ms N             election timeout; a random time in [N, 2N) (default 1000)
   --snapshot-entries N        snapshot and compact the log every N entries (default 10000)
   --request-timeout-ms N      server-side deadline of a request (default 5000)
+  --client-idle-timeout-ms N  close a client connection with nothing asked for N ms (default
+                              300000); at the connection limit the idlest one makes room
   --value-bytes-max N         largest value (default 1048576)
   --txn-ops-max N             compares + ops in one transaction (default 128)
   --request-bytes-max N       largest request (default 1572864)

@@ -34,6 +34,8 @@ class Connection:
         reply = net_pb2.Hello.FromString(payload)
         if kind != KIND_HELLO or reply.magic != MAGIC:
             raise ConnectionLost(f"{host}:{port} did not answer with a Castor Hello")
+        if reply.refused:
+            raise ConnectionLost(f"{host}:{port} refused the connection: {reply.refused}")
         self.node_id = reply.node_id
 
     def send(self, kind: int, payload: bytes) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from castor_client import Outcome
 from castor_client.proto import kv_pb2
-from castor_client.wire import KIND_HELLO, KIND_REQUEST, Connection, frame
+from castor_client.wire import KIND_HELLO, KIND_REQUEST, Connection, ConnectionLost, frame
 from cluster import Cluster
 
 
@@ -105,8 +105,8 @@ def test_a_node_of_another_cluster_is_refused(tmp_path):
             time.sleep(0.05)
         assert "refused connection" in c.log("n1") + c.log("n2")
         assert c.client().put(b"still", b"works").ok
-        # A client that names another cluster is refused too.
-        with pytest.raises(Exception):
+        # A client that names another cluster is refused too, and told why.
+        with pytest.raises(ConnectionLost, match="refused the connection: cluster id 'other'"):
             Connection("127.0.0.1", c.client_port["n1"], "other", 2.0)
     finally:
         c.stop_all()

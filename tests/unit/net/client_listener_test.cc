@@ -5,6 +5,8 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <poll.h>
+
 #include <atomic>
 #include <random>
 
@@ -99,11 +101,17 @@ TEST_F(ClientListenerTest, AnswersManyPipelinedRequestsOnOneConnection) {
   }
 }
 
-TEST_F(ClientListenerTest, RefusesOtherClustersAndPeersOnTheClientPort) {
-  auto other = connect(true, pb::Hello::CLIENT, "elsewhere");
-  EXPECT_FALSE(read(other).is_ok());
-  auto peer = connect(true, pb::Hello::PEER);
-  EXPECT_FALSE(read(peer).is_ok());
+// The refused client is told why (a Hello whose `refused` says it), then the connection closes.
+TEST_F(ClientListenerTest, RefusesOtherClustersAndPeersOnTheClientPortSayingWhy) {
+  for (auto [role, cluster] : {std::pair{pb::Hello::CLIENT, "elsewhere"}, std::pair{pb::Hello::PEER, "castor"}}) {
+    auto c = connect(true, role, cluster);
+    auto f = read(c);
+    ASSERT_TRUE(f.is_ok()) << f.status().to_string();
+    pb::Hello answer;
+    ASSERT_TRUE(answer.ParseFromString(f->payload));
+    EXPECT_FALSE(answer.refused().empty());
+    EXPECT_FALSE(read(c).is_ok());
+  }
   EXPECT_EQ(rejected("refused connection"), 2u);
 }
 
@@ -206,6 +214,102 @@ TEST(ClientListenerHalfClose, AClientThatClosedItsSendingSideStillGetsItsAnswers
   EXPECT_EQ(frames[1].payload, "answer to put");
   EXPECT_TRUE(eventually([&] { return io.call([&] { return listener.connections(); }) == 0u; }));
   io.stop();
+}
+
+// A listener whose requests are never answered (so a connection that asked is busy), with
+// small limits.
+struct SmallListener {
+  explicit SmallListener(size_t connections_max, std::chrono::milliseconds idle_timeout) {
+    ClientListenerOptions o;
+    o.cluster_id = "castor";
+    o.connections_max = connections_max;
+    o.idle_timeout = idle_timeout;
+    listener = std::make_unique<ClientListener>(io.io, o, [this](std::string, ClientListener::Respond respond) {
+      held.push_back(std::move(respond));
+    });
+    ep = io.call([&] { return listener->start(Endpoint{"127.0.0.1", 0}).value(); });
+  }
+  ~SmallListener() {
+    io.stop();
+    listener.reset();
+  }
+  // A client connection that said Hello and read the answer; `busy` also leaves a request open.
+  std::unique_ptr<asio::ip::tcp::socket> client(bool busy, pb::Hello* answer = nullptr) {
+    auto s = std::make_unique<asio::ip::tcp::socket>(client_io);
+    s->connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), ep.port));
+    std::string wire;
+    append_frame(wire, FrameKind::kHello, make_hello("castor", 0, pb::Hello::CLIENT, "test").SerializeAsString());
+    if (busy) append_frame(wire, FrameKind::kRequest, "never answered");
+    asio::write(*s, asio::buffer(wire));
+    FrameReader reader(1 << 20);
+    char buf[4096];
+    for (;;) {
+      auto f = reader.next();
+      if (f.is_ok() && f->has_value()) {
+        if (answer != nullptr) answer->ParseFromString((*f)->payload);
+        break;
+      }
+      boost::system::error_code ec;
+      const size_t n = s->read_some(asio::buffer(buf), ec);
+      if (ec) break;
+      reader.feed(buf, n);
+    }
+    return s;
+  }
+  // Whether the node closes `s` within 5 s (a read returns end of stream).
+  static bool closed(asio::ip::tcp::socket& s) {
+    pollfd p{s.native_handle(), POLLIN, 0};
+    if (::poll(&p, 1, 5000) != 1) return false;
+    char c;
+    boost::system::error_code ec;
+    s.read_some(asio::buffer(&c, 1), ec);
+    return ec == asio::error::eof;
+  }
+  size_t count(const std::string& reason) {
+    return io.call([&] {
+      auto it = listener->rejected().find(reason);
+      return it == listener->rejected().end() ? uint64_t{0} : it->second;
+    });
+  }
+
+  IoThread io;
+  asio::io_context client_io;
+  std::unique_ptr<ClientListener> listener;
+  Endpoint ep;
+  std::vector<ClientListener::Respond> held;  // io thread only
+};
+
+TEST(ClientListenerLimits, AConnectionWithNothingAskedIsClosedAfterTheIdleTimeout) {
+  SmallListener l(16, std::chrono::milliseconds(200));
+  auto idle = l.client(false);
+  auto busy = l.client(true);
+  EXPECT_TRUE(SmallListener::closed(*idle));
+  EXPECT_EQ(l.count("idle"), 1u);
+  EXPECT_EQ(l.io.call([&] { return l.listener->connections(); }), 1u) << "the busy connection stays";
+}
+
+// 4,096 idle connections used to lock every client out: a new one takes the idlest one's slot.
+TEST(ClientListenerLimits, AtTheLimitANewConnectionTakesTheSlotOfTheIdlestOne) {
+  SmallListener l(2, std::chrono::hours(1));
+  auto first = l.client(false);
+  auto second = l.client(false);
+  pb::Hello answer;
+  auto third = l.client(false, &answer);
+  EXPECT_TRUE(answer.refused().empty());
+  EXPECT_TRUE(SmallListener::closed(*first));
+  EXPECT_EQ(l.count("idle evicted"), 1u);
+}
+
+TEST(ClientListenerLimits, AtTheLimitWithNoneIdleTheNewConnectionIsToldWhy) {
+  SmallListener l(2, std::chrono::hours(1));
+  auto first = l.client(true);
+  auto second = l.client(true);
+  pb::Hello answer;
+  auto third = l.client(false, &answer);
+  EXPECT_NE(answer.refused().find("too many client connections (2, none idle)"), std::string::npos)
+      << answer.ShortDebugString();
+  EXPECT_TRUE(SmallListener::closed(*third));
+  EXPECT_EQ(l.count("too many connections"), 1u);
 }
 
 }  // namespace
