@@ -88,6 +88,18 @@ class Cluster:
                     p.kill()
                     p.wait()
 
+    def wait_applied(self, name, index, timeout=15.0):
+        """Waits until node `name` has applied `index`; returns its last status (None if it
+        never answered)."""
+        deadline = time.monotonic() + timeout
+        s = None
+        while time.monotonic() < deadline:
+            s = self.status(name)
+            if s and s.applied >= index:
+                break
+            time.sleep(0.05)
+        return s
+
     def make_leader(self, name):
         """Makes `name` the leader (castorctl leader transfer) and returns once all agree."""
         if self.wait_for_leader() != name:

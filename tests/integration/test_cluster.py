@@ -73,13 +73,7 @@ def test_after_compaction_a_restarted_node_catches_up_by_install_snapshot(tmp_pa
     try:
         c3.start_all()
         victim = c3.miss_a_compaction()
-        deadline = time.monotonic() + 10
-        s = None
-        while time.monotonic() < deadline:
-            s = c3.status(victim)
-            if s and s.applied >= 200:
-                break
-            time.sleep(0.05)
+        s = c3.wait_applied(victim, 200)
         assert s and s.applied >= 200
         assert s.snapshot_index > 0
         assert "installed the leader's snapshot" in c3.log(victim)

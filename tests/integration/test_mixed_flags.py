@@ -27,6 +27,15 @@ def _local_view(cluster, name, prefix):
         c.close()
 
 
+def _every_node_holds(cluster, prefix, count):
+    """Once all caught up, every node holds the same `count` keys under `prefix`, revisions too."""
+    _caught_up(cluster)
+    views = {n: _local_view(cluster, n, prefix) for n in cluster.names}
+    assert len(views["n1"]) == count
+    for n in cluster.names:
+        assert views[n] == views["n1"], f"{n} holds {len(views[n])} of the {count} keys"
+
+
 def test_a_txn_only_the_leaders_flags_allow_is_applied_by_every_node(tmp_path):
     cluster = Cluster(tmp_path, node_args={"n1": ["--txn-ops-max", "256"]})
     cluster.start_all()
@@ -38,11 +47,7 @@ def test_a_txn_only_the_leaders_flags_allow_is_applied_by_every_node(tmp_path):
         r = c.txn([], puts)
         c.close()
         assert r.ok and r.response.write.txn.succeeded, r.message
-        _caught_up(cluster)
-        views = {n: _local_view(cluster, n, b"mixed/") for n in cluster.names}
-        assert len(views["n1"]) == 200
-        for n in cluster.names:
-            assert views[n] == views["n1"], f"{n} holds {len(views[n])} of the Txn's 200 keys"
+        _every_node_holds(cluster, b"mixed/", 200)
     finally:
         cluster.stop_all()
 
@@ -59,10 +64,6 @@ def test_sessions_expire_by_the_leaders_timeout_on_every_node(tmp_path):
             assert r.ok, r.message
             time.sleep(0.05)
         c.close()
-        _caught_up(cluster)
-        views = {n: _local_view(cluster, n, b"session/") for n in cluster.names}
-        assert len(views["n1"]) == 5
-        for n in cluster.names:
-            assert views[n] == views["n1"], f"{n} holds {views[n]}"
+        _every_node_holds(cluster, b"session/", 5)
     finally:
         cluster.stop_all()

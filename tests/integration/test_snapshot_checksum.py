@@ -1,8 +1,6 @@
 """A damaged InstallSnapshot stream is refused before it replaces anything, counted, logged and
 asked for again (paper 7; raft::Node::snapshots_refused). The leader damages the last chunk of
 the first snapshot it sends (failpoint corrupt-snapshot-chunk=once)."""
-import time
-
 from cluster import Cluster, parse_metrics
 
 REFUSED = ("castor_rejected_total", {"listener": "peer", "reason": "snapshot_checksum"})
@@ -21,13 +19,7 @@ def test_a_snapshot_with_a_flipped_byte_is_refused_and_the_resent_one_installs(t
     try:
         cluster.start_all()
         victim = cluster.miss_a_compaction()
-        deadline = time.monotonic() + 15
-        s = None
-        while time.monotonic() < deadline:
-            s = cluster.status(victim)
-            if s and s.applied >= 200:
-                break
-            time.sleep(0.05)
+        s = cluster.wait_applied(victim, 200)
         assert s and s.applied >= 200 and s.snapshot_index > 0, f"{victim} did not catch up: {s}"
         assert cluster.procs[victim].poll() is None, f"{victim} exited"
         assert _refusals(cluster, victim) == 1

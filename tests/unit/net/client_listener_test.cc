@@ -18,6 +18,14 @@ namespace {
 
 namespace asio = boost::asio;
 
+// How many connections `listener` refused for `reason`, read on its io thread.
+uint64_t refusals(IoThread& io, const ClientListener& listener, const std::string& reason) {
+  return io.call([&] {
+    auto it = listener.rejected().find(reason);
+    return it == listener.rejected().end() ? uint64_t{0} : it->second;
+  });
+}
+
 // An echo server: each request is answered with its payload reversed.
 class ClientListenerTest : public ::testing::Test {
  protected:
@@ -72,12 +80,7 @@ class ClientListenerTest : public ::testing::Test {
     }
   }
 
-  size_t rejected(const std::string& reason) {
-    return io_.call([&] {
-      auto it = listener_->rejected().find(reason);
-      return it == listener_->rejected().end() ? uint64_t{0} : it->second;
-    });
-  }
+  size_t rejected(const std::string& reason) { return refusals(io_, *listener_, reason); }
 
   IoThread io_;
   asio::io_context client_io_;
@@ -164,12 +167,7 @@ TEST(ClientListenerBackpressure, AClientThatDoesNotReadIsStoppedThenClosedAndMem
   append_frame(wire, FrameKind::kHello, make_hello("castor", 0, pb::Hello::CLIENT, "test").SerializeAsString());
   for (int i = 0; i < 300; ++i) append_frame(wire, FrameKind::kRequest, "get");
   asio::write(s, asio::buffer(wire));
-  const auto slow_readers = [&] {
-    return io.call([&] {
-      auto it = listener.rejected().find("slow reader");
-      return it == listener.rejected().end() ? uint64_t{0} : it->second;
-    });
-  };
+  const auto slow_readers = [&] { return refusals(io, listener, "slow reader"); };
   ASSERT_TRUE(eventually([&] { return slow_readers() == 1; })) << handled->load() << " requests handled";
   EXPECT_TRUE(eventually([&] { return io.call([&] { return listener.connections(); }) == 0u; }));
   // The kernel's socket buffers take a few answers; the soft bound a couple more. Without
@@ -265,12 +263,7 @@ struct SmallListener {
     s.read_some(asio::buffer(&c, 1), ec);
     return ec == asio::error::eof;
   }
-  size_t count(const std::string& reason) {
-    return io.call([&] {
-      auto it = listener->rejected().find(reason);
-      return it == listener->rejected().end() ? uint64_t{0} : it->second;
-    });
-  }
+  size_t count(const std::string& reason) { return refusals(io, *listener, reason); }
 
   IoThread io;
   asio::io_context client_io;
