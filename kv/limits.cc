@@ -1,5 +1,7 @@
 #include "kv/limits.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -66,6 +68,36 @@ Status check_op(const pb::RequestOp& op, const Limits& limits) {
   return invalid("txn op has no request");
 }
 
+// a + b and a * b, stopping at UINT64_MAX: bounds are summed from limits that may be unbounded.
+uint64_t add_sat(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+uint64_t mul_sat(uint64_t a, uint64_t b) { return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b; }
+
+// The most an op's answer could hold (KeySpace's rules; 64 bytes of metadata a kv).
+uint64_t answer_bytes_max(const pb::RequestOp& op, const Limits& limits) {
+  const uint64_t kv = add_sat(limits.key_bytes_max, 64);
+  if (op.has_get()) return add_sat(kv, limits.value_bytes_max);
+  if (!op.has_range()) return 64;
+  const pb::RangeRequest& r = op.range();
+  if (r.count_only()) return 64;
+  const uint64_t per_kv = r.keys_only() ? kv : add_sat(kv, limits.value_bytes_max);
+  const uint64_t kvs = r.limit() == 0 ? limits.range_kvs_max : std::min(r.limit(), limits.range_kvs_max);
+  // A Range stops adding kvs before its byte bound (of keys and values), but returns at least
+  // one; each kv adds its metadata.
+  return std::min(mul_sat(kvs, per_kv),
+                  add_sat(std::max(limits.range_response_bytes_max, per_kv), mul_sat(kvs, 64)));
+}
+
+Status check_txn_answer(const pb::TxnRequest& txn, const Limits& limits) {
+  uint64_t bytes = 0;
+  for (const auto* branch : {&txn.success(), &txn.failure()}) {
+    for (const pb::RequestOp& op : *branch) bytes = add_sat(bytes, answer_bytes_max(op, limits));
+  }
+  if (bytes <= limits.txn_response_bytes_max) return Status::ok();
+  return Status(Code::kTooLarge, "the txn's reads could answer " + std::to_string(bytes) + " bytes, limit " +
+                                     std::to_string(limits.txn_response_bytes_max) +
+                                     ": give its ranges a limit or keys_only, or split it");
+}
+
 Status check_txn(const pb::TxnRequest& txn, const Limits& limits) {
   uint64_t ops = txn.compares_size() + txn.success_size() + txn.failure_size();
   if (ops > limits.txn_ops_max) return too_large("txn ops", ops, limits.txn_ops_max);
@@ -77,7 +109,7 @@ Status check_txn(const pb::TxnRequest& txn, const Limits& limits) {
       if (Status s = check_op(op, limits); !s.is_ok()) return s;
     }
   }
-  return Status::ok();
+  return check_txn_answer(txn, limits);
 }
 
 }  // namespace

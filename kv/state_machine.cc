@@ -63,7 +63,8 @@ std::string format_version_error(const std::string& what, uint64_t version) {
 constexpr Limits kApplyLimits{.key_bytes_max = kLmdbKeyBytesMax,
                               .value_bytes_max = UINT64_MAX,
                               .txn_ops_max = UINT64_MAX,
-                              .request_bytes_max = UINT64_MAX};
+                              .request_bytes_max = UINT64_MAX,
+                              .txn_response_bytes_max = UINT64_MAX};
 
 // Whether a write's result shows that it changed the key space, and so takes a revision of its
 // own: a put always does (version and mod_revision move even for an equal value), a delete

@@ -186,5 +186,61 @@ TEST(Limits, KeyLimitAboveWhatLmdbStoresIsRefusedAtOpen) {
   EXPECT_EQ(opened.status().code(), Code::kInvalidArgument);
 }
 
+pb::RequestOp range_op(const std::string& prefix, uint64_t limit = 0) {
+  pb::RequestOp op;
+  op.mutable_range()->set_key(prefix);
+  op.mutable_range()->set_prefix(true);
+  op.mutable_range()->set_limit(limit);
+  return op;
+}
+
+pb::RequestOp get_op(const std::string& key) {
+  pb::RequestOp op;
+  op.mutable_get()->set_key(key);
+  return op;
+}
+
+// 128 Range ops over keys holding 1 MiB values once built a 384 MiB answer and stalled the
+// leader; a Txn whose reads could outgrow a frame is refused before it is proposed.
+TEST(Limits, ATxnWhoseReadsCouldAnswerMoreThanAFrameIsTooLarge) {
+  pb::TxnRequest many_ranges;
+  for (int i = 0; i < 128; ++i) *many_ranges.add_success() = range_op("k");
+  const Status s = validate(stamped(testing::txn_request(many_ranges)), Limits{});
+  EXPECT_EQ(s.code(), Code::kTooLarge);
+  EXPECT_NE(s.message().find("the txn's reads could answer"), std::string::npos) << s.to_string();
+
+  pb::TxnRequest range_and_get;  // 3 MiB and its metadata for the range, 1 MiB for the get
+  *range_and_get.add_success() = range_op("k");
+  *range_and_get.add_failure() = get_op("k");
+  EXPECT_EQ(code_of(stamped(testing::txn_request(range_and_get))), Code::kTooLarge);
+}
+
+TEST(Limits, TxnsWhoseReadsFitAFrameAreAccepted) {
+  pb::TxnRequest cas_like;  // a CAS: compare, put, and a get of the current value on failure
+  *cas_like.add_compares() = compare_version("k", pb::Compare::EQUAL, 1);
+  cas_like.add_success()->mutable_put()->set_key("k");
+  *cas_like.add_failure() = get_op("k");
+  EXPECT_EQ(code_of(stamped(testing::txn_request(cas_like))), Code::kOk);
+  pb::TxnRequest three_gets;
+  for (int i = 0; i < 3; ++i) *three_gets.add_success() = get_op("k" + std::to_string(i));
+  EXPECT_EQ(code_of(stamped(testing::txn_request(three_gets))), Code::kOk);
+  pb::TxnRequest bounded_ranges;  // a limit and keys_only bound a range's answer
+  for (int i = 0; i < 64; ++i) {
+    *bounded_ranges.add_success() = range_op("k", 10);
+    bounded_ranges.mutable_success(i)->mutable_range()->set_keys_only(true);
+  }
+  *bounded_ranges.add_success() = get_op("k");
+  EXPECT_EQ(code_of(stamped(testing::txn_request(bounded_ranges))), Code::kOk);
+}
+
+// The bound is the proposer's; a replica applies what the log carries (kApplyLimits).
+TEST(Limits, ATxnWithManyRangesInTheLogIsAppliedNotRefused) {
+  KvHarness h;
+  h.put("k", "v");
+  pb::TxnRequest many_ranges;
+  for (int i = 0; i < 128; ++i) *many_ranges.add_success() = range_op("k");
+  EXPECT_EQ(h.write(testing::txn_request(many_ranges)).code(), pb::OK);
+}
+
 }  // namespace
 }  // namespace castor::kv
