@@ -1,9 +1,13 @@
 #include "tools/castord_logging.h"
 
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
+#include <mutex>
+
 #include "net/json.h"
+#include "net/rate_limited_log.h"
 
 namespace castor::tools {
 
@@ -36,10 +40,22 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
   }
 };
 
+// libprotobuf logs an ERROR line for every string field with invalid UTF-8 it parses, and
+// anyone who can connect can send such fields (a client Hello's cluster id): its messages go
+// through one rate-limited log, from whichever thread parses, instead of straight to stderr.
+void log_protobuf(google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+  if (level == google::protobuf::LOGLEVEL_FATAL) return spdlog::critical("protobuf: {}", message);
+  static std::mutex mu;
+  static net::RateLimitedLog limited;
+  std::lock_guard lock(mu);
+  limited.warn("protobuf at " + std::string(file) + ":" + std::to_string(line), message);
+}
+
 }  // namespace
 
 void setup_logging(const std::string& node, const std::string& format, const std::string& level,
                    std::function<uint64_t()> term) {
+  google::protobuf::SetLogHandler(log_protobuf);
   spdlog::set_level(spdlog::level::from_str(level));
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   formatter->add_flag<TermFlag>('k', std::move(term));

@@ -3,6 +3,7 @@ import os
 import random
 import signal
 import socket
+import struct
 import subprocess
 import time
 
@@ -193,3 +194,23 @@ def test_a_port_in_use_stops_castord_naming_it_and_not_a_signal(tmp_path):
     assert out.returncode != 0
     assert "cannot listen for clients" in text and "Address already in use" in text, text
     assert "signal" not in text, text
+
+
+def test_a_flood_of_hellos_with_invalid_utf8_logs_a_few_lines_not_one_each(tmp_path):
+    # libprotobuf logs every string field with invalid UTF-8 it parses; castord rate-limits it.
+    c = Cluster(tmp_path, nodes=1)
+    c.start_all()
+    try:
+        hello = b"\x0d" + struct.pack("<I", 0x43415354) + b"\x10\x01" + b"\x1a\x02\xff\xfe" + b"\x28\x01"
+        for _ in range(200):
+            with socket.create_connection(("127.0.0.1", c.client_port["n1"]), timeout=2) as s:
+                s.sendall(struct.pack(">IB", len(hello) + 1, KIND_HELLO) + hello)
+                try:
+                    s.recv(100)
+                except OSError:
+                    pass
+        lines = [l for l in c.log("n1").splitlines() if "UTF-8" in l]
+        assert 1 <= len(lines) <= 5, lines[:10]
+        assert c.client().put(b"still", b"serving").ok
+    finally:
+        c.stop_all()
