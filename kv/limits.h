@@ -33,7 +33,8 @@ struct Limits {
   uint64_t range_kvs_max = 10000;
   uint64_t range_response_bytes_max = 3 << 20;
   // What the reads of one Txn (its Get and Range ops, in both branches) could answer at most,
-  // counted from the request alone before it is proposed: a value of value_bytes_max per Get, a
+  // counted from the request alone before it is proposed: a value of value_bytes_max per Get
+  // (and per Put or Delete asking for prev_kv), a
   // Range's limit (or its byte bound) per Range. Over this the Txn is TOO_LARGE, so that no
   // answer outgrows a 4 MiB frame (128 Ranges over large values once built a 384 MiB answer):
   // a Range without a limit (up to 3 MiB) and a Get (up to 1 MiB) do not fit together.

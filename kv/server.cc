@@ -29,6 +29,7 @@
 #include "net/http_server.h"
 #include "net/peer_transport.h"
 #include "net/rate_limited_log.h"
+#include "raft/assert.h"
 #include "raft/node.h"
 #include "raft/read_context.h"
 #include "raft/ready_loop.h"
@@ -197,6 +198,7 @@ class Server::Impl : private raft::ReadyHost {
   // watch_commit() runs every tick and notes when the commit index last moved.
   void watch_commit();
   bool commit_stalled() const;
+  bool entries_waiting() const;  // a leader with uncommitted entries
   std::string log_full_message() const;
   uint64_t log_file_bytes() const;
   // What the leader knows of a peer's log; nullptr on other nodes.
@@ -228,10 +230,10 @@ class Server::Impl : private raft::ReadyHost {
   HttpApiHooks http_hooks_;
   net::Endpoint http_bound_;
   ServerMetrics metrics_;
-  net::RateLimitedLog slow_fsync_log_;
+  net::RateLimitedLog slow_fsync_log_;  // whichever thread writes the log (one at a time)
   // Peer input the core refused, by reason, for castor_rejected_total, and its log (io thread).
   std::map<std::string, uint64_t> refused_;
-  net::RateLimitedLog refused_log_;  // whichever thread writes the log (one at a time)
+  net::RateLimitedLog refused_log_;
   // Whether the last log write was quick enough for a follower to do the next on the io thread.
   std::atomic<bool> last_fsync_fast_{true};
   Worker log_worker_;
@@ -691,7 +693,10 @@ void Server::Impl::enqueue_write(const pb::ClientRequest& req, Reply respond) {
   // An entry holds what fits one peer message (entry_bytes_max): a command that would push the
   // batch past it goes into the next entry.
   // (+64: the command's own fields and framing within the batch, well over what they take.)
-  const uint64_t command_bytes = req.ByteSizeLong() + 64;
+  // handle()'s validate() sized this request already (ByteSizeLong caches it), so it is not
+  // sized twice per write.
+  CASTOR_ASSERT(req.GetCachedSize() > 0, "a write reached the batch without validate() sizing it");
+  const uint64_t command_bytes = static_cast<uint64_t>(req.GetCachedSize()) + 64;
   if (batch_.commands_size() > 0 && batch_bytes_ + command_bytes > entry_bytes_max(opt_)) flush_batch();
   batch_bytes_ += command_bytes;
   pb::Command* c = batch_.add_commands();
@@ -936,18 +941,20 @@ std::string Server::Impl::unhealthy_reason() const {
   return "";
 }
 
+bool Server::Impl::entries_waiting() const {
+  return node_->role() == raft::Role::kLeader && node_->last_index() > node_->committed();
+}
+
 void Server::Impl::watch_commit() {
-  const bool waiting = node_->role() == raft::Role::kLeader && node_->last_index() > node_->committed();
-  if (!waiting || node_->committed().value != commit_watched_) {
+  if (!entries_waiting() || node_->committed().value != commit_watched_) {
     commit_watched_ = node_->committed().value;
     commit_moved_at_ = Clock::now();
   }
 }
 
 bool Server::Impl::commit_stalled() const {
-  const bool waiting = node_->role() == raft::Role::kLeader && node_->last_index() > node_->committed();
   const auto bound = std::max<Clock::duration>(std::chrono::seconds(2), 2 * std::chrono::milliseconds(opt_.election_ms));
-  return waiting && node_->committed().value == commit_watched_ && Clock::now() - commit_moved_at_ > bound;
+  return entries_waiting() && node_->committed().value == commit_watched_ && Clock::now() - commit_moved_at_ > bound;
 }
 
 bool Server::Impl::log_nearly_full() const { return log_->used_bytes() >= log_->map_bytes_max() / 8 * 7; }

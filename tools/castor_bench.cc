@@ -1,5 +1,5 @@
-// castor-bench: a closed-loop load generator for Castor, the twin of etcdbench
-// (../shared/anchors/etcd/etcdbench.cc): the same flags, the same workload, the same JSON line,
+// castor-bench: a closed-loop load generator for Castor, the twin of etcd's benchmark anchor
+// etcdbench: the same flags, the same workload, the same JSON line,
 // so that the two stores are measured alike.
 //
 // C workers each keep exactly one request in flight: when an answer arrives the worker issues

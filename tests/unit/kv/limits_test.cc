@@ -209,6 +209,12 @@ TEST(Limits, ATxnWhoseReadsCouldAnswerMoreThanAFrameIsTooLarge) {
   EXPECT_EQ(s.code(), Code::kTooLarge);
   EXPECT_NE(s.message().find("the txn's reads could answer"), std::string::npos) << s.to_string();
 
+  pb::TxnRequest range_and_prev;  // a range and a put asking for the value it replaces
+  *range_and_prev.add_success() = range_op("k");
+  range_and_prev.add_success()->mutable_put()->set_key("k");
+  range_and_prev.mutable_success(1)->mutable_put()->set_prev_kv(true);
+  EXPECT_EQ(code_of(stamped(testing::txn_request(range_and_prev))), Code::kTooLarge);
+
   pb::TxnRequest range_and_get;  // 3 MiB and its metadata for the range, 1 MiB for the get
   *range_and_get.add_success() = range_op("k");
   *range_and_get.add_failure() = get_op("k");

@@ -26,6 +26,18 @@ uint64_t refusals(IoThread& io, const ClientListener& listener, const std::strin
   });
 }
 
+// A client connection to `port` that has sent its Hello and then `requests` (request frames).
+std::unique_ptr<asio::ip::tcp::socket> hello_then(asio::io_context& io, uint16_t port,
+                                                 const std::vector<std::string>& requests) {
+  auto s = std::make_unique<asio::ip::tcp::socket>(io);
+  s->connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  std::string wire;
+  append_frame(wire, FrameKind::kHello, make_hello("castor", 0, pb::Hello::CLIENT, "test").SerializeAsString());
+  for (const std::string& r : requests) append_frame(wire, FrameKind::kRequest, r);
+  asio::write(*s, asio::buffer(wire));
+  return s;
+}
+
 // An echo server: each request is answered with its payload reversed.
 class ClientListenerTest : public ::testing::Test {
  protected:
@@ -161,12 +173,7 @@ TEST(ClientListenerBackpressure, AClientThatDoesNotReadIsStoppedThenClosedAndMem
   });
   const Endpoint ep = io.call([&] { return listener.start(Endpoint{"127.0.0.1", 0}).value(); });
   asio::io_context client_io;
-  asio::ip::tcp::socket s(client_io);
-  s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), ep.port));
-  std::string wire;
-  append_frame(wire, FrameKind::kHello, make_hello("castor", 0, pb::Hello::CLIENT, "test").SerializeAsString());
-  for (int i = 0; i < 300; ++i) append_frame(wire, FrameKind::kRequest, "get");
-  asio::write(s, asio::buffer(wire));
+  auto s = hello_then(client_io, ep.port, std::vector<std::string>(300, "get"));
   const auto slow_readers = [&] { return refusals(io, listener, "slow reader"); };
   ASSERT_TRUE(eventually([&] { return slow_readers() == 1; })) << handled->load() << " requests handled";
   EXPECT_TRUE(eventually([&] { return io.call([&] { return listener.connections(); }) == 0u; }));
@@ -190,12 +197,8 @@ TEST(ClientListenerHalfClose, AClientThatClosedItsSendingSideStillGetsItsAnswers
   });
   const Endpoint ep = io.call([&] { return listener.start(Endpoint{"127.0.0.1", 0}).value(); });
   asio::io_context client_io;
-  asio::ip::tcp::socket s(client_io);
-  s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), ep.port));
-  std::string wire;
-  append_frame(wire, FrameKind::kHello, make_hello("castor", 0, pb::Hello::CLIENT, "test").SerializeAsString());
-  append_frame(wire, FrameKind::kRequest, "put");
-  asio::write(s, asio::buffer(wire));
+  auto socket = hello_then(client_io, ep.port, {"put"});
+  asio::ip::tcp::socket& s = *socket;
   s.shutdown(asio::ip::tcp::socket::shutdown_send);
   FrameReader reader(1 << 20);
   std::vector<Frame> frames;
@@ -233,12 +236,7 @@ struct SmallListener {
   }
   // A client connection that said Hello and read the answer; `busy` also leaves a request open.
   std::unique_ptr<asio::ip::tcp::socket> client(bool busy, pb::Hello* answer = nullptr) {
-    auto s = std::make_unique<asio::ip::tcp::socket>(client_io);
-    s->connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), ep.port));
-    std::string wire;
-    append_frame(wire, FrameKind::kHello, make_hello("castor", 0, pb::Hello::CLIENT, "test").SerializeAsString());
-    if (busy) append_frame(wire, FrameKind::kRequest, "never answered");
-    asio::write(*s, asio::buffer(wire));
+    auto s = hello_then(client_io, ep.port, busy ? std::vector<std::string>{"never answered"} : std::vector<std::string>{});
     FrameReader reader(1 << 20);
     char buf[4096];
     for (;;) {
