@@ -1,0 +1,17 @@
+// The JSON parser of the HTTP API (net/json.h), which reads bodies from anyone who can reach
+// the port. Checked: what parses dumps to text that parses back to an equal value.
+#include <cstdlib>
+#include <string_view>
+
+#include "net/json.h"
+
+using castor::net::Json;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto parsed = Json::parse(text);
+  if (!parsed.is_ok()) return 0;
+  auto again = Json::parse(parsed->dump());
+  if (!again.is_ok() || !(*again == *parsed)) abort();
+  return 0;
+}
