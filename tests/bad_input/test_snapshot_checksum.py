@@ -1,7 +1,8 @@
 """A damaged InstallSnapshot stream is refused before it replaces anything, counted, logged and
 asked for again (paper 7; raft::Node::snapshots_refused). The leader damages the last chunk of
 the first snapshot it sends (failpoint corrupt-snapshot-chunk=once)."""
-from cluster import Cluster, parse_metrics
+from cluster import parse_metrics
+from hostile import HostileCluster
 
 REFUSED = ("castor_rejected_total", {"listener": "peer", "reason": "snapshot_checksum"})
 
@@ -14,8 +15,8 @@ def _refusals(cluster, name):
 
 
 def test_a_snapshot_with_a_flipped_byte_is_refused_and_the_resent_one_installs(tmp_path):
-    cluster = Cluster(tmp_path, extra_args=["--snapshot-entries", "20"],
-                      env={"CASTOR_FAILPOINTS": "corrupt-snapshot-chunk=once"})
+    cluster = HostileCluster(tmp_path, extra_args=["--snapshot-entries", "20"],
+                             env={"CASTOR_FAILPOINTS": "corrupt-snapshot-chunk=once"})
     try:
         cluster.start_all()
         victim = cluster.miss_a_compaction()

@@ -11,37 +11,21 @@ import subprocess
 
 import pytest
 
-from cluster import Cluster
-from test_http import call, js, metrics, parse_raw_response, value
-
-KiB = 1 << 10
-MiB = 1 << 20
+from hostile import KiB, MiB, HostileCluster, assert_node_serves, rejected
+from http_calls import call, js, parse_raw_response
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("bad_input_http"))
+    c = HostileCluster(tmp_path_factory.mktemp("bad_input_http"))
     c.start_all()
     yield c
     c.stop_all()
 
 
-def rejected(cluster, name, reason):
-    return value(metrics(cluster, name), "castor_rejected_total", listener="http", reason=reason) or 0
-
-
 def put(cluster, key, data):
     status, _, body = call(cluster, "PUT", f"/v1/kv/{key}", data)
     assert status == 200, (key, status, body)
-
-
-def assert_node_serves(cluster, name, key, data):
-    """The node lives, reports healthy, and `key` (written before) still reads `data`."""
-    assert cluster.procs[name].poll() is None, f"{name} died:\n{cluster.log(name)[-3000:]}"
-    status, _, body = cluster.http(name, "GET", "/health")
-    assert status == 200 and js(body)["healthy"] is True, (status, body)
-    status, _, body = cluster.http(name, "GET", f"/v1/kv/{key}?raw")
-    assert (status, body) == (200, data)
 
 
 def half_closed(address, data: bytes, timeout=5.0) -> bytes:
@@ -79,7 +63,7 @@ def refused(cluster, name, raw, status, code, reason):
     serves on; returns the response body's JSON."""
     key, data = f"before/{reason.replace(' ', '-')}", b"intact"
     put(cluster, key, data)
-    before = rejected(cluster, name, reason)
+    before = rejected(cluster, name, "http", reason)
     raw_answer = half_closed(cluster.http_address(name), raw)
     assert raw_answer or not exits(cluster, name), f"{name} died:\n{cluster.log(name)[-3000:]}"
     got_status, hdrs, body = parse_raw_response(raw_answer)
@@ -87,7 +71,7 @@ def refused(cluster, name, raw, status, code, reason):
     assert hdrs.get("content-type") == "application/json", hdrs
     j = js(body)
     assert j["code"] == code and reason in j["message"], j
-    assert rejected(cluster, name, reason) == before + 1, reason
+    assert rejected(cluster, name, "http", reason) == before + 1, reason
     assert_node_serves(cluster, name, key, data)
     return j
 
@@ -95,13 +79,6 @@ def refused(cluster, name, raw, status, code, reason):
 def chunked_put(key, chunk, extension=b"", trailers=b"", coding=b"chunked"):
     return (b"PUT /v1/kv/%s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: %s\r\n\r\n%x%s\r\n%s\r\n0\r\n%s\r\n"
             % (key.encode(), coding, len(chunk), extension, chunk, trailers))
-
-
-def peak_rss_bytes(cluster, name):
-    for line in open(f"/proc/{cluster.procs[name].pid}/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * KiB
-    raise AssertionError("no VmHWM")
 
 
 def test_a_64_kib_trailer_field_is_431_and_the_node_stays_up(cluster):
@@ -123,10 +100,10 @@ def test_a_64_kib_trailer_field_is_431_and_the_node_stays_up(cluster):
 
 def test_a_16_mib_chunk_extension_is_413_without_holding_it_in_memory(cluster):
     name = cluster.wait_for_leader()
-    peak = peak_rss_bytes(cluster, name)
+    peak = cluster.peak_rss(name)
     refused(cluster, name, chunked_put("ext/big", b"v", extension=b";e=" + b"e" * (16 * MiB)), 413,
             "TOO_LARGE", "chunk extension too large")
-    assert peak_rss_bytes(cluster, name) - peak < 4 * MiB, "the extension was buffered"
+    assert cluster.peak_rss(name) - peak < 4 * MiB, "the extension was buffered"
     assert call(cluster, "GET", "/v1/kv/ext/big")[0] == 404
     status, _, body = send(cluster, name, chunked_put("ext/small", b"v", extension=b";name=value"))
     assert status == 200, body

@@ -8,7 +8,7 @@ import time
 from castor_client import Client
 from castor_client.proto import kv_pb2
 from castor_client.wire import KIND_REQUEST, Connection, ConnectionLost, frame
-from cluster import Cluster
+from hostile import HostileCluster
 
 MiB = 1 << 20
 
@@ -48,7 +48,7 @@ def _writer(cluster, leader, w, start, answers):
 
 
 def test_concurrent_large_puts_all_commit_and_the_cluster_keeps_writing(tmp_path):
-    cluster = Cluster(tmp_path, extra_args=SMALL_FRAMES)
+    cluster = HostileCluster(tmp_path, extra_args=SMALL_FRAMES)
     cluster.start_all()
     try:
         leader = cluster.wait_for_leader()
@@ -77,7 +77,7 @@ def test_concurrent_large_puts_all_commit_and_the_cluster_keeps_writing(tmp_path
 def test_a_leader_whose_followers_refuse_its_entries_reports_unhealthy(tmp_path):
     # A rolling change gone wrong: the followers' frames are smaller than what n1 proposes.
     small = ["--request-bytes-max", "100000", "--value-bytes-max", "90000", "--frame-bytes-max", str(MiB + (64 << 10))]
-    cluster = Cluster(tmp_path, node_args={"n1": ["--value-bytes-max", "1400000"], "n2": small, "n3": small})
+    cluster = HostileCluster(tmp_path, node_args={"n1": ["--value-bytes-max", "1400000"], "n2": small, "n3": small})
     cluster.start_all()
     try:
         cluster.make_leader("n1")
@@ -100,7 +100,7 @@ def test_a_leader_whose_followers_refuse_its_entries_reports_unhealthy(tmp_path)
 
 
 def test_a_frame_limit_too_small_for_the_largest_entry_is_refused_at_start(tmp_path):
-    cluster = Cluster(tmp_path, nodes=1, extra_args=["--request-bytes-max", str(4 * MiB)])
+    cluster = HostileCluster(tmp_path, nodes=1, extra_args=["--request-bytes-max", str(4 * MiB)])
     out = subprocess.run(cluster.args("n1"), capture_output=True, text=True, timeout=20)
     assert out.returncode != 0
     assert "--frame-bytes-max" in out.stderr + out.stdout and "--request-bytes-max" in out.stderr + out.stdout

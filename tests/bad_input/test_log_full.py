@@ -3,7 +3,7 @@ RESOURCE_EXHAUSTED, keeps serving reads, compacts itself and takes writes again;
 import time
 
 from castor_client.proto import kv_pb2
-from cluster import Cluster
+from hostile import HostileCluster
 
 MAP_BYTES = 4 << 20
 VALUE = b"v" * (8 << 10)
@@ -11,7 +11,7 @@ VALUE = b"v" * (8 << 10)
 
 def test_a_full_log_refuses_writes_serves_reads_and_recovers_by_compaction(tmp_path):
     # Snapshots would never come by count: only the log's size can trigger one.
-    cluster = Cluster(tmp_path, extra_args=["--log-map-bytes-max", str(MAP_BYTES),
+    cluster = HostileCluster(tmp_path, extra_args=["--log-map-bytes-max", str(MAP_BYTES),
                                             "--snapshot-entries", "1000000"])
     cluster.start_all()
     try:
