@@ -1,8 +1,8 @@
 """What every bad-input test checks (issue 13; docs/PROMISES.md 6 and 7): the node stays up,
 the refusal is named and counted, the data written before is intact, and memory stays bounded.
 
-HostileCluster checks the first and the last for every node when it stops: each node still runs, and its
-peak resident memory (VmHWM) stayed under RSS_MAX through the whole test.
+HostileCluster checks the first and the last for every node when it stops: each node still
+runs, and its peak resident memory (VmHWM) stayed under RSS_MAX through the whole test.
 """
 from cluster import Cluster
 from http_calls import js, metrics, value
