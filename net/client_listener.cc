@@ -30,7 +30,7 @@ struct ClientListener::Conn {
   bool closed = false;
 
   // Nothing asked and unanswered, nothing waiting to be written.
-  bool idle() const { return in_flight == 0 && out.empty(); }
+  bool idle() const { return in_flight == 0 && out_bytes == 0; }
 
   void close() {
     if (closed) return;

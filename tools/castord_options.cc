@@ -97,6 +97,9 @@ Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
     return parse_ms(key, v, s.slow_fsync);
   } else if (key == "client-idle-timeout-ms") {
     return parse_ms(key, v, s.client_idle_timeout);
+  } else if (key == "client-connections-max") {
+    if (Status st = parse_number(key, v, s.client_connections_max); !st.is_ok()) return st;
+    if (s.client_connections_max == 0) return invalid("--client-connections-max: want at least 1");
   } else if (key == "health-apply-lag-max") {
     return parse_number(key, v, s.health_apply_lag_max);
   } else if (key == "frame-bytes-max") {
@@ -150,6 +153,7 @@ usage: castord --name NAME --data-dir DIR --listen-client HOST:PORT --listen-pee
   --request-timeout-ms N      server-side deadline of a request (default 5000)
   --client-idle-timeout-ms N  close a client connection with nothing asked for N ms (default
                               300000); at the connection limit the idlest one makes room
+  --client-connections-max N  client connections at once (default 4096)
   --value-bytes-max N         largest value (default 1048576)
   --txn-ops-max N             compares + ops in one transaction (default 128)
   --request-bytes-max N       largest request (default 1572864)
