@@ -383,14 +383,14 @@ void Server::Impl::on_peer_message(raft::pb::Message m) {
   // A message inconsistent in itself (raft/message_check.h) is refused by the core: a bug in
   // one node must not stop the others.
   if (Status s = node_->step(m); !s.is_ok()) {
-    ++refused_["invalid_message"];
+    ++refused_["invalid message"];
     refused_log_.warn("peer port: refused a " + raft::pb::MessageType_Name(m.type()) + " from n" +
                           std::to_string(m.from()),
                       s.message());
     return;
   }
-  if (node_->snapshots_refused() > refused_["snapshot_checksum"]) {
-    refused_["snapshot_checksum"] = node_->snapshots_refused();
+  if (node_->snapshots_refused() > refused_["snapshot checksum"]) {
+    refused_["snapshot checksum"] = node_->snapshots_refused();
     spdlog::warn("refused the snapshot at index {} from n{}: its data fails the checksum in its metadata; "
                  "the log is untouched and the leader sends it again",
                  m.snapshot_meta().index(), m.from());

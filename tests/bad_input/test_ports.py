@@ -12,7 +12,8 @@ import pytest
 from castor_client import Outcome
 from castor_client.proto import kv_pb2
 from castor_client.wire import KIND_HELLO, Connection, ConnectionLost, frame
-from hostile import HostileCluster
+from hostile import HostileCluster, answered
+from http_calls import metrics, value, wait_until
 
 
 def test_a_node_of_another_cluster_is_refused(tmp_path):
@@ -36,11 +37,18 @@ def test_a_node_of_another_cluster_is_refused(tmp_path):
         c.stop_all()
 
 
+def refusals(cluster):
+    """castor_rejected_total of every node, client and peer ports together."""
+    return sum(value(metrics(cluster, n), "castor_rejected_total", listener=listener) or 0
+               for n in cluster.names for listener in ("client", "peer"))
+
+
 def test_random_bytes_on_client_and_peer_ports_change_nothing(cluster):
     c = cluster.client()
     assert c.put(b"precious", b"1").ok
     rng = random.Random(7)
     ports = list(cluster.client_port.values()) + list(cluster.peer_port.values())
+    before = refusals(cluster)
     for _ in range(60):
         port = rng.choice(ports)
         with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
@@ -52,6 +60,8 @@ def test_random_bytes_on_client_and_peer_ports_change_nothing(cluster):
             except OSError:
                 pass
     assert all(p.poll() is None for p in cluster.procs.values()), "a node died"
+    wait_until("each of the 60 connections is refused and counted once",
+               lambda: refusals(cluster) == before + 60, describe=lambda: refusals(cluster) - before)
     r = c.get(b"precious")
     assert r.ok and r.response.get.kv.value == b"1"
     assert c.put(b"precious", b"2").ok
@@ -64,11 +74,13 @@ def test_random_bytes_on_client_and_peer_ports_change_nothing(cluster):
 
 def test_an_oversize_value_gets_its_named_error(cluster):
     c = cluster.client()
+    before = sum(answered(cluster, n, "put", "TOO_LARGE") for n in cluster.names)
     r = c.put(b"big", b"x" * ((1 << 20) + 1))
     assert r.outcome is Outcome.FAILED
     assert r.code == kv_pb2.TOO_LARGE, r.message
     assert "value" in r.message
     assert c.get(b"big").response.get.kv.value == b""
+    assert sum(answered(cluster, n, "put", "TOO_LARGE") for n in cluster.names) == before + 1
 
 
 def test_a_port_in_use_stops_castord_naming_it_and_not_a_signal(tmp_path):

@@ -4,7 +4,7 @@ the first snapshot it sends (failpoint corrupt-snapshot-chunk=once)."""
 from cluster import parse_metrics
 from hostile import HostileCluster
 
-REFUSED = ("castor_rejected_total", {"listener": "peer", "reason": "snapshot_checksum"})
+REFUSED = ("castor_rejected_total", {"listener": "peer", "reason": "snapshot checksum"})
 
 
 def _refusals(cluster, name):
