@@ -113,3 +113,21 @@ def test_a_flood_of_hellos_with_invalid_utf8_logs_a_few_lines_not_one_each(tmp_p
         assert c.client().put(b"still", b"serving").ok
     finally:
         c.stop_all()
+
+
+def test_a_connection_that_never_finishes_its_hello_is_closed_in_time_saying_so(cluster):
+    # Slowloris before the handshake; the log once said only "Operation canceled".
+    victim = cluster.wait_for_leader()
+    before = refusals(cluster)
+    slow = [socket.create_connection(("127.0.0.1", port), timeout=10)
+            for port in (cluster.client_port[victim], cluster.peer_port[victim])]
+    for s in slow:
+        s.sendall(b"\x00\x00")  # half of a frame's length
+    for s in slow:
+        assert s.recv(10) == b"", "the node answered half a frame"  # closed in time, or recv times out
+        s.close()
+    assert refusals(cluster) == before + 2
+    log = cluster.log(victim)
+    assert "client port: refused connection" in log and "no complete frame within 5000 ms" in log, log[-2000:]
+    assert "peer port: refused connection" in log and "no complete frame within 2000 ms" in log, log[-2000:]
+    assert cluster.client().get(b"anything").ok
