@@ -351,6 +351,18 @@ TEST(Commitment, Section5_3_FollowerCommitIsCappedAtItsLastNewEntry) {
   EXPECT_EQ(n.committed(), LogIndex(1));
 }
 
+TEST(Commitment, Section5_3_FollowerDoesNotCommitStaleEntriesBeyondTheAppend) {
+  // Entries 3 and 4 came from a deposed leader of term 2; the leader of term 3 never had them.
+  // Its append covers index 2 only, so nothing conflicts and 3 and 4 stay: capping the commit
+  // at this node's last index instead of the last new entry would commit them.
+  MemoryLog log(conf_of(3));
+  seed_log(log, {1, 1, 2, 2}, hard_state(2, 0, 0));
+  Node n(config_for(2), log);
+  n.step(append(1, 2, 3, 1, 1, {entry(2, 1, "t1")}, 9));
+  EXPECT_EQ(n.committed(), LogIndex(2));
+  EXPECT_EQ(n.last_index(), LogIndex(4)) << "the append removed nothing: the case where the caps differ";
+}
+
 TEST(Proposal, NotLeaderOnAFollowerWhichNamesTheLeader) {
   TestCluster c(3);
   c.elect(1);
