@@ -2,7 +2,7 @@
 import signal
 import time
 
-from castor_client import Outcome
+from castor_client import Client, Outcome
 from castor_client.proto import kv_pb2
 from castor_client.wire import KIND_REQUEST, Connection
 from cluster import Cluster
@@ -78,7 +78,10 @@ def test_after_compaction_a_restarted_node_catches_up_by_install_snapshot(tmp_pa
         c3.stop_all()
 
 
-def test_a_write_retried_after_the_leader_dies_mid_request_is_applied_once(cluster):
+def retry_after_a_lost_answer(cluster):
+    """A Txn applied by the cluster whose answer is lost with its leader, retried by the client
+    with the same (client_id, seq). Returns (whether the retry's answer says the compare held,
+    the key's value, its version) afterwards."""
     c = cluster.client(timeout=10.0)
     assert c.put(b"warmup", b"1").ok  # registers the session with the current leader
     leader = cluster.wait_for_leader()
@@ -90,10 +93,16 @@ def test_a_write_retried_after_the_leader_dies_mid_request_is_applied_once(clust
     c._seq += 1
     txn.client_id, txn.seq, txn.lowest_outstanding_seq = c._client_id, c._seq, c._seq
     req = kv_pb2.ClientRequest(request_id=999, write=txn)
-    # Send it to the leader and kill the leader before reading any answer.
+    # Send it to the leader, wait until the cluster has applied it (a follower reads "once"),
+    # then kill the leader before reading its answer: the client never learns the outcome.
     raw = Connection("127.0.0.1", cluster.client_port[leader], "castor", 2.0)
     raw.send(KIND_REQUEST, req.SerializeToString())
-    time.sleep(0.02)
+    follower = Client([cluster.endpoint(next(n for n in cluster.names if n != leader))], timeout=2.0)
+    deadline = time.monotonic() + 10
+    while follower.get(b"counter", serializable=True).response.get.kv.value != b"once":
+        assert time.monotonic() < deadline, "the first attempt was never applied"
+        time.sleep(0.01)
+    follower.close()
     cluster.kill(leader)
     cluster.wait_for_leader(timeout=5.0, not_name=leader)
     # The client retries the same (client_id, seq) wherever the leader now is.
@@ -101,9 +110,24 @@ def test_a_write_retried_after_the_leader_dies_mid_request_is_applied_once(clust
     r = c._write(kv_pb2.WriteRequest(txn=txn.txn))
     assert r.ok, r.message
     cluster.start(leader)
-    got = c.get(b"counter")
-    assert got.response.get.kv.value == b"once"
-    assert got.response.get.kv.version == 1
+    got = c.get(b"counter").response.get.kv
+    return r.response.write.txn.succeeded, got.value, got.version
+
+
+def test_a_write_retried_after_the_leader_dies_mid_request_is_applied_once(cluster):
+    # The original answer (the compare held), not a second run of the Txn (its failure branch).
+    assert retry_after_a_lost_answer(cluster) == (True, b"once", 1)
+
+
+def test_the_retry_test_sees_a_server_that_applies_retries_again(tmp_path):
+    # The planted bug --unsafe-skip-dedup applies the retry a second time: the test above must
+    # be able to tell (it failed 3 of 3 runs against it).
+    planted = Cluster(tmp_path, extra_args=["--unsafe-skip-dedup"])
+    try:
+        planted.start_all()
+        assert retry_after_a_lost_answer(planted) == (False, b"twice", 2)
+    finally:
+        planted.stop_all()
 
 
 def test_a_paused_leader_does_not_hold_a_python_client_call_for_its_whole_deadline(cluster):
