@@ -1194,4 +1194,15 @@ Status Server::run() { return impl_->run(); }
 void Server::stop() { impl_->stop(); }
 uint64_t Server::term() const { return impl_->term(); }
 
+uint64_t fds_needed(const ServerOptions& options) {
+  // Its own files: the log's and the state machine's LMDB files, a snapshot being written or
+  // sent, the three listening sockets, the event loop's and the log's descriptors. An idle node
+  // holds about 16; the rest is headroom.
+  constexpr uint64_t kOwnFiles = 64;
+  // run() keeps the HTTP server's default connection limit.
+  const uint64_t http = options.listen_http ? net::HttpServerOptions{}.connections_max : 0;
+  const uint64_t peers = options.members.empty() ? 0 : options.members.size() - 1;
+  return options.client_connections_max + http + 2 * peers + kOwnFiles;
+}
+
 }  // namespace castor::kv

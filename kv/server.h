@@ -73,6 +73,11 @@ struct ServerOptions {
   bool unsafe_revision_per_entry = false;
 };
 
+// The most file descriptors a node of these options may hold open at once: one per client and
+// HTTP connection up to the listeners' limits, two per peer (a link each way), and its own files.
+// castord warns at start when its open-files limit is lower.
+uint64_t fds_needed(const ServerOptions& options);
+
 class Server {
  public:
   // Opens (or creates, for a new member) the data directory and checks it: CORRUPTION with a

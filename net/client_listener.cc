@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
 
+#include "net/accept_error.h"
 #include "net/acceptor.h"
 #include "net/hello.h"
 
@@ -74,7 +75,7 @@ asio::awaitable<void> ClientListener::accept_loop() {
     tcp::socket sock = co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (stopped_) break;
-      log_.warn("client port: accept failed", ec.message());
+      co_await handle_accept_error(ec, "client port", rejected_, log_);
       continue;
     }
     if (conns_.size() >= opt_.connections_max) {

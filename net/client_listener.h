@@ -11,7 +11,8 @@
 // for `idle_timeout` is closed ("idle"). At `connections_max` a new connection takes the place
 // of the one idle longest, so an operator's castorctl still gets in while idle clients hold
 // every slot; when none is idle it is turned away. A client turned away (at capacity, another
-// cluster, a peer on the client port) is told why in a Hello whose `refused` says it.
+// cluster, a peer on the client port) is told why in a Hello whose `refused` says it. Out of
+// file descriptors, it accepts again only every 100 ms (net/accept_error.h).
 // Malformed input closes that connection with a rate-limited log line and nothing else.
 //
 // What it does NOT do: parse requests, enforce deadlines (the server does), or retry.

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string_view>
 
+#include "net/accept_error.h"
 #include "net/acceptor.h"
 #include "net/json.h"
 #include "raft/assert.h"
@@ -427,7 +428,7 @@ asio::awaitable<void> HttpServer::accept_loop() {
     tcp::socket sock = co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (stopped_) break;
-      log_.warn("http port: accept failed", ec.message());
+      co_await handle_accept_error(ec, "http port", rejected_, log_);
       continue;
     }
     if (conns_.size() >= opt_.connections_max) {

@@ -10,7 +10,8 @@
 //   malformed HTTP (Beast's parser; versions other than 1.0 and 1.1 included) or a bad request
 //   target -> 400, header over header_bytes_max -> 431,
 //   body over body_bytes_max -> 413, a request that stalls mid-way past read_timeout -> 408,
-//   a connection over connections_max -> 503 (before reading anything);
+//   a connection over connections_max -> 503 (before reading anything); out of file
+//   descriptors, no answer: it accepts again only every 100 ms (net/accept_error.h);
 //   in a chunked body, a chunk-size line (extensions included) over header_bytes_max -> 413,
 //   a trailer section over header_bytes_max -> 431 (the server never holds more than
 //   header_bytes_max of unparsed input per connection);

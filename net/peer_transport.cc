@@ -10,6 +10,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "net/accept_error.h"
 #include "net/acceptor.h"
 #include "net/hello.h"
 #include "raft/assert.h"
@@ -121,7 +122,7 @@ asio::awaitable<void> PeerTransport::accept_loop() {
     tcp::socket sock = co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (stopped_) break;
-      log_.warn("peer port: accept failed", ec.message());
+      co_await handle_accept_error(ec, "peer port", rejected_, log_);
       continue;
     }
     asio::co_spawn(io_, serve_incoming(std::move(sock)), asio::detached);

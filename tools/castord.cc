@@ -1,5 +1,6 @@
-// castord: the Castor node daemon. Parses its options, opens the data directory, and serves
-// until SIGTERM or SIGINT, when it stops cleanly (the log write in flight completes).
+// castord: the Castor node daemon. Parses its options, raises its open-files limit
+// (tools/fd_limit.h), opens the data directory, and serves until SIGTERM or SIGINT, when it
+// stops cleanly (the log write in flight completes).
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include "kv/server.h"
 #include "tools/castord_logging.h"
 #include "tools/castord_options.h"
+#include "tools/fd_limit.h"
 
 int main(int argc, char** argv) {
   auto parsed = castor::tools::parse_castord_options(std::vector<std::string>(argv + 1, argv + argc));
@@ -27,6 +29,14 @@ int main(int argc, char** argv) {
     const castor::kv::Server* s = running.load(std::memory_order_acquire);
     return s == nullptr ? uint64_t{0} : s->term();
   });
+
+  // Every connection is a file descriptor: take what the system allows before accepting any.
+  if (auto limit = castor::tools::raise_fd_limit(); !limit.is_ok()) {
+    spdlog::warn("cannot raise the open-files limit: {}", limit.status().message());
+  } else if (auto warning = castor::tools::fd_limit_warning(*limit, castor::kv::fds_needed(parsed->server));
+             !warning.empty()) {
+    spdlog::warn("{}", warning);
+  }
 
   // Signals go to one thread that asks the server to stop; every other thread blocks them.
   sigset_t sigs;

@@ -29,7 +29,7 @@ def free_port() -> int:
 
 
 class Cluster:
-    def __init__(self, tmp: pathlib.Path, nodes: int = 3, extra_args=(), env=None, node_args=None):
+    def __init__(self, tmp: pathlib.Path, nodes: int = 3, extra_args=(), env=None, node_args=None, prefix=()):
         self.tmp = tmp
         self.names = [f"n{i}" for i in range(1, nodes + 1)]
         self.client_port = {n: free_port() for n in self.names}
@@ -38,6 +38,9 @@ class Cluster:
         self.extra_args = list(extra_args)
         self.node_args = {n: list(a) for n, a in (node_args or {}).items()}  # one node's own flags
         self.env = dict(os.environ, **(env or {}))
+        # A command that runs castord, e.g. ["prlimit", "--nofile=64:128", "--"]; it must exec castord, so
+        # that the pid is castord's (HostileCluster reads its /proc).
+        self.prefix = list(prefix)
         self.procs = {}
 
     @property
@@ -55,7 +58,7 @@ class Cluster:
 
     def args(self, name, cluster_id="castor"):
         members = ",".join(f"{n}=127.0.0.1:{self.peer_port[n]}" for n in self.names)
-        return [str(BUILD / "tools" / "castord"), "--name", name, "--data-dir", str(self.tmp / name),
+        return self.prefix + [str(BUILD / "tools" / "castord"), "--name", name, "--data-dir", str(self.tmp / name),
                 "--listen-client", self.endpoint(name), "--listen-peer", f"127.0.0.1:{self.peer_port[name]}",
                 "--listen-http", self.http_address(name),
                 "--initial-cluster", members, "--cluster-id", cluster_id,
