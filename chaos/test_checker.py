@@ -138,6 +138,11 @@ def test_time_budget_gives_unknown_never_pass():
     assert "time budget" in verdict["keys"]["k"]["reason"]
 
 
+def test_no_keys_is_unknown_never_pass():
+    verdict = check_register([])
+    assert (verdict["valid"], verdict["reason"]) == (UNKNOWN, "no operations: nothing to check")
+
+
 # ------------------------------------------------------------------ size and a planted bug
 
 def test_checks_10k_operations_10_clients_100_keys(capsys):
