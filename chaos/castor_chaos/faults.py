@@ -71,6 +71,14 @@ def families_of(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def family_of(kind: str) -> str:
+    """The family a fault kind belongs to (``failpoint-before-apply`` -> ``failpoint``)."""
+    for family, kinds in FAMILIES.items():
+        if kind in kinds:
+            return family
+    raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(KINDS)}")
+
+
 def _plan_fault(kind: str, nodes: list[str], rng: random.Random, start_s: float,
                 end_s: float) -> Fault:
     """One fault with its targets: named nodes, or LEADER to be resolved when it begins."""
@@ -136,9 +144,10 @@ class FaultRunner:
         self.nemesis = Nemesis(cluster.topology, cluster.processes)
         self.rng = random.Random(seed ^ 0x5EED)
         self.log = log
-        # One record per fault with a purpose: did it reach its goal ("achieved"), and, where
-        # the cluster's answer can be verified, did the cluster pass ("passed": None when
-        # there was nothing to verify). See outcome().
+        # One record per fault with a purpose: did it reach its goal ("achieved"; a fault that
+        # did not fired in name only, and fails the run), and, where the cluster's answer can be
+        # verified, did the cluster pass ("passed": None when there was nothing to verify). See
+        # outcome().
         self.outcomes: list[dict] = []
 
     # --- helpers ------------------------------------------------------------------------------
@@ -264,8 +273,9 @@ class FaultRunner:
     # --- the faults with a purpose ------------------------------------------------------------
     def outcome(self, active: Active, achieved: bool, passed: bool | None, detail: str,
                 **facts) -> None:
-        record = {"fault": active.description, "node": active.targets[0], "achieved": achieved,
-                  "passed": passed, "detail": detail, **facts}
+        record = {"fault": active.description, "kind": active.fault.kind,
+                  "node": active.targets[0], "achieved": achieved, "passed": passed,
+                  "detail": detail, **facts}
         self.log(f"nemesis: {active.description}: {detail}")
         self.outcomes.append(record)
 
