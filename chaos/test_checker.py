@@ -138,6 +138,11 @@ def test_time_budget_gives_unknown_never_pass():
     assert "time budget" in verdict["keys"]["k"]["reason"]
 
 
+def test_no_keys_is_unknown_never_pass():
+    verdict = check_register([])
+    assert (verdict["valid"], verdict["reason"]) == (UNKNOWN, "no operations: nothing to check")
+
+
 # ------------------------------------------------------------------ size and a planted bug
 
 def test_checks_10k_operations_10_clients_100_keys(capsys):
@@ -199,6 +204,37 @@ def test_counter_rejects_lost_and_double_applied_increments():
     high = check_counter(history(*incrs, op(0, "read", "c", 3, 5, 6)))
     assert low["valid"] is False and "lost" in low["anomaly"]["message"]
     assert high["valid"] is False and "twice" in high["anomaly"]["message"]
+
+
+def test_counter_checks_every_read_not_only_the_last():
+    """A bad read is caught even when a later read is fine.
+
+    Mutation checked: judging only ``reads[-1:]`` passes both histories (it did, until this test).
+    """
+    incr = op(0, "incr", "c", 1, 0, 1)
+    low = check_counter(history(incr, op(1, "read", "c", 0, 5, 6), op(1, "read", "c", 1, 7, 8)))
+    high = check_counter(history(op(1, "read", "c", 1, 0, 1), op(0, "incr", "c", 1, 2, 3),
+                                 op(1, "read", "c", 1, 5, 6)))
+    assert (low["valid"], low["bad_reads"]) == (False, 1)
+    assert low["anomaly"]["message"].startswith("read returned 0 outside [1, 1]")
+    assert (high["valid"], high["bad_reads"]) == (False, 1)
+    assert high["anomaly"]["message"].startswith("read returned 1 outside [0, 0]")
+
+
+def test_counter_upper_bound_leaves_out_failed_increments():
+    """FAILED means it did not happen, so a read may not count it, during the run or at the end.
+
+    Mutation checked: letting FAILED increments into the upper bound (``incrs`` without the
+    ``op.type != FAIL`` filter) accepts both reads of 2.
+    """
+    incrs = [op(0, "incr", "c", 1, 0, 1), op(1, "incr", "c", 1, 0, 2, "fail")]
+    during = check_counter(history(*incrs, op(2, "read", "c", 2, 1, 3)))
+    final = check_counter(history(*incrs, op(2, "read", "c", 2, 5, 6)))
+    for verdict in (during, final):
+        assert verdict["valid"] is False
+        assert verdict["anomaly"]["message"].startswith("read returned 2 outside [")
+        assert "applied twice or never asked for" in verdict["anomaly"]["message"]
+    assert final["final"] == {"value": 2, "acknowledged": 1, "unknown": 0}
 
 
 # ------------------------------------------------------------------ revisions

@@ -6,7 +6,8 @@ on the second. Pure: no namespaces, no cluster.
 
 import pytest
 
-from castor_chaos.faults import FAMILIES, LEADER, families_of, plan
+from castor_chaos.faults import FAMILIES, LEADER, families_of, family_of, plan
+from castor_chaos.runner import CI_SUITE
 
 NODES = ["n1", "n2", "n3"]
 
@@ -23,6 +24,17 @@ def test_every_family_named_appears_before_any_repeats(seed):
     first = [next(f for f, kinds in FAMILIES.items() if fault.kind in kinds)
              for fault in faults[:len(families)]]
     assert sorted(first) == sorted(families)
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_ci_runs_are_long_enough_to_deal_every_family_they_name(seed):
+    # A run whose plan leaves out a family it names is NO-WORK (runner.shortfalls). Eight
+    # seconds a family always suffice: calm lasts at most 3 s and a fault 5, so the k-th fault
+    # starts by 3 + 8 (k - 1) s, and plan() deals faults until 1 s before the end.
+    for workload, families, seconds in CI_SUITE:
+        assert seconds >= 8 * len(families), workload
+        dealt = {family_of(f.kind) for f in plan(seed, NODES, seconds, families).faults}
+        assert dealt == set(families), (workload, seed)
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -22,7 +22,8 @@ The first two are deterministic by construction: the isolation lasts seconds whi
 written many times a second, and every lost-replies fault waits until a write has committed
 with its reply dropped. The third depends on batching, which load makes likely, not certain
 (docs/CHAOS.md gives the measured catch rate). Needs root and a built castord; otherwise
-skipped with the reason. A castord without a switch fails its test: it is out of date.
+skipped with the reason (failed with CASTOR_REQUIRE_CHAOS=1). A castord without a switch fails
+its test: it is out of date.
 """
 
 import os
@@ -36,12 +37,9 @@ from castor_chaos.cluster import castord_path
 from castor_chaos.faults import LEADER
 from castor_chaos.nemesis import Fault, Schedule
 from castor_chaos.runner import RunSpec, run
-from castor_chaos.topology import namespaces_available
 from castor_chaos.workloads import RegisterWorkload
 
-unavailable = namespaces_available() or (
-    None if castord_path().exists() else f"{castord_path()} is not built")
-pytestmark = pytest.mark.skipif(unavailable is not None, reason=f"needs {unavailable}")
+pytestmark = pytest.mark.needs_cluster
 
 SEED = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 2**31))
 NODES = ["n1", "n2", "n3"]

@@ -1,6 +1,7 @@
 """Real namespaces, real packets: the topology is sealed and the nemesis cuts what it says.
 
-Skipped, with the reason, when not root or without `ip netns`. Every wait is bounded.
+Skipped, with the reason, when not root or without `ip netns` (failed instead with
+CASTOR_REQUIRE_CHAOS=1: conftest.py). Every wait is bounded.
 """
 
 import os
@@ -12,10 +13,9 @@ import time
 import pytest
 
 from castor_chaos.nemesis import Fault, Nemesis, Schedule, isolate, make_schedule, one_way, run_schedule
-from castor_chaos.topology import CLIENT, NodeProcess, Topology, list_namespaces, namespaces_available
+from castor_chaos.topology import CLIENT, NodeProcess, Topology, list_namespaces
 
-unavailable = namespaces_available()
-pytestmark = pytest.mark.skipif(unavailable is not None, reason=f"needs namespaces: {unavailable}")
+pytestmark = pytest.mark.needs_namespaces
 
 PORT = 7000
 ECHO_SERVER = """

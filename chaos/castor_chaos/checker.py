@@ -8,8 +8,8 @@ operations learned say about each key (one value per revision, growing with real
 ``add_check`` folds it into another verdict.
 
 Every checker returns a JSON-ready verdict dict whose ``valid`` is True, False, or "unknown".
-"unknown" means the checker could not decide (time budget, no final read); it is never turned
-into a pass.
+"unknown" means the checker could not decide (time budget, no final read, nothing to check); it
+is never turned into a pass.
 """
 
 from __future__ import annotations
@@ -295,7 +295,7 @@ def check_register(events: Iterable[Event], time_budget_s: float = 60.0) -> dict
     memoizes register states. Keys are independent registers, so each is searched alone: the cost is the sum over keys,
     not the product. The budget covers the whole check; a key cut short, and every key not
     reached, is "unknown". The top-level ``anomaly`` is the earliest in time among the keys
-    found invalid.
+    found invalid. A history with no keys is "unknown" too: it certifies nothing.
     """
     started = time.monotonic()
     all_ops = operations(events)
@@ -327,10 +327,14 @@ def check_register(events: Iterable[Event], time_budget_s: float = 60.0) -> dict
         result["time_s"] = round(time.monotonic() - key_started, 6)
         keys[str(key)] = result
     anomalies.sort(key=lambda a: a["at_ns"])
-    return {"checker": "linearizable-register", "valid": _overall(r["valid"] for r in keys.values()),
-            "anomaly": anomalies[0] if anomalies else None, "keys": keys,
-            "counts": {"keys": len(keys), **_counts(all_ops)},
-            "time_budget_s": time_budget_s, "time_s": round(time.monotonic() - started, 6)}
+    verdict = {"checker": "linearizable-register",
+               "valid": _overall(r["valid"] for r in keys.values()) if keys else UNKNOWN,
+               "anomaly": anomalies[0] if anomalies else None, "keys": keys,
+               "counts": {"keys": len(keys), **_counts(all_ops)},
+               "time_budget_s": time_budget_s, "time_s": round(time.monotonic() - started, 6)}
+    if not keys:
+        verdict["reason"] = "no operations: nothing to check"
+    return verdict
 
 
 def check_set(events: Iterable[Event]) -> dict:

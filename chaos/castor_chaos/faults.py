@@ -55,6 +55,10 @@ KINDS = tuple(k for kinds in FAMILIES.values() for k in kinds)
 LEADER_WAIT_S = 5.0
 SNAPSHOT_HOLD_MAX_S = 30.0
 SNAPSHOT_CATCH_UP_S = 20.0
+# A failpoint fault holds past its planned end, up to this long, until its node has crashed: the
+# point may come late (after a snapshot install, or when writes were slow), and a fault whose
+# point was never reached fails the run (runner.shortfalls).
+FAILPOINT_WAIT_S = 5.0
 # lost-replies drops replies for at least LOST_REPLIES_S (long enough for every busy worker to
 # have a write in flight) and at most COMMIT_WAIT_S, well inside the clients' own timeout.
 LOST_REPLIES_S = 0.5
@@ -69,6 +73,14 @@ def families_of(names: list[str]) -> list[str]:
     if unknown:
         raise ValueError(f"unknown nemesis {', '.join(unknown)}; known: all, {', '.join(FAMILIES)}")
     return list(dict.fromkeys(names))
+
+
+def family_of(kind: str) -> str:
+    """The family a fault kind belongs to (``failpoint-before-apply`` -> ``failpoint``)."""
+    for family, kinds in FAMILIES.items():
+        if kind in kinds:
+            return family
+    raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(KINDS)}")
 
 
 def _plan_fault(kind: str, nodes: list[str], rng: random.Random, start_s: float,
@@ -136,9 +148,10 @@ class FaultRunner:
         self.nemesis = Nemesis(cluster.topology, cluster.processes)
         self.rng = random.Random(seed ^ 0x5EED)
         self.log = log
-        # One record per fault with a purpose: did it reach its goal ("achieved"), and, where
-        # the cluster's answer can be verified, did the cluster pass ("passed": None when
-        # there was nothing to verify). See outcome().
+        # One record per fault with a purpose: did it reach its goal ("achieved"; a fault that
+        # did not fired in name only, and fails the run), and, where the cluster's answer can be
+        # verified, did the cluster pass ("passed": None when there was nothing to verify). See
+        # outcome().
         self.outcomes: list[dict] = []
 
     # --- helpers ------------------------------------------------------------------------------
@@ -213,7 +226,8 @@ class FaultRunner:
         """Keep the fault going: until ``planned_end()`` returns, or as its goal says.
 
         snapshot-isolate holds past the planned end until the leader has compacted past the
-        cut-off node. lost-replies ignores the plan: it ends once LOST_REPLIES_S have passed
+        cut-off node; a failpoint, until its node has crashed (FAILPOINT_WAIT_S). lost-replies
+        ignores the plan: it ends once LOST_REPLIES_S have passed
         and a write has committed meanwhile (its reply dropped), because the clients must still
         be waiting, inside their own timeout, when their connections are reset, or they would
         give up (UNKNOWN) instead of retrying.
@@ -225,6 +239,9 @@ class FaultRunner:
             last = active.notes["last_index"] = self._status_field(node, "last_index") or 0
             snap = self._leader_snapshot_beyond(last, SNAPSHOT_HOLD_MAX_S)
             active.notes["leader_snapshot_index"] = snap
+        elif active.fault.kind.startswith("failpoint-"):
+            process = self.cluster.processes[active.targets[0]]
+            self._wait(FAILPOINT_WAIT_S, lambda: not process.running())
         elif active.fault.kind == "lost-replies":
             follower = active.notes["observer"]
             commit0 = active.notes["commit_before"]
@@ -264,8 +281,9 @@ class FaultRunner:
     # --- the faults with a purpose ------------------------------------------------------------
     def outcome(self, active: Active, achieved: bool, passed: bool | None, detail: str,
                 **facts) -> None:
-        record = {"fault": active.description, "node": active.targets[0], "achieved": achieved,
-                  "passed": passed, "detail": detail, **facts}
+        record = {"fault": active.description, "kind": active.fault.kind,
+                  "node": active.targets[0], "achieved": achieved, "passed": passed,
+                  "detail": detail, **facts}
         self.log(f"nemesis: {active.description}: {detail}")
         self.outcomes.append(record)
 
@@ -303,15 +321,17 @@ class FaultRunner:
     def _begin_failpoint(self, active: Active, point: str) -> None:
         node = active.targets[0]
         active.description = f"failpoint {point}=crash on {node}"
+        last = self._status_field(node, "last_index") or 0
+        self.nemesis.kill([node])
+        # Start it armed only once another node leads. Restarted at once, with the freshest
+        # log, a killed leader often wins again, and a leader never reaches
+        # before-send-append-response: the fault would fire in name only.
+        self.cluster.wait_for_leader(LEADER_WAIT_S)
         if point == "during-snapshot-install":
-            # The point is reached only by a node that must install a snapshot: stop it, let
-            # the others compact past its log, then start it armed.
-            last = self._status_field(node, "last_index") or 0
-            self.nemesis.kill([node])
+            # Reached only by a node that must install a snapshot: let the others compact past
+            # its log first.
             active.notes["leader_snapshot_index"] = self._leader_snapshot_beyond(
                 last, SNAPSHOT_HOLD_MAX_S)
-        else:
-            self.nemesis.kill([node])
         self.cluster.start(node, failpoint=point)
 
     def _begin_lost_replies(self, active: Active) -> None:

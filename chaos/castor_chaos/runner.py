@@ -5,15 +5,17 @@ namespace, run the workload's workers while the fault plan plays out; stop the w
 everything, wait for a leader, make the final reads, check the history, and write the run
 folder. Teardown (every process, every namespace) happens even when any of it fails.
 
-Exit status: 0 when every run's verdict is valid; 1 otherwise: an anomaly, an "unknown" (the
-checker could not decide, or the cluster gave no final read: nothing is certified), a failed
-nemesis check (a node that should have installed a snapshot did not), or a harness error.
+Exit status: 0 when every run passed; 1 otherwise: an anomaly (or a failed nemesis check: a
+node that should have installed a snapshot did not), a run that did too little to certify
+anything ("no-work": see ``Work`` and ``shortfalls``), an "unknown" (the checker could not
+decide), or a harness error. ``judge`` gives the order.
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import collections
 import dataclasses
 import os
 import random
@@ -28,7 +30,7 @@ from typing import Callable
 from . import netns, report
 from .checker import UNKNOWN
 from .cluster import Cluster, castord_path
-from .faults import FAMILIES, FaultRunner, families_of, plan, run_plan
+from .faults import FAMILIES, FaultRunner, families_of, family_of, plan, run_plan
 from .history import FAIL, INFO, OK, Recorder, operations
 from .nemesis import Schedule
 from .topology import CLIENT, Topology, namespaces_available
@@ -39,6 +41,14 @@ LEADER_AT_START_S = 20.0
 LEADER_AFTER_HEAL_S = 30.0
 # All workers finish their operations in progress within this (an increment retries a while).
 WORKER_JOIN_S = 3 * OP_TIMEOUT_S + CounterWorkload.INCREMENT_BUDGET_S
+
+# The least a run must do for its verdict to certify anything (docs/CHAOS.md, Reading a
+# verdict). Far below what a healthy run does, so that only a run that barely ran falls short:
+# the shortest real runs, 10 s of counter in the planted-bug tests, acknowledge 850-2,100
+# writes; the CI suite's runs 2,000-15,000.
+MIN_ACKNOWLEDGED_WRITES = 100
+MIN_FINAL_READS = 1
+MIN_FAULTS_PER_FAMILY = 1
 
 
 @dataclasses.dataclass
@@ -73,7 +83,7 @@ class RunResult:
     folder: Path
     verdict: dict
     events: list
-    status: str  # "pass", "anomaly", "unknown", "error"
+    status: str  # "pass", "anomaly", "no-work", "unknown", "error"
     reason: str = ""
     wall_s: float = 0.0
     intervals: list = dataclasses.field(default_factory=list)  # the faults as they happened
@@ -83,12 +93,65 @@ class RunResult:
         return self.status == "pass"
 
     def line(self) -> str:
+        """One line for the run; a second, ``STATUS: why``, when it did not pass."""
         ops = operations(self.events)
         counts = {t: sum(1 for op in ops if op.type == t) for t in (OK, FAIL, INFO)}
-        why = f" ({self.reason})" if self.reason else ""
+        why = f"\n{self.status.upper()}: {self.reason}" if self.reason else ""
         return (f"{self.status.upper():7} {self.spec.workload:9} {','.join(self.spec.nemesis):28} "
                 f"seed {self.spec.seed:<10} {len(ops)} ops (ok {counts[OK]} fail {counts[FAIL]} "
                 f"info {counts[INFO]}) {self.wall_s:5.1f} s  {self.folder}{why}")
+
+
+@dataclasses.dataclass
+class Work:
+    """What a run did that its verdict rests on; verdict.json keeps it as ``work``."""
+
+    acknowledged_writes: int  # ok operations other than reads
+    final_reads: int  # keys read ok after healing
+    final_unread: list  # keys the final reads tried and never read
+    fired: dict  # family asked for -> faults of it that fired (did what they are for)
+    unfired: list  # faults that fired in name only, each with why
+
+    def describe(self) -> str:
+        fired = ", ".join(f"{family} {n}" for family, n in self.fired.items()) or "none asked for"
+        return (f"{self.acknowledged_writes} acknowledged writes, final reads of "
+                f"{self.final_reads} of {self.final_reads + len(self.final_unread)} keys, "
+                f"faults fired: {fired}")
+
+
+def work_done(events, final_from: int, families: list[str], intervals,
+              outcomes: list[dict]) -> Work:
+    """Count ``Work`` from a run's history (``events[final_from:]`` are the final reads), its
+    fault intervals and the outcomes of its faults with a purpose (faults.FaultRunner)."""
+    final = operations(events[final_from:])
+    read = {op.key for op in final if op.type == OK}
+    fired = collections.Counter(family_of(i.kind) for i in intervals)
+    fired.subtract(family_of(o["kind"]) for o in outcomes if not o["achieved"])
+    return Work(
+        acknowledged_writes=sum(1 for op in operations(events) if op.type == OK and op.f != "read"),
+        final_reads=len(read),
+        final_unread=sorted({op.key for op in final} - read, key=str),
+        fired={family: fired[family] for family in families},
+        unfired=[f"{o['fault']} did not fire ({o['detail']})" for o in outcomes
+                 if not o["achieved"]])
+
+
+def shortfalls(work: Work) -> list[str]:
+    """Each minimum the run did not meet, in words; empty when it did enough."""
+    short = []
+    if work.acknowledged_writes < MIN_ACKNOWLEDGED_WRITES:
+        short.append(f"{work.acknowledged_writes} acknowledged writes "
+                     f"(at least {MIN_ACKNOWLEDGED_WRITES} required)")
+    if work.final_reads < MIN_FINAL_READS:
+        short.append(f"{work.final_reads} final reads (at least {MIN_FINAL_READS} required)")
+    elif work.final_unread:
+        unread = work.final_unread
+        short.append(f"final reads missed {len(unread)} of {work.final_reads + len(unread)} keys "
+                     f"(every key required): " + ", ".join(map(str, unread[:5]))
+                     + (", ..." if len(unread) > 5 else ""))
+    short += [f"{n} {family} faults fired (at least {MIN_FAULTS_PER_FAMILY} required)"
+              for family, n in work.fired.items() if n < MIN_FAULTS_PER_FAMILY]
+    return short + work.unfired
 
 
 class HarnessError(RuntimeError):
@@ -111,7 +174,8 @@ def run(spec: RunSpec, runs_dir: Path = report.RUNS_DIR, log: Callable[[str], No
     folder = report.run_dir(spec.seed, runs_dir)
     log(f"run {spec.workload} / {','.join(spec.nemesis)} / seed {spec.seed}: {folder}")
     log(f"replay: {spec.replay()}")
-    state: dict = {"events": [], "intervals": [], "outcomes": [], "recovered": None}
+    state: dict = {"events": [], "intervals": [], "outcomes": [], "recovered": None,
+                   "final_from": None}
     error = None
     try:
         with Topology(f"chaos{os.getpid()}", nodes=spec.nodes) as topology:
@@ -125,14 +189,18 @@ def run(spec: RunSpec, runs_dir: Path = report.RUNS_DIR, log: Callable[[str], No
     workload = state.get("workload")
     verdict = workload.check(events) if workload is not None and error is None else {
         "checker": "none", "valid": UNKNOWN, "reason": f"harness error: {error!r}"}
-    status, reason = _judge(verdict, state, error)
+    final_from = len(events) if state["final_from"] is None else state["final_from"]
+    work = work_done(events, final_from, spec.nemesis, state["intervals"], state["outcomes"])
+    status, reason = judge(verdict, state["outcomes"], work, state["recovered"], error)
     verdict.update(status=status, status_reason=reason, replay=spec.replay(),
-                   nemesis=state["outcomes"], recovered_after_heal=state["recovered"],
+                   work=dataclasses.asdict(work), nemesis=state["outcomes"],
+                   recovered_after_heal=state["recovered"],
                    recovery_s=recovery(events, state["intervals"]))
     report.write_run(events, verdict, state["intervals"], spec.seed,
                      title=f"{spec.workload} / {','.join(spec.nemesis)}", path=folder)
     with open(folder / "summary.txt", "a") as summary:
         summary.write(f"status:   {status}{f' ({reason})' if reason else ''}\n")
+        summary.write(f"work:     {work.describe()}\n")
         summary.write("recovery: first ok write after each fault ended: " + ", ".join(
             "none" if r is None else f"{r:.2f} s" for r in verdict["recovery_s"]) + "\n")
         for o in state["outcomes"]:
@@ -166,18 +234,31 @@ def recovery(events, intervals) -> list[float | None]:
     return found
 
 
-def _judge(verdict: dict, state: dict, error: Exception | None) -> tuple[str, str]:
+def judge(verdict: dict, outcomes: list[dict], work: Work, recovered: bool | None,
+          error: Exception | None) -> tuple[str, str]:
+    """The run's status and why; the first that applies wins:
+
+    error    the harness could not carry out the run;
+    anomaly  the checker found one, or the cluster failed a fault's check (a snapshot not
+             installed): evidence, however little else the run did;
+    no-work  the run fell short of a minimum (``shortfalls``), so a pass would certify nothing;
+    unknown  the checker could not decide, or there was no leader after healing;
+    pass     none of these.
+    """
     if error is not None:
         return "error", f"harness error: {error}"
-    failed = [o for o in state["outcomes"] if o["passed"] is False]
+    failed = [o for o in outcomes if o["passed"] is False]
     if verdict.get("valid") is False:
         anomaly = verdict.get("anomaly") or {}
         return "anomaly", anomaly.get("message", "see verdict.json")[:300]
     if failed:
         return "anomaly", f"{failed[0]['fault']}: {failed[0]['detail']}"
+    short = shortfalls(work)
+    if short:
+        return "no-work", "; ".join(short)
     if verdict.get("valid") != True:  # noqa: E712  (True, not merely truthy)
         return "unknown", verdict.get("reason") or "the checker could not decide"
-    if not state["recovered"]:
+    if not recovered:
         return "unknown", f"no leader within {LEADER_AFTER_HEAL_S:g} s after healing"
     return "pass", ""
 
@@ -211,6 +292,7 @@ def _drive(spec: RunSpec, cluster: Cluster, state: dict, log: Callable[[str], No
     if errors or stuck:
         raise HarnessError(f"workers failed: {errors[:3]!r}; still running: {stuck}")
     state["recovered"] = cluster.wait_for_leader(LEADER_AFTER_HEAL_S) is not None
+    state["final_from"] = len(recorder.events())
     final = workload.final_context(recorder, worker=workload.concurrency)
     try:
         workload.final(final)

@@ -107,7 +107,8 @@ class Workload(abc.ABC):
         """One operation (or a few) of worker ``ctx.worker``, recorded through ``ctx.op``."""
 
     def final(self, ctx: Context) -> None:
-        """Reads after healing that the checker needs (the set's contents, the counter)."""
+        """Reads after healing that the checker needs (every register key, the set's contents,
+        the counter, the promotion pair)."""
 
     @abc.abstractmethod
     def check(self, events) -> dict:

@@ -1,8 +1,9 @@
 """The four workloads, each with the property it proves (docs/CHAOS.md has the long form).
 
-register   get / put / cas on many independent keys, unique values per key: every key's
-           history must be linearizable (check_register), and no revision of a key may carry
-           two values or go backwards (check_revisions).
+register   get / put / cas on many independent keys, unique values per key, then a read of
+           every key after healing: every key's history must be linearizable
+           (check_register), and no revision of a key may carry two values or go backwards
+           (check_revisions).
 set        unique adds, then a final read after healing: no acknowledged add lost, nothing
            present that was never attempted (check_set).
 counter    increments as read-then-CAS, each retried by the client with the same session seq
@@ -34,7 +35,7 @@ from .cluster import Cluster
 from .history import FAIL, INFO, OK, operations
 from .workload import OUTCOME_TYPE, Context, Workload, error_text, retry_until
 
-# How long the final reads after healing may keep failing before the verdict is "unknown".
+# How long the final reads after healing may keep failing; a run without them fails (runner.Work).
 FINAL_READ_S = 30.0
 # How long a register check may search before saying "unknown" (it is usually well under 1 s).
 REGISTER_BUDGET_S = 60.0
@@ -97,7 +98,8 @@ class RegisterWorkload(Workload):
         else:
             self.cas(ctx, key, ctx.client())
 
-    def read(self, ctx: Context, key: str, client) -> None:
+    def read(self, ctx: Context, key: str, client) -> str:
+        """A recorded read of ``key``; returns its outcome type."""
         def action():
             r = client.get(key.encode())
             if not r.ok:
@@ -109,6 +111,7 @@ class RegisterWorkload(Workload):
         type, value = ctx.op("read", key, None, action)
         if type == OK:
             self._last[key] = value
+        return type
 
     def write(self, ctx: Context, key: str, client) -> None:
         value = next(self._values)
@@ -141,6 +144,16 @@ class RegisterWorkload(Workload):
 
         if ctx.op("cas", key, [old, new], action)[0] == OK:
             self._last[key] = new
+
+    def final(self, ctx: Context) -> None:
+        """One read of every key the run used. Keys rotate, so without it a write to a key the
+        workers had left behind would never be read after the faults: a write lost to a crash
+        would go unseen. Every key is tried at least once, even after the time is up, so that a
+        key left unread shows in the run's verdict (runner.Work)."""
+        client = ctx.client()
+        deadline = time.monotonic() + FINAL_READ_S
+        for key in sorted({e.key for e in ctx.recorder.events()}):
+            retry_until(deadline - time.monotonic(), lambda: self.read(ctx, key, client) == OK)
 
     def check(self, events) -> dict:
         return add_check(check_register(events, time_budget_s=REGISTER_BUDGET_S),
