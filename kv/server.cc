@@ -33,6 +33,7 @@
 #include "raft/node.h"
 #include "raft/read_context.h"
 #include "raft/ready_loop.h"
+#include "raft/storage/durable_dir.h"
 #include "raft/storage/lmdb_log.h"
 
 namespace castor::kv {
@@ -1156,14 +1157,14 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   const fs::path dir(options.data_dir);
   std::error_code ec;
   const bool fresh = !fs::exists(dir / "log", ec) && !fs::exists(dir / "kv", ec);
-  fs::create_directories(dir, ec);
-  if (ec)
-    return Status(Code::kUnavailable, "cannot create data directory " + dir.string() + ": " + ec.message());
+  if (Status s = raft::create_dirs_durably(dir); !s.is_ok())
+    return Status(Code::kUnavailable, "cannot create data directory: " + s.message());
 
   raft::LmdbLog::Options lo;
   lo.data_dir = dir;
   lo.map_bytes_max = options.log_map_bytes_max;
   lo.create_if_missing = fresh;
+  lo.unsafe_skip_fsync = options.unsafe_skip_fsync;
   for (size_t i = 0; i < options.members.size(); ++i) lo.bootstrap_conf.add_voters(i + 1);
   auto log = raft::LmdbLog::open(lo);
   if (!log.is_ok()) return log.status();
@@ -1174,11 +1175,13 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   so.sessions = options.sessions;
   so.unsafe_skip_dedup = options.unsafe_skip_dedup;
   so.unsafe_revision_per_entry = options.unsafe_revision_per_entry;
-  if (options.unsafe_local_reads || options.unsafe_skip_dedup || options.unsafe_revision_per_entry) {
+  if (options.unsafe_local_reads || options.unsafe_skip_dedup || options.unsafe_revision_per_entry ||
+      options.unsafe_skip_fsync) {
     spdlog::warn(
-        "UNSAFE test switches on (local reads: {}, skip dedup: {}, revision per entry: {}); never use in "
-        "production",
-        options.unsafe_local_reads, options.unsafe_skip_dedup, options.unsafe_revision_per_entry);
+        "UNSAFE test switches on (local reads: {}, skip dedup: {}, revision per entry: {}, skip fsync: {}); "
+        "never use in production",
+        options.unsafe_local_reads, options.unsafe_skip_dedup, options.unsafe_revision_per_entry,
+        options.unsafe_skip_fsync);
   }
   auto sm = StateMachine::open(so);
   if (!sm.is_ok()) return sm.status();

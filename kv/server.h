@@ -67,10 +67,12 @@ struct ServerOptions {
   // serve linearizable reads at this node's own commit index without the ReadIndex round (a
   // deposed leader then serves stale data), and apply duplicate writes again instead of
   // answering them from the session cache, and give every write in one Raft entry the entry's
-  // index as its revision (StateMachineOptions::unsafe_revision_per_entry).
+  // index as its revision (StateMachineOptions::unsafe_revision_per_entry), and commit the Raft
+  // log without fsync (LmdbLog::Options::unsafe_skip_fsync).
   bool unsafe_local_reads = false;
   bool unsafe_skip_dedup = false;
   bool unsafe_revision_per_entry = false;
+  bool unsafe_skip_fsync = false;
 };
 
 // The most file descriptors a node of these options may hold open at once: one per client and

@@ -7,6 +7,7 @@
 
 #include "kv/encoding.h"
 #include "kv/error_code.h"
+#include "raft/storage/durable_dir.h"
 
 namespace castor::kv {
 namespace {
@@ -92,9 +93,7 @@ struct EnvCloser {
 
 Result<std::unique_ptr<StateMachine>> StateMachine::open(const StateMachineOptions& options) {
   const std::filesystem::path dir = std::filesystem::path(options.data_dir) / "kv";
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status(Code::kInternal, "create " + dir.string() + ": " + ec.message());
+  if (Status s = raft::create_dirs_durably(dir); !s.is_ok()) return s;
 
   MDB_env* raw_env = nullptr;
   if (int rc = mdb_env_create(&raw_env); rc != MDB_SUCCESS) return lmdb_status(rc, "mdb_env_create");
@@ -131,6 +130,8 @@ Result<std::unique_ptr<StateMachine>> StateMachine::open(const StateMachineOptio
   if (int rc = mdb_env_open(env.get(), dir.c_str(), flags, 0644); rc != MDB_SUCCESS) {
     return lmdb_status(rc, "mdb_env_open");
   }
+  // The files LMDB may have just created: their names are durable only once kv/ is fsynced.
+  if (Status s = raft::fsync_dir(dir); !s.is_ok()) return s;
 
   auto txn = LmdbTxn::begin(env.get(), false);
   if (!txn.is_ok()) return txn.status();

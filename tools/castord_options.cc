@@ -54,6 +54,7 @@ bool* unsafe_switch(kv::ServerOptions& s, const std::string& key) {
   if (key == "unsafe-local-reads") return &s.unsafe_local_reads;
   if (key == "unsafe-skip-dedup") return &s.unsafe_skip_dedup;
   if (key == "unsafe-revision-per-entry") return &s.unsafe_revision_per_entry;
+  if (key == "unsafe-skip-fsync") return &s.unsafe_skip_fsync;
   return nullptr;
 }
 
@@ -173,6 +174,8 @@ Test-only, for the chaos harness; they break Castor's guarantees on purpose:
   --unsafe-skip-dedup         apply retried writes again instead of answering from the session
   --unsafe-revision-per-entry every write in one Raft entry takes the entry's index as its
                               revision, so batched writes share one
+  --unsafe-skip-fsync         commit the Raft log without fsync: acknowledged writes live in
+                              the page cache only (a kill -9 cannot tell; a power cut can)
   CASTOR_FAILPOINTS=before-log-fsync=crash,...   crash at exact points (kv/failpoints.h)
 )";
 }

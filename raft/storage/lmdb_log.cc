@@ -178,8 +178,7 @@ Result<std::unique_ptr<LmdbLog>> LmdbLog::open_dir(Options options, const std::f
   const std::filesystem::path snapshot_dir = options.data_dir / "snapshot";
   std::error_code ec;
   for (const auto& dir : {log_dir, snapshot_dir}) {
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return Status(Code::kInternal, "create directory " + dir.string() + ": " + ec.message());
+    if (Status s = create_dirs_durably(dir); !s.is_ok()) return s;
   }
 
   // LMDB lets several processes share an environment; two castord processes writing one log
@@ -202,7 +201,7 @@ Result<std::unique_ptr<LmdbLog>> LmdbLog::open_dir(Options options, const std::f
   if (rc == 0) rc = mdb_env_set_maxdbs(env, 2);
   if (rc == 0) rc = mdb_env_set_mapsize(env, options.map_bytes);
   // Default flags: every commit fsyncs the data and the meta page.
-  if (rc == 0) rc = mdb_env_open(env, log_dir.c_str(), 0, 0644);
+  if (rc == 0) rc = mdb_env_open(env, log_dir.c_str(), options.unsafe_skip_fsync ? MDB_NOSYNC : 0, 0644);
   if (rc != 0) {
     if (env != nullptr) mdb_env_close(env);
     return Status(Code::kInternal, "LMDB cannot open " + log_dir.string() + ": " + mdb_strerror(rc));

@@ -63,6 +63,10 @@ class LmdbLog final : public LogReader {
     // Create an empty log when <data_dir>/log/ holds none. Off for a node that has run
     // before: its log missing means it lost its votes and acknowledged entries.
     bool create_if_missing = false;
+    // Test only, a planted bug (castord --unsafe-skip-fsync): commits skip the fsync, so what a
+    // node acknowledged lives only in the page cache. A kill -9 keeps the page cache and cannot
+    // tell; a power cut (tests/powerfs) loses it.
+    bool unsafe_skip_fsync = false;
   };
 
   // Opens (or creates) the log and verifies it. kCorruption when the log is missing (and not

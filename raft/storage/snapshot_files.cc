@@ -32,13 +32,6 @@ Status write_all(int fd, std::string_view data, const std::filesystem::path& pat
 
 }  // namespace
 
-Status fsync_dir(const std::filesystem::path& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return io_error("open directory", dir, errno);
-  if (::fsync(fd.get()) != 0) return io_error("fsync directory", dir, errno);
-  return Status::ok();
-}
-
 std::string SnapshotFiles::file_name(uint64_t index, uint32_t crc) {
   char name[64];
   std::snprintf(name, sizeof name, "snap-%020" PRIu64 "-%08" PRIx32 ".bin", index, crc);

@@ -21,12 +21,10 @@
 #include <string_view>
 
 #include "raft/status.h"
+#include "raft/storage/durable_dir.h"
 #include "raft/storage/unique_fd.h"
 
 namespace castor::raft {
-
-// Makes the names in `dir` (files created, renamed or removed there) durable.
-Status fsync_dir(const std::filesystem::path& dir);
 
 class SnapshotFiles {
  public:
