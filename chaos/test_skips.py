@@ -23,7 +23,7 @@ def run_ci_tests(empty_build: Path, **env) -> tuple[int, str]:
     """Pytest's exit status and output for test_suite_ci.py against ``empty_build``."""
     environ = {k: v for k, v in os.environ.items() if k != "CASTOR_REQUIRE_CHAOS"}
     environ.update(CASTOR_BUILD_DIR=str(empty_build),
-                   CASTOR_PYTHON_PROTO=str(build_dir() / "python"), **env)
+                   CASTOR_PYTHON_PROTO=str(build_dir().resolve() / "python"), **env)
     done = subprocess.run([sys.executable, "-m", "pytest", "test_suite_ci.py", "-q", "-rs",
                            "-p", "no:cacheprovider"], cwd=HERE, env=environ, capture_output=True,
                           text=True, timeout=120)
