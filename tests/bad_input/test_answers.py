@@ -5,6 +5,8 @@ memory stays bounded (hostile.RSS_MAX, checked when the cluster stops)."""
 import threading
 import time
 
+import pytest
+
 from castor_client.proto import kv_pb2
 from castor_client.wire import KIND_REQUEST, Connection, frame
 from hostile import MiB, answered, assert_node_serves, rejected
@@ -110,33 +112,29 @@ def test_a_client_that_never_reads_is_stopped_then_cut_off_and_others_are_served
     assert_node_serves(cluster, leader, "small/000", b"A" * 100)
 
 
-def test_a_client_that_pipelines_ranges_of_large_answers_is_cut_off_at_64_mib(cluster):
-    # With 17 KiB answers, the requests read before the node stops reading already answer more
-    # than 64 MiB: the connection is closed at once rather than held.
-    leader = cluster.wait_for_leader()
-    fill(cluster, b"mid", 16, 1024)
-    before = rejected(cluster, leader, "client", "slow reader")
-    frames = requests(lambda i: {"range": kv_pb2.RangeRequest(key=b"mid/", prefix=True)}, 1) * 500_000
-    slow = Unread(cluster, leader, frames)
-    try:
-        assert slow.cut_off.wait(20), "the node held a connection with 64 MiB of answers"
-        wait_until("the slow reader is counted", lambda: rejected(cluster, leader, "client", "slow reader") > before)
-    finally:
-        slow.close()
-    assert "bytes of answers not taken" in cluster.log(leader)
-    assert_node_serves(cluster, leader, "mid/002", b"C" * 1024)
-
-
-def test_a_client_that_pipelines_gets_of_1_mib_values_is_cut_off_at_64_mib(cluster):
+# Answers so large that the requests read before the node stops reading already answer more
+# than 64 MiB: the connection is closed at once rather than held. (keys, value size, request,
+# how many pipelined)
+CUT_OFF = {
+    # 17 KiB each.
+    "ranges of 16 KiB": (16, 1024, {"range": kv_pb2.RangeRequest(key=b"cut/", prefix=True)}, 500_000),
     # 300 Gets of a 1 MiB value never read took a node from 448 MB to 1.1 GB.
+    "gets of 1 MiB": (1, MiB, {"get": kv_pb2.GetRequest(key=b"cut/000")}, 300),
+}
+
+
+@pytest.mark.parametrize("case", CUT_OFF)
+def test_a_client_that_pipelines_large_answers_is_cut_off_at_64_mib(cluster, case):
+    keys, size, request, count = CUT_OFF[case]
     leader = cluster.wait_for_leader()
-    fill(cluster, b"big", 1, MiB)
+    fill(cluster, b"cut", keys, size)
     before = rejected(cluster, leader, "client", "slow reader")
-    slow = Unread(cluster, leader, requests(lambda i: {"get": kv_pb2.GetRequest(key=b"big/000")}, 300))
+    slow = Unread(cluster, leader, requests(lambda i: request, 1) * count)
     try:
         wait_until("the node cuts the connection off, counted as a slow reader",
                    lambda: rejected(cluster, leader, "client", "slow reader") > before, timeout=20)
     finally:
         slow.close()
+    assert "bytes of answers not taken" in cluster.log(leader)
     assert cluster.anon_rss(leader) < 64 * MiB, cluster.anon_rss(leader) // MiB
-    assert_node_serves(cluster, leader, "big/000", b"A" * MiB)
+    assert_node_serves(cluster, leader, "cut/000", b"A" * size)
