@@ -137,10 +137,13 @@ class Client:
         return c
 
     def _call(self, ep, req, deadline):
-        """Sends req to ep and waits for its answer; ConnectionLost if there is none."""
-        conn = self._conn(ep, deadline)
+        """Sends req to ep and waits for its answer; ConnectionLost if there is none. A node
+        that cannot be reached, even to connect, is no longer taken for the leader: a stale hint
+        naming a dead node must not hold every later call."""
         attempt_deadline = min(deadline, time.monotonic() + self.attempt_timeout)
+        conn = None
         try:
+            conn = self._conn(ep, deadline)
             conn.send(KIND_REQUEST, req.SerializeToString())
             while True:
                 kind, payload = conn.recv(attempt_deadline - time.monotonic())
@@ -148,7 +151,8 @@ class Client:
                 if kind == KIND_RESPONSE and resp.request_id == req.request_id:
                     return resp
         except ConnectionLost:
-            conn.close()
+            if conn is not None:
+                conn.close()
             self._conns.pop(ep, None)
             if self._leader == ep:
                 self._leader = None

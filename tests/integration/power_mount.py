@@ -3,15 +3,17 @@ fsynced when its power is cut.
 
 PowerMount(root) keeps the durable bytes in root/disk and mounts them at root/mnt. cut() drops
 everything unsynced (from then on the mount answers EIO), power_on() unmounts and mounts again
-over what survived. Mounts only under the test's own directory; unmount() always runs, by the
-mount point and the PID it started, never by name.
+over what survived. PoweredCluster runs each node of a Cluster on a PowerMount of its own.
+Mounts only under the test's own directory; unmount() always runs, by the mount point and the
+PID it started, never by name.
 """
 import os
 import pathlib
+import signal
 import subprocess
 import time
 
-from cluster import BUILD
+from cluster import BUILD, Cluster
 
 
 def mounted(path: pathlib.Path) -> bool:
@@ -78,3 +80,44 @@ class PowerMount:
 
 def fuse_available() -> bool:
     return os.path.exists("/dev/fuse") and os.geteuid() == 0
+
+
+class PoweredCluster(Cluster):
+    """A Cluster whose node n keeps its data in the mount tmp/n/mnt."""
+
+    def __init__(self, tmp, extra_args=(), nodes=3):
+        super().__init__(tmp, nodes=nodes, extra_args=extra_args)
+        self.disks = {n: PowerMount(tmp / "power" / n, seed=i + 1) for i, n in enumerate(self.names)}
+
+    def args(self, name, cluster_id="castor"):
+        a = super().args(name, cluster_id)
+        a[a.index("--data-dir") + 1] = str(self.disks[name].mnt)
+        return a
+
+    def power_off(self, cut: bool):
+        """Every node stops at once: its disk loses what was not fsynced (cut) or keeps the page
+        cache (a kill -9 alone)."""
+        if cut:
+            for disk in self.disks.values():
+                disk.cut()
+        for n in list(self.procs):
+            self.kill(n, signal.SIGKILL)
+
+    def power_on(self):
+        for disk in self.disks.values():
+            disk.power_on()
+        for n in self.names:
+            self.start(n)
+
+    def start_powered(self):
+        """Mounts every disk, then starts the nodes on them."""
+        for disk in self.disks.values():
+            disk.mount()
+        self.start_all()
+        return self
+
+    def stop_powered(self):
+        """Stops the nodes, then unmounts their disks."""
+        self.stop_all()
+        for disk in self.disks.values():
+            disk.unmount()

@@ -6,63 +6,27 @@ back on what its disks kept; every acknowledged write must be there.
 The planted bug --unsafe-skip-fsync (the Raft log commits without fsync) shows the test has
 teeth, and that a kill -9, which keeps the page cache, cannot see it.
 """
-import signal
 import threading
 import time
 
 import pytest
 
-from cluster import Cluster
-from power_mount import PowerMount, fuse_available
+from power_mount import PoweredCluster, fuse_available
 
 pytestmark = pytest.mark.skipif(not fuse_available(), reason="castor-powerfs needs root and /dev/fuse")
 
 
-class PoweredCluster(Cluster):
-    """A Cluster whose node n keeps its data in the mount tmp/n/mnt."""
-
-    def __init__(self, tmp, extra_args=()):
-        super().__init__(tmp, extra_args=extra_args)
-        self.disks = {n: PowerMount(tmp / "power" / n, seed=i + 1) for i, n in enumerate(self.names)}
-
-    def args(self, name, cluster_id="castor"):
-        a = super().args(name, cluster_id)
-        a[a.index("--data-dir") + 1] = str(self.disks[name].mnt)
-        return a
-
-    def power_off(self, cut: bool):
-        """Every node stops at once: its disk loses what was not fsynced (cut) or keeps the page
-        cache (a kill -9 alone)."""
-        if cut:
-            for disk in self.disks.values():
-                disk.cut()
-        for n in list(self.procs):
-            self.kill(n, signal.SIGKILL)
-
-    def power_on(self):
-        for disk in self.disks.values():
-            disk.power_on()
-        for n in self.names:
-            self.start(n)
-
-
 @pytest.fixture
-def powered(tmp_path, request):
+def powered(tmp_path):
     clusters = []
 
     def make(extra_args=()):
-        c = PoweredCluster(tmp_path, extra_args)
-        clusters.append(c)
-        for disk in c.disks.values():
-            disk.mount()
-        c.start_all()
-        return c
+        clusters.append(PoweredCluster(tmp_path, extra_args).start_powered())
+        return clusters[-1]
 
     yield make
     for c in clusters:
-        c.stop_all()
-        for disk in c.disks.values():
-            disk.unmount()
+        c.stop_powered()
 
 
 def write_then_power_off(cluster, cut: bool, seconds=1.5):
