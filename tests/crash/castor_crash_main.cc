@@ -1,8 +1,10 @@
-// castor-crash: the storage crash test. Kills a writing process at random moments, reopens its
-// data directory and checks that nothing acknowledged was lost and that the state machine
-// recovers to exactly the state a replay of the log gives.
+// castor-crash: the storage crash test. Kills a writing process at random moments (and with
+// --power-loss cuts its disk's power at the same moment), reopens its data directory and checks
+// that nothing acknowledged was lost and that the state machine recovers to exactly the state a
+// replay of the log gives.
 //
-//   castor-crash --iterations N [--seed S] [--dir D] [--plant lose-acked|skip-dedup]
+//   castor-crash --iterations N [--seed S] [--dir D] [--power-loss [--powerfs PATH]]
+//                [--plant lose-acked|skip-dedup|skip-fsync]
 //
 // Each iteration starts a child (this binary with --child) on the same data directory. The
 // child opens it as castord does and loops like a single-node leader: append a few entries of
@@ -22,18 +24,31 @@
 // A directory that does not reopen (CORRUPTION after a kill) stops the run as a failure. The
 // next iteration's child continues on the same directory, so damage accumulates if any.
 //
+// A kill alone keeps the page cache: whatever the child wrote reaches the disk in the end,
+// fsynced or not, so a missing fsync cannot show. --power-loss puts the data directory on a
+// castor-powerfs mount (tests/powerfs), which keeps every write and name that was not fsynced in
+// memory: after each kill the parent cuts its power (a torn-cut, which keeps a sector-aligned
+// prefix of the last unsynced write, on a third of the iterations), unmounts it, mounts it again
+// over the same backing directory and checks what survived. castor-crash mounts it itself,
+// with castor-powerfs from its own build tree (or --powerfs PATH), and unmounts on every path;
+// that needs /dev/fuse (and root, or fusermount3), and a run that cannot mount fails.
+//
 // The run happens in a temporary directory, removed after a clean run, or in --dir D (new or
-// empty, and kept). A failed run keeps its directory for inspection.
+// empty, and kept). A failed run keeps its directory for inspection (with --power-loss the data
+// directory is D/disk/node).
 //
-// Prints `crash: N kills, L lost, D divergent`; exits 0 when L and D are 0 and every reopen
-// succeeded, 1 otherwise, 2 on bad usage. The seed fixes the workload and the kill schedule;
-// where a kill lands also depends on the machine's timing, so replaying a seed repeats the
-// conditions of a failure, not necessarily its exact kill point.
+// Prints `crash: N kills, L lost, D divergent` (after a `power: ...` line of what the cuts
+// dropped, with --power-loss); exits 0 when L and D are 0 and every reopen succeeded, 1
+// otherwise, 2 on bad usage. The seed fixes the workload and the kill schedule; where a kill
+// lands also depends on the machine's timing, so replaying a seed repeats the conditions of a
+// failure, not necessarily its exact kill point.
 //
-// --plant makes the child buggy, to show that the checks catch it (ctest keeps both runs):
+// --plant makes the child buggy, to show that the checks catch it (ctest keeps these runs):
 //   lose-acked  the child reports an index durable before appending it: kills lose batches;
 //   skip-dedup  the child applies duplicate writes again (kv::StateMachineOptions'
-//               unsafe_skip_dedup): its state diverges from a replay of its log.
+//               unsafe_skip_dedup): its state diverges from a replay of its log;
+//   skip-fsync  the child's log commits without fsync (raft::LmdbLog::Options'
+//               unsafe_skip_fsync): kills alone lose nothing, power cuts lose batches.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -57,6 +72,7 @@
 #include "kv/state_machine.h"
 #include "raft/storage/lmdb_log.h"
 #include "tests/crash/crash_node.h"
+#include "tests/crash/power_mount.h"
 #include "tests/crash/rng.h"
 #include "tests/crash/state_dump.h"
 #include "tests/crash/workload.h"
@@ -67,13 +83,15 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-enum class Plant { kNone, kLoseAcked, kSkipDedup };
+enum class Plant { kNone, kLoseAcked, kSkipDedup, kSkipFsync };
 
 struct Options {
   uint64_t iterations = 0;
   uint64_t seed = 0;
   fs::path dir;
   Plant plant = Plant::kNone;
+  bool power_loss = false;
+  fs::path powerfs;  // castor-powerfs; empty: the one next to this binary in the build tree
   // The child's side (--child): which iteration it is, and the pipe it reports through.
   bool child = false;
   uint64_t iteration = 0;
@@ -86,6 +104,8 @@ constexpr int kReportFd = 3;
 constexpr uint64_t kChildStream = 1;
 constexpr uint64_t kParentStream = 2;
 constexpr uint64_t kCheckStream = 3;
+constexpr uint64_t kTornStream = 4;
+constexpr uint64_t kPowerSeedStream = 5;
 // A child that reports nothing for this long is stuck, not slow.
 constexpr auto kProgressTimeout = std::chrono::seconds(10);
 // Failures printed in full; the summary counts the rest.
@@ -99,12 +119,14 @@ const char* plant_name(Plant plant) {
       return "lose-acked";
     case Plant::kSkipDedup:
       return "skip-dedup";
+    case Plant::kSkipFsync:
+      return "skip-fsync";
   }
   return "?";
 }
 
 std::optional<Plant> parse_plant(const std::string& name) {
-  for (Plant p : {Plant::kNone, Plant::kLoseAcked, Plant::kSkipDedup}) {
+  for (Plant p : {Plant::kNone, Plant::kLoseAcked, Plant::kSkipDedup, Plant::kSkipFsync}) {
     if (name == plant_name(p)) return p;
   }
   return std::nullopt;
@@ -131,7 +153,8 @@ int child_failed(const Status& s) {
 
 // Runs until killed (or until the parent is gone). Its only output is the reports.
 int run_child(const Options& o) {
-  auto node = open_node(o.dir, o.plant == Plant::kSkipDedup);
+  auto node = open_node(
+      o.dir, {.skip_dedup = o.plant == Plant::kSkipDedup, .skip_fsync = o.plant == Plant::kSkipFsync});
   if (!node.is_ok()) return child_failed(node.status());
   raft::LmdbLog& log = *node->log;
   kv::StateMachine& state = *node->state;
@@ -248,11 +271,22 @@ class Parent {
   // Kills the child at this iteration's random moment and reaps it. Returns false (having said
   // why) when the child died some other way.
   bool kill_child(uint64_t iteration, pid_t pid, Reports& reports);
+  // --power-loss: mounts castor-powerfs in `base` and creates the data directory on it.
+  bool start_power(const fs::path& base);
+  // --power-loss, after the kill: cuts the power, then powers on with what the disk kept.
+  // False (having said why) when the mount could not be cut or brought back.
+  bool cycle_power(uint64_t iteration);
+  // Mounts the disk for `iteration`'s child; node_dir_ moves to the new mount point.
+  Status power_on(uint64_t iteration);
   // Reopens the data directory and runs every check. False when it did not reopen.
   bool check(uint64_t iteration);
+  // Counts (and reports) what `log` lost of what the child reported durable or wrote.
+  uint64_t count_lost(uint64_t iteration, const raft::LmdbLog& log);
   Status advance_reference(uint64_t commit);
   void fail(uint64_t iteration, const std::string& what);
   void print_summary() const;
+  // The flags that repeat this run (all but --iterations, --seed and --dir).
+  std::string replay_flags() const;
 
   const Options o_;
   const Workload workload_;
@@ -264,6 +298,10 @@ class Parent {
   uint64_t acked_ = 0;
   uint64_t last_index_ = 0;  // the log's, at the last check
   uint64_t kills_ = 0, lost_ = 0, divergent_ = 0;
+  // --power-loss: the disk, and what its cuts dropped (summed over them).
+  std::unique_ptr<PowerMount> power_;
+  uint64_t cuts_ = 0, torn_cuts_ = 0;
+  CutReport dropped_;
   bool broken_ = false;  // a failure that is neither a loss nor a divergence
   int messages_ = 0;
 };
@@ -277,8 +315,22 @@ void Parent::fail(uint64_t iteration, const std::string& what) {
 }
 
 void Parent::print_summary() const {
+  if (power_) {
+    std::printf(
+        "power: %llu cuts (%llu torn, %llu writes kept in part); unsynced writes to %llu files and %llu "
+        "names dropped\n",
+        static_cast<unsigned long long>(cuts_), static_cast<unsigned long long>(torn_cuts_),
+        static_cast<unsigned long long>(dropped_.torn), static_cast<unsigned long long>(dropped_.lost_files),
+        static_cast<unsigned long long>(dropped_.lost_names));
+  }
   std::printf("crash: %llu kills, %llu lost, %llu divergent\n", static_cast<unsigned long long>(kills_),
               static_cast<unsigned long long>(lost_), static_cast<unsigned long long>(divergent_));
+}
+
+std::string Parent::replay_flags() const {
+  std::string flags = o_.power_loss ? " --power-loss" : "";
+  if (o_.plant != Plant::kNone) flags += std::string(" --plant ") + plant_name(o_.plant);
+  return flags;
 }
 
 Result<pid_t> Parent::spawn(uint64_t iteration, std::unique_ptr<Reports>* reports) {
@@ -351,6 +403,66 @@ bool Parent::kill_child(uint64_t iteration, pid_t pid, Reports& reports) {
   return false;
 }
 
+// The child is dead and reaped before the power goes, and that is the same moment to the disk:
+// a SIGKILLed process makes no more requests, and the kernel has finished (or dropped, unsent)
+// every request it made before waitpid returns. Cutting first instead would let a child that is
+// still running see the dead disk's EIO and exit with an error before the SIGKILL lands.
+bool Parent::cycle_power(uint64_t iteration) {
+  const bool torn = Rng({o_.seed, iteration, kTornStream}).one_in(3);
+  auto cut = power_->cut(torn);
+  Status s = cut.is_ok() ? power_->unmount() : cut.status();
+  if (s.is_ok()) s = power_on(iteration + 1);
+  if (!s.is_ok()) {
+    fail(iteration, "the power cycle failed: " + s.to_string());
+    broken_ = true;
+    return false;
+  }
+  ++cuts_;
+  if (torn) ++torn_cuts_;
+  dropped_.lost_files += cut->lost_files;
+  dropped_.lost_names += cut->lost_names;
+  dropped_.torn += cut->torn;
+  return true;
+}
+
+Status Parent::power_on(uint64_t iteration) {
+  if (Status s = power_->power_on(Rng({o_.seed, iteration, kPowerSeedStream}).next()); !s.is_ok()) return s;
+  node_dir_ = power_->dir() / "node";
+  return Status::ok();
+}
+
+// The castor-powerfs next to this binary: build/tests/powerfs/castor-powerfs for
+// build/tests/castor-crash, or in the same directory (an install).
+fs::path default_powerfs() {
+  std::error_code ec;
+  const fs::path here = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  const fs::path in_build_tree = here / "powerfs" / "castor-powerfs";
+  if (fs::exists(in_build_tree, ec) || !fs::exists(here / "castor-powerfs", ec)) return in_build_tree;
+  return here / "castor-powerfs";
+}
+
+bool Parent::start_power(const fs::path& base) {
+  const fs::path binary = o_.powerfs.empty() ? default_powerfs() : o_.powerfs;
+  std::error_code ec;
+  if (::access(binary.c_str(), X_OK) != 0) {
+    std::printf(
+        "castor-crash: --power-loss needs castor-powerfs, not found at %s (build the castor-powerfs "
+        "target, or give --powerfs PATH)\n",
+        binary.c_str());
+    return false;
+  }
+  fs::create_directories(base / "disk", ec);
+  power_ = std::make_unique<PowerMount>(binary, base / "disk", base);
+  if (Status s = power_on(1); !s.is_ok()) {
+    std::printf(
+        "castor-crash: --power-loss cannot mount castor-powerfs (it needs /dev/fuse, and root or "
+        "fusermount3): %s\n",
+        s.to_string().c_str());
+    return false;
+  }
+  return true;
+}
+
 Status Parent::advance_reference(uint64_t commit) {
   if (reference_ && reference_->applied_index().value > commit) {
     // The log went back below what the reference applied: lost entries, already counted.
@@ -378,38 +490,11 @@ Status Parent::advance_reference(uint64_t commit) {
   return Status::ok();
 }
 
-bool Parent::check(uint64_t iteration) {
-  // Half the time the parent recovers the directory itself, as the restarted castord would, and
-  // the next child continues from what it wrote. The other half it recovers a copy and leaves
-  // the directory as the kill left it, so that the next child recovers it (and may be killed
-  // while doing so). The copy is byte for byte what castord would find: nobody writes the
-  // directory while its writer is dead.
-  fs::path dir = node_dir_;
-  if (Rng({o_.seed, iteration, kCheckStream}).one_in(2)) {
-    std::error_code ec;
-    fs::remove_all(copy_dir_, ec);
-    if (!ec) fs::copy(node_dir_, copy_dir_, fs::copy_options::recursive, ec);
-    if (ec) {
-      fail(iteration,
-           "cannot copy " + node_dir_.string() + " to " + copy_dir_.string() + ": " + ec.message());
-      broken_ = true;
-      return false;
-    }
-    dir = copy_dir_;
-  }
-  auto node = open_node(dir, false);
-  if (!node.is_ok()) {
-    fail(iteration, "the data directory does not reopen: " + node.status().to_string());
-    broken_ = true;
-    return false;
-  }
-  raft::LmdbLog& log = *node->log;
+uint64_t Parent::count_lost(uint64_t iteration, const raft::LmdbLog& log) {
   const uint64_t first = log.first_index().value;
   const uint64_t last = log.last_index().value;
-  const uint64_t commit = log.hard_state().commit();
-
   // Lost: acknowledged batches missing, or entries not as the child wrote them. Entries at or
-  // below the snapshot are gone from the log; the reference comparison below covers them.
+  // below the snapshot are gone from the log; the reference comparison in check() covers them.
   uint64_t lost = 0;
   if (acked_ > last) {
     lost += acked_ - last;
@@ -430,6 +515,41 @@ bool Parent::check(uint64_t iteration) {
     i += chunk.size();
   }
   lost_ += lost;
+  return lost;
+}
+
+bool Parent::check(uint64_t iteration) {
+  // Half the time the parent recovers the directory itself, as the restarted castord would, and
+  // the next child continues from what it wrote. The other half it recovers a copy and leaves
+  // the directory as the kill left it, so that the next child recovers it (and may be killed
+  // while doing so). The copy is byte for byte what castord would find: nobody writes the
+  // directory while its writer is dead.
+  fs::path dir = node_dir_;
+  if (Rng({o_.seed, iteration, kCheckStream}).one_in(2)) {
+    std::error_code ec;
+    fs::remove_all(copy_dir_, ec);
+    if (!ec) fs::copy(node_dir_, copy_dir_, fs::copy_options::recursive, ec);
+    if (ec) {
+      fail(iteration,
+           "cannot copy " + node_dir_.string() + " to " + copy_dir_.string() + ": " + ec.message());
+      broken_ = true;
+      return false;
+    }
+    dir = copy_dir_;
+  }
+  auto node = open_node(dir);
+  if (!node.is_ok()) {
+    fail(iteration, "the data directory does not reopen: " + node.status().to_string());
+    // A node that refuses to start because its log lost entries its state machine had applied
+    // (kv::reconcile) has lost them all the same: count them from the log alone.
+    if (auto log = open_log(dir, false); log.is_ok()) count_lost(iteration, **log);
+    broken_ = true;
+    return false;
+  }
+  raft::LmdbLog& log = *node->log;
+  const uint64_t last = log.last_index().value;
+  const uint64_t commit = log.hard_state().commit();
+  const uint64_t lost = count_lost(iteration, log);
   // One transaction writes the entries and the hard state committing them, so no kill can
   // leave them apart.
   if (commit != last) {
@@ -501,20 +621,27 @@ int Parent::run() {
     std::fprintf(stderr, "castor-crash: %s is not empty; give a new or empty directory\n", base.c_str());
     return 2;
   }
+  base = fs::absolute(base, ec);  // castor-powerfs runs in "/"
   node_dir_ = base / "node";
   copy_dir_ = base / "copy";
   fresh_dir_ = base / "fresh";
   reference_dir_ = base / "reference";
-  std::printf("castor-crash: seed %llu, %llu iterations, data in %s%s%s\n",
+  std::printf("castor-crash: seed %llu, %llu iterations, data in %s%s%s%s\n",
               static_cast<unsigned long long>(o_.seed), static_cast<unsigned long long>(o_.iterations),
-              base.c_str(), o_.plant == Plant::kNone ? "" : ", planted bug ",
+              base.c_str(), o_.power_loss ? ", power loss" : "",
+              o_.plant == Plant::kNone ? "" : ", planted bug ",
               o_.plant == Plant::kNone ? "" : plant_name(o_.plant));
   std::fflush(stdout);  // the seed is on screen even if the run hangs or is interrupted
 
   const Clock::time_point start = Clock::now();
+  if (o_.power_loss && !start_power(base)) {
+    power_.reset();  // unmounted before its directory goes
+    if (temporary) fs::remove_all(base, ec);
+    return 1;
+  }
   // The node exists before the first kill: a kill while castord creates a brand-new directory
   // is a different question (nothing is acknowledged yet) from the one asked here.
-  if (auto created = open_node(node_dir_, false); !created.is_ok()) {
+  if (auto created = open_node(node_dir_); !created.is_ok()) {
     std::printf("castor-crash: cannot create the data directory: %s\n", created.status().to_string().c_str());
     return 1;
   }
@@ -527,18 +654,31 @@ int Parent::run() {
       break;
     }
     if (!kill_child(it, *pid, *reports)) break;
+    if (power_ && !cycle_power(it)) break;
     acked_ = std::max(acked_, reports->last());
     if (!check(it)) break;
     std::fflush(stdout);
+  }
+  if (power_) {
+    // Cuts that dropped nothing would have tested nothing (LMDB's lock files alone are written
+    // and never fsynced, so every real cut drops something).
+    if (cuts_ > 0 && dropped_.lost_files == 0 && dropped_.lost_names == 0) {
+      std::printf("castor-crash: the power cuts dropped nothing: the run proved nothing\n");
+      broken_ = true;
+    }
+    // Unmounted before the directory is removed or reported kept.
+    if (Status s = power_->unmount(); !s.is_ok()) {
+      std::printf("castor-crash: %s\n", s.to_string().c_str());
+      broken_ = true;
+    }
   }
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
   const bool clean = !broken_ && lost_ == 0 && divergent_ == 0;
   if (!clean) {
     std::printf(
-        "castor-crash: FAILED; data kept in %s; replay: castor-crash --iterations %llu --seed %llu%s%s\n",
+        "castor-crash: FAILED; data kept in %s; replay: castor-crash --iterations %llu --seed %llu%s\n",
         base.c_str(), static_cast<unsigned long long>(o_.iterations),
-        static_cast<unsigned long long>(o_.seed), o_.plant == Plant::kNone ? "" : " --plant ",
-        o_.plant == Plant::kNone ? "" : plant_name(o_.plant));
+        static_cast<unsigned long long>(o_.seed), replay_flags().c_str());
   } else if (temporary) {
     fs::remove_all(base, ec);
   }
@@ -550,7 +690,8 @@ int Parent::run() {
 int usage(const std::string& why) {
   std::fprintf(stderr,
                "castor-crash: %s\n"
-               "usage: castor-crash --iterations N [--seed S] [--dir D] [--plant lose-acked|skip-dedup]\n",
+               "usage: castor-crash --iterations N [--seed S] [--dir D] [--power-loss [--powerfs PATH]]\n"
+               "                    [--plant lose-acked|skip-dedup|skip-fsync]\n",
                why.c_str());
   return 2;
 }
@@ -568,6 +709,10 @@ int main(int argc, char** argv) {
       o.child = true;
       continue;
     }
+    if (a == "--power-loss") {
+      o.power_loss = true;
+      continue;
+    }
     if (i + 1 >= argc) return usage("bad argument: " + a);
     const std::string v = argv[++i];
     try {
@@ -578,6 +723,8 @@ int main(int argc, char** argv) {
         seeded = true;
       } else if (a == "--dir") {
         o.dir = v;
+      } else if (a == "--powerfs") {
+        o.powerfs = v;
       } else if (a == "--plant") {
         auto plant = parse_plant(v);
         if (!plant) return usage("unknown bug to plant: " + v);
@@ -595,6 +742,7 @@ int main(int argc, char** argv) {
   }
   if (o.child) return run_child(o);
   if (o.iterations == 0) return usage("--iterations must be at least 1");
+  if (!o.powerfs.empty() && !o.power_loss) return usage("--powerfs is for --power-loss");
   if (!seeded) o.seed = std::random_device()();
   return Parent(std::move(o)).run();
 }
