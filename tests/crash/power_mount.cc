@@ -126,6 +126,7 @@ Status PowerMount::power_on(uint64_t seed) {
     if (mounted(dir_)) return Status::ok();
     int status = 0;
     if (reaped_within(0, &status)) {
+      fs::remove(dir_, ec);
       dir_.clear();
       return error(binary + " " + exit_text(status) + " before mounting " + point + log_tail());
     }
