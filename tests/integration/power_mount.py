@@ -1,7 +1,7 @@
 """castor-powerfs (tests/powerfs) mounted for a test: a directory that forgets what was not
 fsynced when its power is cut.
 
-PowerMount(root) keeps the durable bytes in root/disk and mounts them at root/mnt. cut() drops
+PowerMount(root) keeps the durable bytes in root/disk and mounts them at root/mnt.N. cut() drops
 everything unsynced (from then on the mount answers EIO), power_on() unmounts and mounts again
 over what survived. PoweredCluster runs each node of a Cluster on a PowerMount of its own.
 Mounts only under the test's own directory; unmount() always runs, by the mount point and the
@@ -23,12 +23,17 @@ def mounted(path: pathlib.Path) -> bool:
 
 class PowerMount:
     def __init__(self, root: pathlib.Path, seed: int = 1):
-        self.disk, self.mnt, self.seed = root / "disk", root / "mnt", seed
+        self.root, self.disk, self.seed = root, root / "disk", seed
         self.disk.mkdir(parents=True, exist_ok=True)
-        self.mnt.mkdir(parents=True, exist_ok=True)
-        self.proc = None
+        self.mnt, self.mounts, self.proc = None, 0, None
 
     def mount(self):
+        # A fresh mount point each time: the fusermount3 helper of the last mount
+        # (auto_unmount) unmounts its mount point when that daemon has gone, which could take
+        # down a new mount made at the same place.
+        self.mounts += 1
+        self.mnt = self.root / f"mnt.{self.mounts}"
+        self.mnt.mkdir()
         self.proc = subprocess.Popen([str(BUILD / "tests" / "powerfs" / "castor-powerfs"), "--seed", str(self.seed),
                                       str(self.disk), str(self.mnt)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -83,7 +88,7 @@ def fuse_available() -> bool:
 
 
 class PoweredCluster(Cluster):
-    """A Cluster whose node n keeps its data in the mount tmp/n/mnt."""
+    """A Cluster whose node n keeps its data on a PowerMount of its own, under tmp/power/n."""
 
     def __init__(self, tmp, extra_args=(), nodes=3):
         super().__init__(tmp, nodes=nodes, extra_args=extra_args)
