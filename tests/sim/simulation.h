@@ -76,6 +76,8 @@ class Simulation {
   static constexpr uint64_t kUnitsPerTick = 10;
   // How long a cut may hold a message back: a TCP connection gives up eventually, too.
   static constexpr uint64_t kHoldMaxUnits = 50 * kUnitsPerTick;
+  // The shortest pause: one election timeout.
+  static constexpr uint64_t kPauseMinUnits = 10 * kUnitsPerTick;
 
   explicit Simulation(const Options& options);
   ~Simulation();
@@ -106,8 +108,8 @@ class Simulation {
     // How often a crash is the machine's: what the node sent in its last moment, still in its
     // kernel's buffers, is lost with it.
     double crash_loses_sends = 0;
-    // A node stops (as under SIGSTOP, often the leader) for pause_max_units at most, then
-    // resumes where it was; messages to it wait for it, and a client's read waits for it too.
+    // A node stops (as under SIGSTOP, mostly the leader) for kPauseMinUnits plus up to
+    // pause_max_units, then resumes where it was; messages and a client's read wait for it.
     double pause = 0;
     uint64_t pause_max_units = 0;
     // How often a persist finishes later rather than at once (as castord's log thread does),
