@@ -15,6 +15,9 @@ enum class PlantedBug {
   kVoteBeforePersist,        // sends a vote grant before the vote is durable
   kReadWithoutHeartbeat,     // releases ReadIndex reads without confirming leadership (thesis 6.4)
   kKeepConflictingSuffix,    // replaces a conflicting entry but keeps the entries after it (paper 5.3)
+  // Counts any heartbeat reply as confirming the latest read round, though only replies to that
+  // round's own heartbeat show leadership after its reads arrived (thesis 6.4).
+  kAnyHeartbeatReplyConfirmsRead,
 };
 
 struct Config {

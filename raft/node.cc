@@ -355,8 +355,8 @@ void Node::step_leader(const pb::Message& m) {
         if (pr.state == Progress::State::kReplicate && pr.is_paused()) pr.free_first_inflight();
         send_append(from, true);
       }
-      if (m.read_round() > pr.read_round_acked) {
-        pr.read_round_acked = m.read_round();
+      if (const uint64_t round = confirmed_round(m); round > pr.read_round_acked) {
+        pr.read_round_acked = round;
         try_release_reads();
       }
       break;
@@ -598,6 +598,13 @@ void Node::handle_read(std::string context, NodeId from) {
     return;
   }
   reads_.add(log_.committed(), std::move(req));
+}
+
+// The read round a heartbeat reply confirms: the round of the heartbeat it answers (thesis
+// 6.4), never a later one, since the reply may have left before that round's reads arrived.
+uint64_t Node::confirmed_round(const pb::Message& reply) const {
+  if (cfg_.planted_bug == PlantedBug::kAnyHeartbeatReplyConfirmsRead) return reads_.last_round();
+  return reply.read_round();
 }
 
 void Node::try_release_reads() {

@@ -108,6 +108,7 @@ class Node {
   void append_entry(pb::EntryType type, std::string data);
   bool maybe_commit();
   bool quorum_active();
+  uint64_t confirmed_round(const pb::Message& reply) const;
   void try_release_reads();
   void release_read(LogIndex index, ReadRequest request);
   bool is_voter(NodeId n) const;

@@ -1,91 +1,130 @@
-// The simulator is trusted only because it is shown to fail: each test plants a known bug in
-// the Raft core (raft::PlantedBug) and asserts that the simulator finds a violation of the
-// property the bug breaks within a bounded number of seeds.
+// The simulator is trusted only because it is shown to fail: each test plants a known bug (in
+// the Raft core, the Ready loop or the host) and asserts that, over a fixed range of seeds at 3
+// and at 5 nodes, at least a minimum share of the seeds break the very property the bug breaks
+// (the invariant's name, Outcome::property), not merely some property.
+//
+// The minimum rates sit below the rates measured over 2,000 seeds (docs/DESIGN.md, "The
+// simulator"), so that a change to the simulator that shifts which seeds trip does not fail a
+// test, while one that stops the simulator reaching a bug does. `castor-sim --rates` prints
+// the rates.
 #include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
 
 #include "tests/sim/simulation.h"
 
 namespace castor::sim {
 namespace {
 
-// Runs seeds 1..seeds_max with `planted` as the options; returns the first violation, or "".
-std::string first_violation(Options planted, int nodes, uint64_t seeds_max) {
-  for (uint64_t s = 1; s <= seeds_max; ++s) {
-    Options opt = planted;
+constexpr uint64_t kSeeds = 200;
+
+struct Caught {
+  uint64_t seeds = 0;   // seeds whose first violation broke the bug's property
+  std::string example;  // the first of them, or else the first violation of another property
+};
+
+Caught run(const std::string& bug, int nodes, uint64_t seeds) {
+  std::string property;
+  for (const auto& b : planted_bugs()) {
+    if (b.name == bug) property = b.property;
+  }
+  Caught c;
+  for (uint64_t s = 1; s <= seeds; ++s) {
+    Options opt;
+    EXPECT_TRUE(plant(bug, opt)) << bug;
     opt.seed = s;
     opt.nodes = nodes;
-    Outcome out = Simulation(opt).run();
-    if (!out.violations.empty()) return "seed " + std::to_string(s) + ": " + out.violations.front();
+    const Outcome out = Simulation(opt).run();
+    if (out.violations.empty()) continue;
+    const bool match = out.property() == property;
+    c.seeds += match ? 1 : 0;
+    if (c.example.empty() || (match && c.seeds == 1))
+      c.example = "seed " + std::to_string(s) + ": " + out.violations.front();
   }
-  return "";
+  return c;
 }
 
-std::string first_violation(raft::PlantedBug bug, int nodes, uint64_t seeds_max) {
-  Options planted;
-  planted.planted_bug = bug;
-  return first_violation(planted, nodes, seeds_max);
+// At least `min_percent` of seeds 1..seeds break the bug's property, at each size.
+void expect_caught(const std::string& bug, double min_percent, std::initializer_list<int> sizes = {3, 5},
+                   uint64_t seeds = kSeeds) {
+  for (int nodes : sizes) {
+    const Caught c = run(bug, nodes, seeds);
+    const double percent = 100.0 * static_cast<double>(c.seeds) / static_cast<double>(seeds);
+    EXPECT_GE(percent, min_percent) << bug << " at " << nodes << " nodes: " << c.seeds << " of " << seeds
+                                    << " seeds; " << c.example;
+    std::printf("%s, %d nodes: %.1f%% of seeds (%s)\n", bug.c_str(), nodes, percent, c.example.c_str());
+  }
 }
 
+// The same seeds catch no violation without a bug (ctest's castor_sim_* runs cover more).
 TEST(PlantedBug, CleanCoreHasNoViolationsOnTheSameSeeds) {
-  EXPECT_EQ(first_violation(raft::PlantedBug::kNone, 5, 100), "");
+  for (uint64_t s = 1; s <= 100; ++s) {
+    Options opt;
+    opt.seed = s;
+    opt.nodes = 5;
+    const Outcome out = Simulation(opt).run();
+    EXPECT_TRUE(out.ok()) << "seed " << s << ": "
+                          << (out.violations.empty() ? out.liveness_reason : out.violations.front());
+  }
 }
 
+// A run that did less than its minimum of work checked next to nothing: it must not pass.
+TEST(PlantedBug, ARunThatDidTooLittleIsNotClean) {
+  Options opt;
+  opt.seed = 1;
+  opt.reads_min = 1'000'000;
+  const Outcome out = Simulation(opt).run();
+  EXPECT_FALSE(out.ok());
+  EXPECT_TRUE(out.liveness_failed);
+  EXPECT_NE(out.liveness_reason.find("reads checked"), std::string::npos) << out.liveness_reason;
+}
+
+// Paper 5.4.2 (figure 8): a leader may commit an entry of an earlier term only by committing
+// one of its own; counting replicas lets a later leader without the entry be elected. Still
+// rare: it takes three leaders in a row whose appends mostly fail to spread (1 of seeds
+// 1..5,000 at 3 nodes, seed 1993; none of 2,000 at 5). Until the simulator reaches it more
+// often, this asserts that one seed of 1..2,000 at 3 nodes still does: a cap in disguise.
 TEST(PlantedBug, Section5_4_2_CommittingOldTermEntriesByCountingIsCaught) {
-  const std::string v = first_violation(raft::PlantedBug::kCommitOldTermByCounting, 3, 1000);
-  EXPECT_NE(v, "") << "the simulator missed commit-old-term";
-  std::printf("found: %s\n", v.c_str());
+  expect_caught("commit-old-term", 0.05, {3}, 2000);
 }
 
+// Paper 5.2: a vote granted before it is durable is forgotten by a crash, and given again.
 TEST(PlantedBug, Section5_2_GrantingAVoteBeforePersistingItIsCaught) {
-  const std::string v = first_violation(raft::PlantedBug::kVoteBeforePersist, 3, 1000);
-  EXPECT_NE(v, "") << "the simulator missed vote-before-persist";
-  std::printf("found: %s\n", v.c_str());
+  expect_caught("vote-before-persist", 3.0);
 }
 
+// Thesis 6.4: a read is released only after a heartbeat round confirms the leader.
 TEST(PlantedBug, Thesis6_4_ReleasingAReadWithoutAHeartbeatRoundIsCaught) {
-  const std::string v = first_violation(raft::PlantedBug::kReadWithoutHeartbeat, 3, 500);
-  EXPECT_NE(v, "") << "the simulator missed read-without-heartbeat";
-  EXPECT_NE(v.find("linearizable read"), std::string::npos) << v;
+  expect_caught("read-without-heartbeat", 12.0);
 }
 
+// Thesis 6.4: only replies to a round's own heartbeat, sent after its reads arrived, confirm
+// it; an older reply may come from before the leader was deposed (a paused leader resuming).
+TEST(PlantedBug, Thesis6_4_AReplyToAnEarlierHeartbeatConfirmingAReadIsCaught) {
+  expect_caught("any-reply-confirms-read", 3.0);
+}
+
+// Paper 5.3: a follower deletes a conflicting entry and all that follow it.
 TEST(PlantedBug, Section5_3_KeepingAConflictingSuffixIsCaught) {
-  const std::string v = first_violation(raft::PlantedBug::kKeepConflictingSuffix, 3, 500);
-  EXPECT_NE(v, "") << "the simulator missed keep-conflicting-suffix";
-  std::printf("found: %s\n", v.c_str());
+  expect_caught("keep-conflicting-suffix", 12.0);
 }
 
 // The host's bug castord had (raft/read_context.h): each run names its reads 1, 2, ..., so a
-// leader's answer meant for the previous run releases a read of this one too early. Caught in
-// about 2% of seeds (41 of 2,000 at 3 nodes, 48 at 5, with persists that finish later), so the
-// cap leaves room.
+// leader's answer meant for the previous run releases a read of this one too early.
 TEST(PlantedBug, Thesis6_4_AReadAnswerMeantForAnEarlierRunIsCaught) {
-  Options planted;
-  planted.reuse_read_contexts = true;
-  const std::string v = first_violation(planted, 3, 1000);
-  EXPECT_NE(v, "") << "the simulator missed reuse-read-contexts";
-  EXPECT_NE(v.find("linearizable read"), std::string::npos) << v;
-  std::printf("found: %s\n", v.c_str());
+  expect_caught("reuse-read-contexts", 1.0);
 }
 
 // The Ready loop castord runs (raft/ready_loop.h), with a bug planted in it. Paper 5.3 / thesis
-// 3.8: an acknowledgement may only follow the fsync. The simulator persists later, or dies,
-// between ready() and advance(); caught in 141 of 2,000 seeds at 3 nodes, 84 at 5.
-TEST(PlantedBug, Section5_3_AcknowledgingBeforeTheFsyncIsCaught) {
-  Options planted;
-  planted.loop_bug = raft::LoopBug::kAckBeforeFsync;
-  const std::string v = first_violation(planted, 3, 1000);
-  EXPECT_NE(v, "") << "the simulator missed ack-before-fsync";
-  std::printf("found: %s\n", v.c_str());
-}
+// 3.8: an acknowledgement may only follow the fsync; an acknowledged entry lost in a crash
+// lets a leader without it be elected.
+TEST(PlantedBug, Section5_3_AcknowledgingBeforeTheFsyncIsCaught) { expect_caught("ack-before-fsync", 1.5); }
 
-// Paper 5.3: only committed entries apply. Applying entries as they arrive is caught in every
-// seed (the state machine then sees an index twice or out of order).
+// Paper 5.3: only committed entries apply. Applying entries as they arrive makes the state
+// machine see an index twice or out of order.
 TEST(PlantedBug, Section5_3_ApplyingEntriesBeforeTheyCommitIsCaught) {
-  Options planted;
-  planted.loop_bug = raft::LoopBug::kApplyBeforeCommit;
-  const std::string v = first_violation(planted, 3, 100);
-  EXPECT_NE(v, "") << "the simulator missed apply-before-commit";
-  std::printf("found: %s\n", v.c_str());
+  expect_caught("apply-before-commit", 50.0);
 }
 
 }  // namespace

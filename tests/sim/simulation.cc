@@ -4,6 +4,7 @@
 #include <functional>
 #include <ostream>
 #include <set>
+#include <utility>
 
 #include "raft/assert.h"
 #include "raft/read_context.h"
@@ -57,7 +58,8 @@ std::string describe(const Message& m) {
            " entries=" + std::to_string(m.entries_size()) + " commit=" + std::to_string(m.commit());
       break;
     case raft::pb::MSG_APP_RESP:
-      s += " index=" + std::to_string(m.index()) + (m.reject() ? " REJECT hint=" + std::to_string(m.reject_hint()) : "");
+      s += " index=" + std::to_string(m.index()) +
+           (m.reject() ? " REJECT hint=" + std::to_string(m.reject_hint()) : "");
       break;
     case raft::pb::MSG_VOTE:
     case raft::pb::MSG_PRE_VOTE:
@@ -73,7 +75,8 @@ std::string describe(const Message& m) {
       break;
     case raft::pb::MSG_SNAP:
     case raft::pb::MSG_SNAP_RESP:
-      s += " snap=" + std::to_string(m.snapshot_meta().index()) + " offset=" + std::to_string(m.snapshot_offset());
+      s += " snap=" + std::to_string(m.snapshot_meta().index()) +
+           " offset=" + std::to_string(m.snapshot_offset());
       break;
     default:
       break;
@@ -121,6 +124,13 @@ struct Simulation::Host {
   raft::Term term_at_persist;
   uint64_t down_until = 0;
   uint64_t restarts = 0;
+  // While paused (now < paused_until) the node does nothing; a client's read waits for it.
+  uint64_t paused_until = 0;
+  bool read_waiting = false;
+  // The chance that this host dies around the persist under way (Simulation::crash_chance),
+  // and whether that persist grants a vote.
+  double crash_chance = 0;
+  bool granting_vote = false;
   // The volatile state machine.
   raft::LogIndex applied;
   uint64_t chain = 0;
@@ -138,19 +148,28 @@ struct Simulation::Host {
 
 namespace {
 
-// Every planted bug, by name, with how it is set.
+// Every planted bug, by name, with the property it breaks and how it is set.
 struct Plant {
   const char* name;
+  const char* property;
   void (*set)(Options&);
 };
 constexpr Plant kPlants[] = {
-    {"commit-old-term", [](Options& o) { o.planted_bug = raft::PlantedBug::kCommitOldTermByCounting; }},
-    {"vote-before-persist", [](Options& o) { o.planted_bug = raft::PlantedBug::kVoteBeforePersist; }},
-    {"read-without-heartbeat", [](Options& o) { o.planted_bug = raft::PlantedBug::kReadWithoutHeartbeat; }},
-    {"keep-conflicting-suffix", [](Options& o) { o.planted_bug = raft::PlantedBug::kKeepConflictingSuffix; }},
-    {"reuse-read-contexts", [](Options& o) { o.reuse_read_contexts = true; }},
-    {"ack-before-fsync", [](Options& o) { o.loop_bug = raft::LoopBug::kAckBeforeFsync; }},
-    {"apply-before-commit", [](Options& o) { o.loop_bug = raft::LoopBug::kApplyBeforeCommit; }},
+    {"commit-old-term", "leader completeness",
+     [](Options& o) { o.planted_bug = raft::PlantedBug::kCommitOldTermByCounting; }},
+    {"vote-before-persist", "election safety",
+     [](Options& o) { o.planted_bug = raft::PlantedBug::kVoteBeforePersist; }},
+    {"read-without-heartbeat", "linearizable read",
+     [](Options& o) { o.planted_bug = raft::PlantedBug::kReadWithoutHeartbeat; }},
+    {"any-reply-confirms-read", "linearizable read",
+     [](Options& o) { o.planted_bug = raft::PlantedBug::kAnyHeartbeatReplyConfirmsRead; }},
+    {"keep-conflicting-suffix", "log matching",
+     [](Options& o) { o.planted_bug = raft::PlantedBug::kKeepConflictingSuffix; }},
+    {"reuse-read-contexts", "linearizable read", [](Options& o) { o.reuse_read_contexts = true; }},
+    {"ack-before-fsync", "leader completeness",
+     [](Options& o) { o.loop_bug = raft::LoopBug::kAckBeforeFsync; }},
+    {"apply-before-commit", "apply order",
+     [](Options& o) { o.loop_bug = raft::LoopBug::kApplyBeforeCommit; }},
 };
 
 bool same_plant(const Options& a, const Options& b) {
@@ -160,10 +179,14 @@ bool same_plant(const Options& a, const Options& b) {
 
 }  // namespace
 
-std::vector<std::string> plant_names() {
-  std::vector<std::string> out;
-  for (const Plant& p : kPlants) out.emplace_back(p.name);
+std::vector<PlantedBugInfo> planted_bugs() {
+  std::vector<PlantedBugInfo> out;
+  for (const Plant& p : kPlants) out.push_back({p.name, p.property});
   return out;
+}
+
+std::string Outcome::property() const {
+  return violations.empty() ? "" : violations.front().substr(0, violations.front().find(':'));
 }
 
 bool plant(const std::string& name, Options& options) {
@@ -187,20 +210,35 @@ std::string planted_name(const Options& options) {
 
 Simulation::Simulation(const Options& options) : opt_(options), rng_(options.seed) {
   CASTOR_ASSERT(opt_.nodes >= 1 && opt_.nodes <= 9, "1 to 9 nodes");
-  auto uniform = [this](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng_); };
+  auto uniform = [this](double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(rng_);
+  };
   // Each seed draws its own weather: every kind of fault is on or off, and when on, mild to
   // hostile. Seeds that focus on one fault find the bugs that fault exposes sooner.
   auto maybe = [&](double max) { return rng_() % 2 ? uniform(0, max) : 0.0; };
   f_.drop = maybe(0.2);
   f_.duplicate = maybe(0.05);
   f_.delay_max_units = 1 + rng_() % 30;
+  f_.slow = maybe(0.1);
+  f_.slow_max_units = kUnitsPerTick * (10 + rng_() % 30);  // one to four election timeouts
   f_.crash = maybe(0.01);
   f_.crash_mid_ready = maybe(0.05);
   f_.crash_leader_on_commit = maybe(0.2);
+  // Every seed crashes some voters and pauses some nodes: these faults find bugs that nothing
+  // else does, and they cost little time.
+  f_.crash_on_vote = uniform(0, 1);
+  f_.crash_on_append = maybe(0.1);
+  f_.crash_new_leader = maybe(0.3);
+  f_.crash_on_read = maybe(0.2);
+  f_.crash_loses_sends = maybe(1);
+  f_.pause = uniform(0, 0.004);
+  f_.pause_max_units = kUnitsPerTick * (20 + rng_() % 60);  // in all, one to nine election timeouts
   f_.persist_later = maybe(0.8);
   f_.restart_quickly = uniform(0, 1);
   f_.partition = maybe(0.01);
   f_.heal = uniform(0.001, 0.01);
+  f_.hold = uniform(0, 1);
+  f_.retry_max_units = kUnitsPerTick * (1 + rng_() % 20);
   f_.propose = uniform(0.05, 0.5);
   f_.read = uniform(0.02, 0.3);
   f_.transfer = maybe(0.004);
@@ -266,9 +304,9 @@ int Simulation::leader_index() const {
 // ---------------------------------------------------------------------------------------------
 
 Outcome Simulation::run() {
-  trace("seed " + std::to_string(opt_.seed) + ", " + std::to_string(opt_.nodes) + " nodes, drop=" +
-        std::to_string(f_.drop) + " dup=" + std::to_string(f_.duplicate) +
-        " delay<=" + std::to_string(f_.delay_max_units) + " snapshot every " + std::to_string(f_.snapshot_every));
+  trace("seed " + std::to_string(opt_.seed) + ", " + std::to_string(opt_.nodes) +
+        " nodes, drop=" + std::to_string(f_.drop) + " dup=" + std::to_string(f_.duplicate) + " delay<=" +
+        std::to_string(f_.delay_max_units) + " snapshot every " + std::to_string(f_.snapshot_every));
   while (now_ < opt_.chaos_units && inv_.violations().empty()) step();
   Outcome out;
   if (inv_.violations().empty()) {
@@ -293,6 +331,11 @@ void Simulation::step() {
       if (now_ >= h.down_until) restart(i);
       continue;
     }
+    if (h.paused_until != 0) {
+      if (now_ < h.paused_until) continue;
+      resume(i);
+      if (!h.node) continue;
+    }
     if ((now_ + static_cast<uint64_t>(i) * 3) % kUnitsPerTick == 0) {
       const raft::Role before = h.node->role();
       h.node->tick();
@@ -314,7 +357,13 @@ void Simulation::deliver_due() {
     net_.pop();
     const int to = static_cast<int>(f.msg.to()) - 1;
     Host& h = *hosts_[to];
-    if (!h.node || blocked(f.msg.from(), f.msg.to())) continue;
+    if (undeliverable(f)) continue;
+    if (paused(to)) {
+      // A stopped process's socket buffers hold what arrives; it reads it all, in the order it
+      // arrived, right after resuming (and after the client's read that waited, see resume).
+      net_.push({h.paused_until + 1, seq_++, f.sent_at, std::move(f.msg)});
+      continue;
+    }
     trace("deliver " + describe(f.msg));
     // Every message here was sent by a Castor node: a refusal is a false one.
     if (Status s = h.node->step(f.msg); !s.is_ok()) {
@@ -325,13 +374,24 @@ void Simulation::deliver_due() {
   }
 }
 
+// Whether a message due now cannot be delivered: its link is cut or its node is down. It is
+// lost, or held (as a peer link's queue holds it) and tried again until kHoldMaxUnits pass.
+bool Simulation::undeliverable(InFlight& f) {
+  if (!blocked(f.msg.from(), f.msg.to()) && hosts_[f.msg.to() - 1]->node) return false;
+  if (now_ >= f.sent_at + kHoldMaxUnits || std::uniform_real_distribution<double>(0, 1)(rng_) >= f_.hold)
+    return true;
+  net_.push({now_ + 1 + rng_() % f_.retry_max_units, seq_++, f.sent_at, std::move(f.msg)});
+  return true;
+}
+
 void Simulation::send(const Message& m) {
-  if (blocked(m.from(), m.to())) return;
   std::uniform_real_distribution<double> coin(0, 1);
+  if (blocked(m.from(), m.to()) && coin(rng_) >= f_.hold) return;
   if (coin(rng_) < f_.drop) return;
   const int copies = coin(rng_) < f_.duplicate ? 2 : 1;
   for (int c = 0; c < copies; ++c) {
-    net_.push({now_ + 1 + rng_() % f_.delay_max_units, seq_++, m});
+    const uint64_t delay = coin(rng_) < f_.slow ? f_.slow_max_units : f_.delay_max_units;
+    net_.push({now_ + 1 + rng_() % delay, seq_++, now_, m});
   }
 }
 
@@ -340,23 +400,20 @@ void Simulation::client_actions() {
   const int i = static_cast<int>(rng_() % static_cast<uint64_t>(opt_.nodes));
   Host& h = *hosts_[i];
   if (!h.node) return;
+  if (paused(i)) {
+    // The client's read waits in the socket until the node resumes (resume asks it).
+    h.read_waiting = h.read_waiting || coin(rng_) < f_.read;
+    return;
+  }
   if (coin(rng_) < f_.propose) {
     const std::string data = "p" + std::to_string(next_proposal_++);
     auto r = h.node->propose(data);
-    if (r.is_ok()) trace("n" + std::to_string(h.id.value) + " propose " + data + " at " + std::to_string(r->index.value));
+    if (r.is_ok())
+      trace("n" + std::to_string(h.id.value) + " propose " + data + " at " + std::to_string(r->index.value));
     handle_ready(i);
   }
   if (!h.node) return;  // the proposal's Ready may have crashed it
-  if (coin(rng_) < f_.read) {
-    const std::string ctx = h.contexts.next();
-    const uint64_t read_id = next_read_++;
-    if (h.node->read_index(ctx).is_ok()) {
-      h.asked[ctx] = {read_id, inv_.max_commit()};
-      trace("n" + std::to_string(h.id.value) + " read " + std::to_string(read_id) + " (committed so far: " +
-            std::to_string(inv_.max_commit().value) + ")");
-    }
-    handle_ready(i);
-  }
+  if (coin(rng_) < f_.read) ask_read(i);
   if (h.node && coin(rng_) < f_.transfer && h.node->role() == raft::Role::kLeader) {
     const raft::NodeId to(1 + rng_() % static_cast<uint64_t>(opt_.nodes));
     trace("n" + std::to_string(h.id.value) + " transfer leadership to n" + std::to_string(to.value));
@@ -365,11 +422,35 @@ void Simulation::client_actions() {
   }
 }
 
+void Simulation::ask_read(int i) {
+  Host& h = *hosts_[i];
+  const std::string ctx = h.contexts.next();
+  const uint64_t read_id = next_read_++;
+  if (h.node->read_index(ctx).is_ok()) {
+    h.asked[ctx] = {read_id, inv_.max_commit()};
+    trace("n" + std::to_string(h.id.value) + " read " + std::to_string(read_id) +
+          " (committed so far: " + std::to_string(inv_.max_commit().value) + ")");
+  }
+  handle_ready(i);
+  // Thesis 6.4: a read's answer may outlive the run that asked for it, and must not release a
+  // read of the next run.
+  if (h.node && std::uniform_real_distribution<double>(0, 1)(rng_) < f_.crash_on_read) {
+    crash(i, "right after asking for a read");
+  }
+}
+
 void Simulation::faults() {
   std::uniform_real_distribution<double> coin(0, 1);
   if (coin(rng_) < f_.crash) {
     const int i = static_cast<int>(rng_() % static_cast<uint64_t>(opt_.nodes));
     if (hosts_[i]->node) crash(i, "at random");
+  }
+  if (coin(rng_) < f_.pause) {
+    // Mostly the leader: a stale leader is where reads and commits go wrong.
+    const int l = leader_index();
+    const int i =
+        (l >= 0 && rng_() % 4 != 0) ? l : static_cast<int>(rng_() % static_cast<uint64_t>(opt_.nodes));
+    if (hosts_[i]->node && !paused(i)) pause(i);
   }
   if (coin(rng_) < f_.partition) {
     const uint64_t n = static_cast<uint64_t>(opt_.nodes);
@@ -403,9 +484,40 @@ void Simulation::faults() {
   }
 }
 
+// A machine crash: what `from` sent at this very moment never left it.
+void Simulation::lose_last_sends(raft::NodeId from) {
+  std::vector<InFlight> kept;
+  for (; !net_.empty(); net_.pop()) {
+    if (net_.top().msg.from() != from.value || net_.top().sent_at != now_) kept.push_back(net_.top());
+  }
+  for (auto& f : kept) net_.push(std::move(f));
+}
+
+bool Simulation::paused(int i) const { return now_ < hosts_[i]->paused_until; }
+
+void Simulation::pause(int i) {
+  Host& h = *hosts_[i];
+  // At least an election timeout, so that the others may well move on without it.
+  h.paused_until = now_ + kPauseMinUnits + rng_() % f_.pause_max_units;
+  trace("n" + std::to_string(h.id.value) + " PAUSE until t=" + std::to_string(h.paused_until));
+}
+
+// The node goes on where it stopped (a persist under way finishes at the next step). A
+// client's read that waited is asked before anything that arrived meanwhile is read, so a
+// leader deposed while paused takes it with its stale view.
+void Simulation::resume(int i) {
+  Host& h = *hosts_[i];
+  h.paused_until = 0;
+  trace("n" + std::to_string(h.id.value) + " resume");
+  if (std::exchange(h.read_waiting, false)) ask_read(i);
+}
+
 void Simulation::crash(int i, const char* where) {
   Host& h = *hosts_[i];
   trace("n" + std::to_string(h.id.value) + " CRASH " + where);
+  h.paused_until = 0;
+  h.read_waiting = false;
+  if (std::uniform_real_distribution<double>(0, 1)(rng_) < f_.crash_loses_sends) lose_last_sends(h.id);
   // A persist still outstanding is lost with the process, as an unfinished fsync is.
   h.loop.reset();
   h.persisting = nullptr;
@@ -414,8 +526,11 @@ void Simulation::crash(int i, const char* where) {
   h.node.reset();
   h.asked.clear();
   h.released.clear();
-  // A quick restart lands in the same election; a slow one misses several.
-  const bool quick = std::uniform_real_distribution<double>(0, 1)(rng_) < f_.restart_quickly;
+  // A quick restart lands in the same election; a slow one misses several. A node that died
+  // granting a vote comes back quickly, while that election's other candidates still ask for
+  // votes (paper 5.2: a vote forgotten then elects a second leader).
+  const bool quick = std::exchange(h.granting_vote, false) ||
+                     std::uniform_real_distribution<double>(0, 1)(rng_) < f_.restart_quickly;
   h.down_until = now_ + (quick ? 1 + rng_() % (2 * kUnitsPerTick) : kUnitsPerTick * (5 + rng_() % 30));
 }
 
@@ -451,10 +566,31 @@ void Simulation::handle_ready(int i) {
   if (h.node && h.crash_after_turn) crash(i, h.crash_after_turn);
 }
 
+// The chance that host i dies just before or just after persisting `rd`: higher when `rd`
+// grants a vote (paper 5.2: a vote must survive a crash) or appends entries (paper 5.3: so
+// must an acknowledged entry), the moments a lost write turns into a broken promise.
+double Simulation::crash_chance(int i, const raft::Ready& rd) const {
+  double p = f_.crash_mid_ready;
+  if (grants_vote(i, rd)) p += f_.crash_on_vote;
+  if (!rd.entries.empty()) p += f_.crash_on_append;
+  return p;
+}
+
+// Whether `rd` records a vote of host i for another node that its log does not hold yet.
+bool Simulation::grants_vote(int i, const raft::Ready& rd) const {
+  const Host& h = *hosts_[i];
+  const uint64_t vote = rd.hard_state ? rd.hard_state->vote() : 0;
+  const raft::pb::HardState& durable = h.log->hard_state();
+  return vote != 0 && vote != h.id.value &&
+         (vote != durable.vote() || rd.hard_state->term() != durable.term());
+}
+
 void Simulation::persist(int i, const raft::Ready& rd) {
   Host& h = *hosts_[i];
   std::uniform_real_distribution<double> coin(0, 1);
-  if (coin(rng_) < f_.crash_mid_ready) {
+  h.crash_chance = crash_chance(i, rd);
+  h.granting_vote = grants_vote(i, rd);
+  if (coin(rng_) < h.crash_chance) {
     h.crash_after_turn = "before persisting";
     return;
   }
@@ -476,7 +612,7 @@ void Simulation::complete_persist(int i) {
   h.persisting = nullptr;
   h.persist_due = 0;
   write_log(i, rd);
-  if (std::uniform_real_distribution<double>(0, 1)(rng_) < f_.crash_mid_ready) {
+  if (std::uniform_real_distribution<double>(0, 1)(rng_) < h.crash_chance) {
     h.crash_after_turn = "after persisting, before sending";
     return;
   }
@@ -487,7 +623,7 @@ void Simulation::complete_persist(int i) {
 void Simulation::finish_persist_due() {
   for (int i = 0; i < opt_.nodes; ++i) {
     Host& h = *hosts_[i];
-    if (!h.node || h.persisting == nullptr || now_ < h.persist_due) continue;
+    if (!h.node || h.persisting == nullptr || now_ < h.persist_due || paused(i)) continue;
     complete_persist(i);
     handle_ready(i);
   }
@@ -498,8 +634,8 @@ void Simulation::write_log(int i, const raft::Ready& rd) {
   if (rd.snapshot) {
     auto st = decode_snapshot(rd.snapshot->data());
     if (!st || st->first != rd.snapshot->meta().index()) {
-      inv_.fail("snapshot transfer: n" + std::to_string(h.id.value) + " received a damaged snapshot at index " +
-                std::to_string(rd.snapshot->meta().index()));
+      inv_.fail("snapshot transfer: n" + std::to_string(h.id.value) +
+                " received a damaged snapshot at index " + std::to_string(rd.snapshot->meta().index()));
       return;
     }
     h.log->install_snapshot(*rd.snapshot);
@@ -545,7 +681,13 @@ void Simulation::LoopHost::on_soft_state(const raft::SoftState& ss) {
              std::to_string(ss.term.value) + ", leader n" + std::to_string(ss.leader.value));
   if (ss.role != raft::Role::kLeader) return;
   sim_.inv_.leader_seen(h.id, ss.term);
-  sim_.inv_.leader_elected(h.id, ss.term, h.log->first_index(), [&node](raft::LogIndex x) { return node.term_at(x); });
+  sim_.inv_.leader_elected(h.id, ss.term, h.log->first_index(),
+                           [&node](raft::LogIndex x) { return node.term_at(x); });
+  // Paper 5.4.2 (figure 8): leaders that die soon after their election leave logs that differ
+  // in their uncommitted tails, which is what committing an old term's entry needs to go wrong.
+  if (std::uniform_real_distribution<double>(0, 1)(sim_.rng_) < sim_.f_.crash_new_leader) {
+    h.crash_after_turn = "as leader, right after its election";
+  }
 }
 
 void Simulation::LoopHost::install_snapshot(const raft::pb::Snapshot& snapshot) {
@@ -568,8 +710,8 @@ void Simulation::apply(int i, const raft::pb::Entry& e) {
   if (raft::LogIndex(e.index()) != h.applied + 1) {
     // Reported, and not applied: the state machine must not run ahead of what the core handed
     // out, or its snapshots would compact entries the core still needs.
-    inv_.fail("apply order: n" + std::to_string(h.id.value) + " applied " + std::to_string(e.index()) + " after " +
-              std::to_string(h.applied.value));
+    inv_.fail("apply order: n" + std::to_string(h.id.value) + " applied " + std::to_string(e.index()) +
+              " after " + std::to_string(h.applied.value));
     return;
   }
   h.applied = raft::LogIndex(e.index());
@@ -619,10 +761,14 @@ void Simulation::check_step() {
 bool Simulation::liveness() {
   trace("--- liveness: heal everything, restart every node");
   for (auto& row : cut_) std::fill(row.begin(), row.end(), false);
-  f_.drop = f_.duplicate = f_.crash = f_.crash_mid_ready = f_.crash_leader_on_commit = f_.partition = f_.transfer = 0;
-  f_.propose = f_.read = 0;
+  f_.drop = f_.duplicate = f_.slow = f_.crash = f_.crash_mid_ready = f_.crash_leader_on_commit = 0;
+  f_.crash_on_vote = f_.crash_on_append = f_.crash_new_leader = f_.crash_on_read = f_.pause = f_.partition =
+      f_.transfer = 0;
+  // The clients go on, so that a run that did little in the chaos phase does its minimum now.
   for (int i = 0; i < opt_.nodes; ++i) {
-    if (!hosts_[i]->node) restart(i);
+    Host& h = *hosts_[i];
+    if (!h.node) restart(i);
+    if (h.paused_until != 0) h.paused_until = now_ + 1;  // resumes at the next step
   }
   // Fresh proposals, retried by the simulated client until some node applies them.
   constexpr int kMarkers = 3;
@@ -649,15 +795,21 @@ bool Simulation::liveness() {
     for (const auto& [mk, at] : applied_at) need = std::max(need, at);
     bool everyone = true;
     for (const auto& h : hosts_) everyone = everyone && h->node && h->applied.value >= need;
-    if (everyone) {
+    if (everyone && enough_work()) {
       trace("--- liveness: every marker applied everywhere by t=" + std::to_string(now_));
       return true;
     }
   }
   context_ = "after healing, no stable leader applied every fresh proposal on every node within " +
-             std::to_string(opt_.liveness_ticks_max) + " ticks (markers applied: " +
-             std::to_string(applied_at.size()) + "/" + std::to_string(kMarkers) + ")";
+             std::to_string(opt_.liveness_ticks_max) +
+             " ticks (markers applied: " + std::to_string(applied_at.size()) + "/" +
+             std::to_string(kMarkers) + ", " + std::to_string(inv_.max_commit().value) +
+             " entries committed, " + std::to_string(reads_served_) + " reads checked)";
   return false;
+}
+
+bool Simulation::enough_work() const {
+  return inv_.max_commit().value >= opt_.committed_min && reads_served_ >= opt_.reads_min;
 }
 
 }  // namespace castor::sim

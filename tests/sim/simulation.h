@@ -2,12 +2,17 @@
 //
 // 3 or 5 raft::Node objects, each hosted like castord hosts it (persist, send, apply, serve
 // reads, advance) over a MemoryLog that survives simulated crashes. A simulated network drops,
-// duplicates, delays and reorders messages and makes symmetric and one-way partitions. A
-// virtual clock drives ticks. Clients propose writes and ask for linearizable reads; hosts take
-// snapshots and compact. Invariants are checked after every step.
+// duplicates, delays (now and then past an election timeout) and reorders messages, and makes
+// symmetric and one-way partitions; messages across a cut or to a node that is down are lost or
+// held back until they can be delivered. Nodes
+// crash (at random, and on purpose at the moments bugs hide: right after granting a vote,
+// appending, or winning an election) and pause (as under SIGSTOP, resuming with a stale view).
+// A virtual clock drives ticks. Clients propose writes and ask for linearizable reads; hosts
+// take snapshots and compact. Invariants are checked after every step.
 //
 // A run has a chaos phase (faults on) and a liveness phase (everything healed: a leader must
-// emerge and fresh proposals must commit everywhere within a bound).
+// emerge, fresh proposals must commit everywhere, and the run must have done a minimum of work,
+// all within a bound).
 //
 // Deterministic: the seed decides everything. Performs no I/O except the trace, written to the
 // stream given in Options. Not thread-safe.
@@ -39,6 +44,10 @@ struct Options {
   // The liveness bound, in ticks after healing: a leader and every fresh proposal applied on
   // every node within it.
   uint64_t liveness_ticks_max = 400;
+  // The least work a run must do to count as clean: a run that committed or read next to
+  // nothing checked next to nothing. The liveness phase keeps the clients going until then.
+  uint64_t committed_min = 20;
+  uint64_t reads_min = 5;
   raft::PlantedBug planted_bug = raft::PlantedBug::kNone;
   // A planted bug of the host, not the core: every run of a node names its reads 1, 2, ... as
   // castord did before raft/read_context.h, so an answer meant for a read of the previous run
@@ -57,11 +66,18 @@ struct Outcome {
   uint64_t committed = 0;
   uint64_t reads_served = 0;
   bool ok() const { return violations.empty() && !liveness_failed; }
+  // The property the first violation breaks (the invariant's name, as the violation begins),
+  // or "" when there is none.
+  std::string property() const;
 };
 
 class Simulation {
  public:
   static constexpr uint64_t kUnitsPerTick = 10;
+  // How long a cut may hold a message back: a TCP connection gives up eventually, too.
+  static constexpr uint64_t kHoldMaxUnits = 50 * kUnitsPerTick;
+  // The shortest pause: one election timeout.
+  static constexpr uint64_t kPauseMinUnits = 10 * kUnitsPerTick;
 
   explicit Simulation(const Options& options);
   ~Simulation();
@@ -73,6 +89,7 @@ class Simulation {
   struct InFlight {
     uint64_t deliver_at;
     uint64_t seq;
+    uint64_t sent_at;
     raft::pb::Message msg;
     bool operator>(const InFlight& o) const { return std::tie(deliver_at, seq) > std::tie(o.deliver_at, o.seq); }
   };
@@ -80,11 +97,33 @@ class Simulation {
   struct Faults {
     double drop = 0, duplicate = 0;
     uint64_t delay_max_units = 1;
+    // Now and then a message is slow enough to outlast an election timeout.
+    double slow = 0;
+    uint64_t slow_max_units = 1;
     double crash = 0, crash_mid_ready = 0, crash_leader_on_commit = 0, restart_quickly = 0;
+    // Crashes at the moments the planted bugs need: a Ready that grants a vote or appends
+    // entries (before or after its persist), a leader right after its election, and a node
+    // right after asking for a read.
+    double crash_on_vote = 0, crash_on_append = 0, crash_new_leader = 0, crash_on_read = 0;
+    // How often a crash is the machine's: what the node sent in its last moment, still in its
+    // kernel's buffers, is lost with it.
+    double crash_loses_sends = 0;
+    // A node stops (as under SIGSTOP, mostly the leader) for kPauseMinUnits plus up to
+    // pause_max_units, then resumes where it was; messages and a client's read wait for it.
+    double pause = 0;
+    uint64_t pause_max_units = 0;
     // How often a persist finishes later rather than at once (as castord's log thread does),
     // letting messages, ticks and proposals reach the node between ready() and advance().
     double persist_later = 0;
     double partition = 0, heal = 0;
+    // How often a message across a cut or to a node that is down is held (as a peer link's
+    // queue holds it) rather than lost: it is delivered once the cut heals or the node is back,
+    // if that is within kHoldMaxUnits.
+    double hold = 0;
+    // A held message is tried again within this long, as a peer link reconnecting with backoff
+    // does: from a tick to two election timeouts, so that it may arrive well after the cut
+    // healed or the node came back.
+    uint64_t retry_max_units = 1;
     double propose = 0, read = 0, transfer = 0;
     uint64_t snapshot_every = 10;
     uint64_t append_bytes_max = 24;
@@ -95,7 +134,15 @@ class Simulation {
   void step();
   void deliver_due();
   void client_actions();
+  void ask_read(int i);
   void faults();
+  void pause(int i);
+  void resume(int i);
+  bool paused(int i) const;
+  bool undeliverable(InFlight& f);
+  double crash_chance(int i, const raft::Ready& rd) const;
+  bool grants_vote(int i, const raft::Ready& rd) const;
+  void lose_last_sends(raft::NodeId from);
   void crash(int i, const char* where);
   void restart(int i);
   void handle_ready(int i);
@@ -110,6 +157,7 @@ class Simulation {
   void send(const raft::pb::Message& m);
   void check_step();
   bool liveness();
+  bool enough_work() const;
   int leader_index() const;
   bool blocked(uint64_t from, uint64_t to) const;
   void trace(const std::string& line);
@@ -133,8 +181,13 @@ class Simulation {
 };
 
 // The planted bugs by name (`castor-sim --plant NAME`): the core's (raft::PlantedBug), the
-// Ready loop's (raft::LoopBug) and the host's (reuse-read-contexts).
-std::vector<std::string> plant_names();
+// Ready loop's (raft::LoopBug) and the host's (reuse-read-contexts), each with the property
+// (Outcome::property) the simulator must find broken.
+struct PlantedBugInfo {
+  std::string name;
+  std::string property;
+};
+std::vector<PlantedBugInfo> planted_bugs();
 // Sets the bug `name` in `options`; false when there is no such bug.
 bool plant(const std::string& name, Options& options);
 // The name of the bug planted in `options`, or "" when none is.
