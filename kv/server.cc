@@ -329,6 +329,7 @@ Status Server::Impl::run() {
   co.frame_bytes_max = opt_.frame_bytes_max;
   co.idle_timeout = opt_.client_idle_timeout;
   co.connections_max = opt_.client_connections_max;
+  co.write_timeout = opt_.client_write_timeout;
   clients_ = std::make_unique<net::ClientListener>(
       io_, co, [this](std::string payload, net::ClientListener::Respond respond) {
         on_client_request(payload, std::move(respond));

@@ -55,6 +55,8 @@ struct ServerOptions {
   std::chrono::milliseconds client_idle_timeout{300000};
   // Client connections at once; at the limit the idlest makes room (net::ClientListener).
   size_t client_connections_max = 4096;
+  // A client connection whose answers are not taken for this long is closed ("slow reader").
+  std::chrono::milliseconds client_write_timeout{30000};
   // A Raft log write slower than this is logged and counted (castor_slow_fsyncs_total).
   std::chrono::milliseconds slow_fsync{100};
   // GET /health fails when the applied index trails the commit index by this many entries.

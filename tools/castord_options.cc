@@ -98,6 +98,8 @@ Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
     return parse_ms(key, v, s.slow_fsync);
   } else if (key == "client-idle-timeout-ms") {
     return parse_ms(key, v, s.client_idle_timeout);
+  } else if (key == "client-write-timeout-ms") {
+    return parse_ms(key, v, s.client_write_timeout);
   } else if (key == "client-connections-max") {
     if (Status st = parse_number(key, v, s.client_connections_max); !st.is_ok()) return st;
     if (s.client_connections_max == 0) return invalid("--client-connections-max: want at least 1");
@@ -155,6 +157,8 @@ usage: castord --name NAME --data-dir DIR --listen-client HOST:PORT --listen-pee
   --client-idle-timeout-ms N  close a client connection with nothing asked for N ms (default
                               300000); at the connection limit the idlest one makes room
   --client-connections-max N  client connections at once (default 4096)
+  --client-write-timeout-ms N close a client connection whose answers are not taken for N ms
+                              (default 30000)
   --value-bytes-max N         largest value (default 1048576)
   --txn-ops-max N             compares + ops in one transaction (default 128)
   --request-bytes-max N       largest request (default 1572864)

@@ -9,8 +9,20 @@ import pytest
 
 from castor_client.proto import kv_pb2
 from castor_client.wire import KIND_REQUEST, Connection, frame
-from hostile import MiB, answered, assert_node_serves, rejected
+from hostile import MiB, HostileCluster, answered, assert_node_serves, rejected
 from http_calls import wait_until
+
+# Long enough to see the node stop reading first (it does within a second), short enough not
+# to wait the default 30 s.
+WRITE_TIMEOUT_S = 8
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = HostileCluster(tmp_path, extra_args=["--client-write-timeout-ms", str(WRITE_TIMEOUT_S * 1000)])
+    c.start_all()
+    yield c
+    c.stop_all()
 
 
 def fill(cluster, prefix, count, size):
@@ -80,7 +92,8 @@ def requests(build, count):
 def test_a_client_that_never_reads_is_stopped_then_cut_off_and_others_are_served(cluster):
     # 50,000 pipelined Ranges never read took a node from 27 to 418 MB, and kept growing. Here
     # the answers are small, so that 4,096 of them in flight stay under the 64 MiB cut-off: the
-    # node must stop reading (back-pressure), then close the connection after 30 s.
+    # node must stop reading (back-pressure), then close the connection after the write timeout
+    # (30 s by default; WRITE_TIMEOUT_S here).
     leader = cluster.wait_for_leader()
     fill(cluster, b"small", 1, 100)
     before = rejected(cluster, leader, "client", "slow reader")
@@ -95,7 +108,7 @@ def test_a_client_that_never_reads_is_stopped_then_cut_off_and_others_are_served
         stalled_at = slow.sent
         time.sleep(1)
         assert slow.sent == stalled_at < len(frames), (slow.sent, len(frames))
-        assert not slow.cut_off.is_set(), "cut off before its answers reached 64 MiB or 30 s"
+        assert not slow.cut_off.is_set(), "cut off before its answers reached 64 MiB or the write timeout"
         grew = cluster.anon_rss(leader) - rss_before
         assert grew < 16 * MiB, f"{grew / MiB:.0f} MiB held for one client that stopped reading"
         # Others are served meanwhile, by the same node.
@@ -103,8 +116,8 @@ def test_a_client_that_never_reads_is_stopped_then_cut_off_and_others_are_served
         c.endpoints = [c._parse(cluster.endpoint(leader))]
         assert c.put(b"while/stalled", b"yes").ok and c.get(b"while/stalled").response.get.kv.value == b"yes"
         c.close()
-        # A write not taken for 30 s closes the connection, named and counted.
-        assert slow.cut_off.wait(45), "the node kept a connection whose answers were not taken for 45 s"
+        # A write not taken within the timeout closes the connection, named and counted.
+        assert slow.cut_off.wait(WRITE_TIMEOUT_S + 10), "the node kept a connection whose answers were not taken"
         wait_until("the slow reader is counted", lambda: rejected(cluster, leader, "client", "slow reader") > before)
     finally:
         slow.close()
