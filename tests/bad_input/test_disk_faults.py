@@ -7,13 +7,12 @@ cluster goes on without it, and no write the cluster acknowledged is lost. A slo
 castor_slow_fsyncs_total and the log. (A full disk stops the node today as well; issue 15 asks
 that it refuse writes and recover instead.)
 """
-import threading
 import time
 
 import pytest
 
 from http_calls import metrics, value, wait_until
-from power_mount import PoweredCluster, fuse_available
+from power_mount import PoweredCluster, Writer, fuse_available
 
 pytestmark = pytest.mark.skipif(not fuse_available(), reason="castor-powerfs needs root and /dev/fuse")
 
@@ -34,20 +33,8 @@ def powered(tmp_path):
 def test_a_failed_fsync_stops_the_node_and_the_cluster_loses_no_acknowledged_write(powered):
     cluster = powered()
     victim = cluster.wait_for_leader()
-    acked, stop = {}, threading.Event()
-
-    def writer():
-        c = cluster.client(timeout=3.0)
-        i = 0
-        while not stop.is_set():
-            key = b"w%05d" % i
-            if c.put(key, key).ok:
-                acked[key] = key
-            i += 1
-        c.close()
-
-    t = threading.Thread(target=writer, daemon=True)
-    t.start()
+    writer = Writer(cluster, b"w", timeout=3.0)
+    acked = writer.acked
     wait_until("some writes are acknowledged", lambda: len(acked) >= 20)
     cluster.disks[victim].control("fsync-error")
     cluster.procs[victim].wait(timeout=10)
@@ -58,8 +45,7 @@ def test_a_failed_fsync_stops_the_node_and_the_cluster_loses_no_acknowledged_wri
     # The others elect a leader and go on taking writes.
     before = len(acked)
     wait_until("the cluster takes writes without the stopped node", lambda: len(acked) >= before + 20, timeout=15)
-    stop.set()
-    t.join(10)
+    writer.stop()
     del cluster.procs[victim]
     c = cluster.client(timeout=5.0)
     r = c.range(prefix=b"w")

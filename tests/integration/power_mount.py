@@ -11,6 +11,7 @@ import os
 import pathlib
 import signal
 import subprocess
+import threading
 import time
 
 from cluster import BUILD, Cluster
@@ -126,3 +127,28 @@ class PoweredCluster(Cluster):
         self.stop_all()
         for disk in self.disks.values():
             disk.unmount()
+
+
+class Writer:
+    """Puts distinct keys (prefix + number, the key as its value) from a thread until stop();
+    `acked` holds those the cluster acknowledged."""
+
+    def __init__(self, cluster, prefix: bytes, timeout: float = 2.0):
+        self.acked, self._stop = {}, threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(cluster, prefix, timeout), daemon=True)
+        self._thread.start()
+
+    def _run(self, cluster, prefix, timeout):
+        c = cluster.client(timeout=timeout)
+        i = 0
+        while not self._stop.is_set():
+            key = prefix + b"%05d" % i
+            if c.put(key, key).ok:
+                self.acked[key] = key
+            i += 1
+        c.close()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(10)
+        return self.acked

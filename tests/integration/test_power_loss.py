@@ -6,12 +6,11 @@ back on what its disks kept; every acknowledged write must be there.
 The planted bug --unsafe-skip-fsync (the Raft log commits without fsync) shows the test has
 teeth, and that a kill -9, which keeps the page cache, cannot see it.
 """
-import threading
 import time
 
 import pytest
 
-from power_mount import PoweredCluster, fuse_available
+from power_mount import PoweredCluster, Writer, fuse_available
 
 pytestmark = pytest.mark.skipif(not fuse_available(), reason="castor-powerfs needs root and /dev/fuse")
 
@@ -31,24 +30,10 @@ def powered(tmp_path):
 
 def write_then_power_off(cluster, cut: bool, seconds=1.5):
     """Puts distinct keys until the power goes; returns the acknowledged ones."""
-    acked, stop = {}, threading.Event()
-
-    def writer():
-        c = cluster.client(timeout=2.0)
-        i = 0
-        while not stop.is_set():
-            key, value = b"k%05d" % i, b"v%05d" % i
-            if c.put(key, value).ok:
-                acked[key] = value
-            i += 1
-        c.close()
-
-    t = threading.Thread(target=writer, daemon=True)
-    t.start()
+    writer = Writer(cluster, b"k")
     time.sleep(seconds)
     cluster.power_off(cut)
-    stop.set()
-    t.join(10)
+    acked = writer.stop()
     assert len(acked) >= 50, f"only {len(acked)} writes acknowledged before the power went"
     return acked
 
