@@ -20,14 +20,9 @@ def test_a_snapshot_with_a_flipped_byte_is_refused_and_the_resent_one_installs(t
     try:
         cluster.start_all()
         victim = cluster.miss_a_compaction()
-        s = cluster.wait_applied(victim, 200)
-        assert s and s.applied >= 200 and s.snapshot_index > 0, f"{victim} did not catch up: {s}"
+        cluster.assert_caught_up_by_snapshot(victim)
         assert cluster.procs[victim].poll() is None, f"{victim} exited"
         assert _refusals(cluster, victim) == 1
         assert "refused the snapshot" in cluster.log(victim)
-        assert "installed the leader's snapshot" in cluster.log(victim)
-        local = cluster.client()
-        local.endpoints = [local._parse(cluster.endpoint(victim))]
-        assert local.get(b"s7", serializable=True).response.get.kv.value == b"7"
     finally:
         cluster.stop_all()

@@ -133,6 +133,17 @@ class Cluster:
         self.start(victim, env=victim_env)
         return victim
 
+    def assert_caught_up_by_snapshot(self, victim, puts=200):
+        """The node miss_a_compaction() left behind has applied the `puts` writes by installing
+        the leader's snapshot, and serves them."""
+        s = self.wait_applied(victim, puts)
+        assert s and s.applied >= puts and s.snapshot_index > 0, f"{victim} did not catch up: {s}"
+        assert "installed the leader's snapshot" in self.log(victim)
+        local = self.client()
+        local.endpoints = [local._parse(self.endpoint(victim))]
+        assert local.get(b"s7", serializable=True).response.get.kv.value == b"7"
+        local.close()
+
     def status(self, name):
         c = Client([self.endpoint(name)], timeout=1.0)
         try:

@@ -66,14 +66,7 @@ def test_after_compaction_a_restarted_node_catches_up_by_install_snapshot(tmp_pa
     c3 = Cluster(tmp_path, extra_args=["--snapshot-entries", "20"])
     try:
         c3.start_all()
-        victim = c3.miss_a_compaction()
-        s = c3.wait_applied(victim, 200)
-        assert s and s.applied >= 200
-        assert s.snapshot_index > 0
-        assert "installed the leader's snapshot" in c3.log(victim)
-        local = c3.client()
-        local.endpoints = [local._parse(c3.endpoint(victim))]
-        assert local.get(b"s7", serializable=True).response.get.kv.value == b"7"
+        c3.assert_caught_up_by_snapshot(c3.miss_a_compaction())
     finally:
         c3.stop_all()
 
