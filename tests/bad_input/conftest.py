@@ -8,12 +8,11 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "integratio
 
 import pytest  # noqa: E402
 
+from cluster import running  # noqa: E402
 from hostile import HostileCluster  # noqa: E402
 
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = HostileCluster(tmp_path)
-    c.start_all()
-    yield c
-    c.stop_all()
+    with running(HostileCluster(tmp_path)) as c:
+        yield c

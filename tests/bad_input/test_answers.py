@@ -9,6 +9,7 @@ import pytest
 
 from castor_client.proto import kv_pb2
 from castor_client.wire import KIND_REQUEST, Connection, frame
+from cluster import running
 from hostile import MiB, HostileCluster, answered, assert_node_serves, rejected
 from http_calls import wait_until
 
@@ -19,10 +20,8 @@ WRITE_TIMEOUT_S = 8
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = HostileCluster(tmp_path, extra_args=["--client-write-timeout-ms", str(WRITE_TIMEOUT_S * 1000)])
-    c.start_all()
-    yield c
-    c.stop_all()
+    with running(HostileCluster(tmp_path, extra_args=["--client-write-timeout-ms", str(WRITE_TIMEOUT_S * 1000)])) as c:
+        yield c
 
 
 def fill(cluster, prefix, count, size):

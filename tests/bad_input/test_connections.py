@@ -11,6 +11,7 @@ import pytest
 from castor_client.proto import kv_pb2, net_pb2
 from castor_client.wire import KIND_HELLO, KIND_REQUEST, MAGIC, PROTOCOL_VERSION, Connection, ConnectionLost, frame
 from cluster import BUILD
+from cluster import running
 from hostile import MiB, HostileCluster, assert_node_serves, rejected
 from http_calls import wait_until
 
@@ -20,11 +21,9 @@ SLOTS = 4
 
 @pytest.fixture
 def node(tmp_path):
-    c = HostileCluster(tmp_path, nodes=1, extra_args=["--client-connections-max", str(SLOTS),
-                                                      "--client-idle-timeout-ms", "1500"])
-    c.start_all()
-    yield c
-    c.stop_all()
+    args = ["--client-connections-max", str(SLOTS), "--client-idle-timeout-ms", "1500"]
+    with running(HostileCluster(tmp_path, nodes=1, extra_args=args)) as c:
+        yield c
 
 
 def castorctl(cluster, *args):

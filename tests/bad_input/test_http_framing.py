@@ -11,16 +11,15 @@ import subprocess
 
 import pytest
 
+from cluster import running
 from hostile import KiB, MiB, HostileCluster, assert_node_serves, rejected
 from http_calls import call, js, parse_raw_response
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = HostileCluster(tmp_path_factory.mktemp("bad_input_http"))
-    c.start_all()
-    yield c
-    c.stop_all()
+    with running(HostileCluster(tmp_path_factory.mktemp("bad_input_http"))) as c:
+        yield c
 
 
 def put(cluster, key, data):

@@ -4,6 +4,7 @@ Nodes are started and stopped by PID (never by name). Ports are picked free by b
 data directories live under a pytest tmp_path. Every node also serves HTTP (docs/HTTP.md) on a
 port of its own; http() and raw_http() talk to it with the standard library only.
 """
+import contextlib
 import http.client
 import os
 import pathlib
@@ -20,6 +21,17 @@ sys.path.insert(0, str(ROOT / "chaos"))
 os.environ.setdefault("CASTOR_PYTHON_PROTO", str(BUILD / "python"))
 
 from castor_client import Client  # noqa: E402
+
+
+@contextlib.contextmanager
+def running(cluster):
+    """Starts `cluster` and yields it; stops every node it started whatever happens, a start
+    that failed (no leader in time) included."""
+    try:
+        cluster.start_all()
+        yield cluster
+    finally:
+        cluster.stop_all()
 
 
 def free_port() -> int:

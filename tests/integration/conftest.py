@@ -1,15 +1,13 @@
 import pytest
 
 import castor_tool
-from cluster import Cluster
+from cluster import Cluster, running
 
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = Cluster(tmp_path)
-    c.start_all()
-    yield c
-    c.stop_all()
+    with running(Cluster(tmp_path)) as c:
+        yield c
 
 
 @pytest.fixture
