@@ -22,7 +22,7 @@ NamespaceJournal::NamespaceJournal(std::filesystem::path backing) : backing_(std
 
 std::string NamespaceJournal::next_trash() { return std::string(kTrash) + "/" + std::to_string(++trash_seq_); }
 
-void NamespaceJournal::created(const std::string& path, bool /*is_dir*/) {
+void NamespaceJournal::created(const std::string& path) {
   changes_.push_back(Change{Change::kCreate, path, "", "", {parent_of(path)}});
 }
 

@@ -28,7 +28,7 @@ class NamespaceJournal {
   static constexpr const char* kTrash = ".powerfs-trash";
 
   // Records that `path` was just created (a file by open(O_CREAT), or a directory).
-  void created(const std::string& path, bool is_dir);
+  void created(const std::string& path);
   // Removes `path` (a file, or an empty directory), keeping it for undo.
   int remove(const std::string& path);
   // Renames `from` to `to`, keeping a replaced `to` for undo.

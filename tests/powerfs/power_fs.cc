@@ -99,7 +99,7 @@ int PowerFs::create(const std::string& path, int flags, mode_t mode, int* fh) {
   const bool existed = ::lstat((backing_ / r).c_str(), &st) == 0;
   const int fd = ::open((backing_ / r).c_str(), (flags & ~(O_ACCMODE | O_TRUNC | O_APPEND)) | O_RDWR | O_CREAT, mode);
   if (fd < 0) return -errno;
-  if (!existed) journal_.created(r, false);
+  if (!existed) journal_.created(r);
   *fh = fd;
   if (existed && (flags & O_TRUNC)) return ftruncate(fd, 0);
   return 0;
@@ -182,7 +182,7 @@ int PowerFs::mkdir(const std::string& path, mode_t mode) {
   if (dead_) return kOff;
   if (hidden(path)) return -EPERM;
   if (::mkdir((backing_ / rel(path)).c_str(), mode) != 0) return -errno;
-  journal_.created(rel(path), true);
+  journal_.created(rel(path));
   return 0;
 }
 

@@ -28,7 +28,6 @@ int pwrite_all(int fd, std::string_view data, uint64_t offset) {
 
 void VolatileFile::write(uint64_t offset, std::string_view data) {
   changes_.push_back(Change{offset, std::string(data), false});
-  bytes_ += data.size();
 }
 
 void VolatileFile::truncate(uint64_t size) { changes_.push_back(Change{size, "", true}); }

@@ -21,10 +21,6 @@ class VolatileFile {
   void write(uint64_t offset, std::string_view data);
   void truncate(uint64_t size);
 
-  bool empty() const { return changes_.empty(); }
-  // Bytes held (written, not yet flushed): what disk-full counts against.
-  uint64_t bytes() const { return bytes_; }
-
   // The file's size as reads see it, over a backing file of `backing_size` bytes.
   uint64_t size(uint64_t backing_size) const;
   // Lays the pending changes over `window`, which holds the backing file's bytes from `offset`
@@ -46,7 +42,6 @@ class VolatileFile {
     bool is_truncate;
   };
   std::vector<Change> changes_;
-  uint64_t bytes_ = 0;
 };
 
 }  // namespace castor::powerfs
