@@ -88,19 +88,22 @@ int rates(const Options& base, uint64_t first, uint64_t seeds) {
   const Tally clean = run_seeds(base, first, seeds, false, 5);
   std::printf("clean core: ");
   print_summary(clean, seeds, base.nodes);
-  std::printf("%-24s %-20s %8s %7s  %s\n", "bug", "property", "caught", "rate", "other violations");
+  std::printf("%-24s %-38s %8s %7s  %s\n", "bug", "property", "caught", "rate", "other violations");
   for (const auto& bug : castor::sim::planted_bugs()) {
     Options planted = base;
     castor::sim::plant(bug.name, planted);
     const Tally t = run_seeds(planted, first, seeds, false, 0);
-    const uint64_t caught = t.by_property.count(bug.property) ? t.by_property.at(bug.property) : 0;
+    uint64_t caught = 0;
     std::string other;
     for (const auto& [property, n] : t.by_property) {
-      if (property != bug.property) other += (other.empty() ? "" : ", ") + property + " " + std::to_string(n);
+      if (bug.breaks(property))
+        caught += n;
+      else
+        other += (other.empty() ? "" : ", ") + property + " " + std::to_string(n);
     }
     if (t.liveness > 0)
       other += (other.empty() ? "" : ", ") + std::string("liveness ") + std::to_string(t.liveness);
-    std::printf("%-24s %-20s %8llu %6.1f%%  %s\n", bug.name.c_str(), bug.property.c_str(),
+    std::printf("%-24s %-38s %8llu %6.1f%%  %s\n", bug.name.c_str(), bug.properties_text().c_str(),
                 static_cast<unsigned long long>(caught),
                 100.0 * static_cast<double>(caught) / static_cast<double>(seeds), other.c_str());
     std::fflush(stdout);

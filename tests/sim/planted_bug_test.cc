@@ -20,14 +20,14 @@ namespace {
 constexpr uint64_t kSeeds = 200;
 
 struct Caught {
-  uint64_t seeds = 0;   // seeds whose first violation broke the bug's property
+  uint64_t seeds = 0;   // seeds whose first violation broke one of the bug's properties
   std::string example;  // the first of them, or else the first violation of another property
 };
 
 Caught run(const std::string& bug, int nodes, uint64_t seeds) {
-  std::string property;
+  PlantedBugInfo info;
   for (const auto& b : planted_bugs()) {
-    if (b.name == bug) property = b.property;
+    if (b.name == bug) info = b;
   }
   Caught c;
   for (uint64_t s = 1; s <= seeds; ++s) {
@@ -37,7 +37,7 @@ Caught run(const std::string& bug, int nodes, uint64_t seeds) {
     opt.nodes = nodes;
     const Outcome out = Simulation(opt).run();
     if (out.violations.empty()) continue;
-    const bool match = out.property() == property;
+    const bool match = info.breaks(out.property());
     c.seeds += match ? 1 : 0;
     if (c.example.empty() || (match && c.seeds == 1))
       c.example = "seed " + std::to_string(s) + ": " + out.violations.front();
@@ -81,22 +81,21 @@ TEST(PlantedBug, ARunThatDidTooLittleIsNotClean) {
 }
 
 // Paper 5.4.2 (figure 8): a leader may commit an entry of an earlier term only by committing
-// one of its own; counting replicas lets a later leader without the entry be elected. Still
-// rare: it takes three leaders in a row whose appends mostly fail to spread (1 of seeds
-// 1..5,000 at 3 nodes, seed 1993; none of 2,000 at 5). Until the simulator reaches it more
-// often, this asserts that one seed of 1..2,000 at 3 nodes still does: a cap in disguise.
+// one of its own; counting replicas lets a later leader without the entry be elected. It takes
+// leaders whose appends stay on the minority side of cuts, one after another, then a leader
+// that dies right after counting: the weather of "split tails" (simulation.cc).
 TEST(PlantedBug, Section5_4_2_CommittingOldTermEntriesByCountingIsCaught) {
-  expect_caught("commit-old-term", 0.05, {3}, 2000);
+  expect_caught("commit-old-term", 5.0);
 }
 
 // Paper 5.2: a vote granted before it is durable is forgotten by a crash, and given again.
 TEST(PlantedBug, Section5_2_GrantingAVoteBeforePersistingItIsCaught) {
-  expect_caught("vote-before-persist", 3.0);
+  expect_caught("vote-before-persist", 4.0);
 }
 
 // Thesis 6.4: a read is released only after a heartbeat round confirms the leader.
 TEST(PlantedBug, Thesis6_4_ReleasingAReadWithoutAHeartbeatRoundIsCaught) {
-  expect_caught("read-without-heartbeat", 12.0);
+  expect_caught("read-without-heartbeat", 30.0);
 }
 
 // Thesis 6.4: only replies to a round's own heartbeat, sent after its reads arrived, confirm
@@ -107,19 +106,20 @@ TEST(PlantedBug, Thesis6_4_AReplyToAnEarlierHeartbeatConfirmingAReadIsCaught) {
 
 // Paper 5.3: a follower deletes a conflicting entry and all that follow it.
 TEST(PlantedBug, Section5_3_KeepingAConflictingSuffixIsCaught) {
-  expect_caught("keep-conflicting-suffix", 12.0);
+  expect_caught("keep-conflicting-suffix", 25.0);
 }
 
 // The host's bug castord had (raft/read_context.h): each run names its reads 1, 2, ..., so a
 // leader's answer meant for the previous run releases a read of this one too early.
 TEST(PlantedBug, Thesis6_4_AReadAnswerMeantForAnEarlierRunIsCaught) {
-  expect_caught("reuse-read-contexts", 1.0);
+  expect_caught("reuse-read-contexts", 4.0);
 }
 
 // The Ready loop castord runs (raft/ready_loop.h), with a bug planted in it. Paper 5.3 / thesis
 // 3.8: an acknowledgement may only follow the fsync; an acknowledged entry lost in a crash
-// lets a leader without it be elected.
-TEST(PlantedBug, Section5_3_AcknowledgingBeforeTheFsyncIsCaught) { expect_caught("ack-before-fsync", 1.5); }
+// lets a leader without it be elected, and a vote grant (paper 5.2) lost in a crash lets the
+// voter elect a second leader in the same term.
+TEST(PlantedBug, Section5_3_AcknowledgingBeforeTheFsyncIsCaught) { expect_caught("ack-before-fsync", 5.0); }
 
 // Paper 5.3: only committed entries apply. Applying entries as they arrive makes the state
 // machine see an index twice or out of order.

@@ -1,6 +1,7 @@
 #include "tests/sim/simulation.h"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <ostream>
 #include <set>
@@ -117,6 +118,8 @@ struct Simulation::Host {
   uint64_t persist_due = 0;
   // A crash decided inside a loop callback, carried out once the loop has returned.
   const char* crash_after_turn = nullptr;
+  // Whether that crash is the machine's and certainly takes what was sent in this moment.
+  bool crash_loses_sends = false;
   raft::LogIndex commit_seen;  // the commit index at the end of the last turn
   // The Ready being persisted later, and the node's role and term when the loop handed it over.
   const raft::Ready* persisting = nullptr;
@@ -148,27 +151,28 @@ struct Simulation::Host {
 
 namespace {
 
-// Every planted bug, by name, with the property it breaks and how it is set.
+// Every planted bug, by name, with the properties it breaks and how it is set.
 struct Plant {
   const char* name;
-  const char* property;
+  std::array<const char*, 2> properties;  // the second may be null
   void (*set)(Options&);
 };
 constexpr Plant kPlants[] = {
-    {"commit-old-term", "leader completeness",
+    {"commit-old-term", {"leader completeness"},
      [](Options& o) { o.planted_bug = raft::PlantedBug::kCommitOldTermByCounting; }},
-    {"vote-before-persist", "election safety",
+    {"vote-before-persist", {"election safety"},
      [](Options& o) { o.planted_bug = raft::PlantedBug::kVoteBeforePersist; }},
-    {"read-without-heartbeat", "linearizable read",
+    {"read-without-heartbeat", {"linearizable read"},
      [](Options& o) { o.planted_bug = raft::PlantedBug::kReadWithoutHeartbeat; }},
-    {"any-reply-confirms-read", "linearizable read",
+    {"any-reply-confirms-read", {"linearizable read"},
      [](Options& o) { o.planted_bug = raft::PlantedBug::kAnyHeartbeatReplyConfirmsRead; }},
-    {"keep-conflicting-suffix", "log matching",
+    {"keep-conflicting-suffix", {"log matching"},
      [](Options& o) { o.planted_bug = raft::PlantedBug::kKeepConflictingSuffix; }},
-    {"reuse-read-contexts", "linearizable read", [](Options& o) { o.reuse_read_contexts = true; }},
-    {"ack-before-fsync", "leader completeness",
+    {"reuse-read-contexts", {"linearizable read"}, [](Options& o) { o.reuse_read_contexts = true; }},
+    // Vote grants are acknowledgements too (paper 5.2 as well as 5.3).
+    {"ack-before-fsync", {"leader completeness", "election safety"},
      [](Options& o) { o.loop_bug = raft::LoopBug::kAckBeforeFsync; }},
-    {"apply-before-commit", "apply order",
+    {"apply-before-commit", {"apply order"},
      [](Options& o) { o.loop_bug = raft::LoopBug::kApplyBeforeCommit; }},
 };
 
@@ -181,7 +185,23 @@ bool same_plant(const Options& a, const Options& b) {
 
 std::vector<PlantedBugInfo> planted_bugs() {
   std::vector<PlantedBugInfo> out;
-  for (const Plant& p : kPlants) out.push_back({p.name, p.property});
+  for (const Plant& p : kPlants) {
+    PlantedBugInfo info{p.name, {}};
+    for (const char* property : p.properties) {
+      if (property != nullptr) info.properties.emplace_back(property);
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+bool PlantedBugInfo::breaks(const std::string& property) const {
+  return std::find(properties.begin(), properties.end(), property) != properties.end();
+}
+
+std::string PlantedBugInfo::properties_text() const {
+  std::string out;
+  for (const auto& p : properties) out += (out.empty() ? "" : " or ") + p;
   return out;
 }
 
@@ -208,11 +228,10 @@ std::string planted_name(const Options& options) {
   return "";
 }
 
+double Simulation::uniform(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng_); }
+
 Simulation::Simulation(const Options& options) : opt_(options), rng_(options.seed) {
   CASTOR_ASSERT(opt_.nodes >= 1 && opt_.nodes <= 9, "1 to 9 nodes");
-  auto uniform = [this](double lo, double hi) {
-    return std::uniform_real_distribution<double>(lo, hi)(rng_);
-  };
   // Each seed draws its own weather: every kind of fault is on or off, and when on, mild to
   // hostile. Seeds that focus on one fault find the bugs that fault exposes sooner.
   auto maybe = [&](double max) { return rng_() % 2 ? uniform(0, max) : 0.0; };
@@ -224,6 +243,7 @@ Simulation::Simulation(const Options& options) : opt_(options), rng_(options.see
   f_.crash = maybe(0.01);
   f_.crash_mid_ready = maybe(0.05);
   f_.crash_leader_on_commit = maybe(0.2);
+  f_.minority_max_units = kUnitsPerTick * (10 + rng_() % 40);  // in all, two to five election timeouts
   // Every seed crashes some voters and pauses some nodes: these faults find bugs that nothing
   // else does, and they cost little time.
   f_.crash_on_vote = uniform(0, 1);
@@ -248,6 +268,27 @@ Simulation::Simulation(const Options& options) : opt_(options), rng_(options.see
   f_.inflight_max = 1 + static_cast<uint32_t>(rng_() % 4);
   f_.pre_vote = rng_() % 3 != 0;
   f_.check_quorum = rng_() % 4 != 0;
+  // Half the seeds focus on the faults a rare bug needs, with the rest of the weather calm.
+  switch (rng_() % 8) {
+    case 0:
+    case 1:
+      focus_on_split_tails();
+      break;
+    case 2:
+      focus_on_stale_reads();
+      break;
+    case 3:
+      focus_on_reads_across_restarts();
+      break;
+    case 4:
+      focus_on_lost_votes();
+      break;
+    case 5:
+      focus_on_lost_acks();
+      break;
+    default:
+      break;
+  }
 
   raft::pb::ConfState conf;
   for (int i = 1; i <= opt_.nodes; ++i) conf.add_voters(static_cast<uint64_t>(i));
@@ -263,6 +304,74 @@ Simulation::Simulation(const Options& options) : opt_(options), rng_(options.see
 }
 
 Simulation::~Simulation() = default;
+
+// The faults every focused weather turns off, so that the story it sets up is not cut short.
+void Simulation::calm() {
+  f_.drop = f_.duplicate = f_.slow = f_.crash = f_.crash_mid_ready = f_.crash_leader_on_commit = 0;
+  f_.crash_on_vote = f_.crash_on_append = f_.crash_new_leader = f_.crash_on_read = f_.pause = f_.partition = 0;
+}
+
+// Paper 5.4.2 (figure 8): leaders that take entries on the minority side of a cut, one after
+// another, so that logs differ in their tails; then a leader that commits old entries dies at
+// once. Leadership moves on now and then, as a stable leader would end the story.
+void Simulation::focus_on_split_tails() {
+  calm();
+  trace("weather: split tails");
+  f_.leader_in_minority = uniform(0.5, 1);
+  f_.minority_max_units = kUnitsPerTick * (20 + rng_() % 60);  // in all, three to eight election timeouts
+  f_.crash_leader_on_old_commit = 1;
+  f_.transfer = uniform(0.005, 0.02);
+  f_.pre_vote = true;
+  // Long tails, which take several appends to send; the dead leader stays away while the
+  // others elect.
+  f_.propose = uniform(0.3, 0.6);
+  f_.append_bytes_max = std::min<uint64_t>(f_.append_bytes_max, 24);
+  f_.restart_quickly = 0;
+}
+
+// Thesis 6.4: a leader paused while others elect and commit, that asks a read as it resumes
+// while answers to its old heartbeats arrive late.
+void Simulation::focus_on_stale_reads() {
+  calm();
+  trace("weather: stale reads");
+  f_.pause = uniform(0.001, 0.004);
+  f_.slow = uniform(0.05, 0.3);
+  f_.read = uniform(0.1, 0.4);
+}
+
+// Thesis 6.4: reads asked right before a crash, whose answers arrive late, after the node that
+// asked restarted and asked again.
+void Simulation::focus_on_reads_across_restarts() {
+  calm();
+  trace("weather: reads across restarts");
+  f_.slow = uniform(0.1, 0.3);
+  f_.hold = uniform(0.5, 1);
+  f_.read = uniform(0.1, 0.4);
+  f_.crash_on_read = uniform(0.05, 0.15);
+  f_.restart_quickly = 1;
+}
+
+// Paper 5.2: the seed's own weather, with voters that die around the persist of their vote
+// more often.
+void Simulation::focus_on_lost_votes() {
+  trace("weather: lost votes");
+  f_.crash_on_vote = uniform(0.5, 1);
+  // New leaders that die at once make elections follow one another, each a chance; the vote
+  // granted in its last moment must reach its candidate.
+  f_.crash_new_leader = uniform(0.3, 0.8);
+  f_.crash_loses_sends = 0;
+  f_.pre_vote = true;
+}
+
+// Paper 5.3: the seed's own weather, with followers that die around the persist of entries
+// they acknowledge, and leaders that die right after counting them, more often.
+void Simulation::focus_on_lost_acks() {
+  trace("weather: lost acks");
+  f_.crash_on_append = uniform(0.2, 0.5);
+  f_.crash_leader_on_commit = uniform(0.1, 0.4);
+  // The acknowledgement sent in a follower's last moment must reach the leader.
+  f_.crash_loses_sends = 0;
+}
 
 raft::Config Simulation::config_for(int i) const {
   raft::Config c;
@@ -286,7 +395,26 @@ void Simulation::trace(const std::string& line) {
   if (opt_.trace) *opt_.trace << "[t=" << now_ << "] " << line << "\n";
 }
 
-bool Simulation::blocked(uint64_t from, uint64_t to) const { return cut_[from][to]; }
+bool Simulation::blocked(uint64_t from, uint64_t to) const {
+  auto across = [&](const TimedCut& c) { return now_ < c.until && c.side[from] != c.side[to]; };
+  return cut_[from][to] || std::any_of(timed_cuts_.begin(), timed_cuts_.end(), across);
+}
+
+// Cuts the new leader off, with at most (n - 1) / 2 - 1 followers, from the rest.
+void Simulation::cut_off_minority(int leader) {
+  const uint64_t n = static_cast<uint64_t>(opt_.nodes);
+  std::erase_if(timed_cuts_, [this](const TimedCut& c) { return now_ >= c.until; });
+  TimedCut c{std::vector<bool>(n + 1, false), now_ + kPauseMinUnits + rng_() % f_.minority_max_units};
+  c.side[leader + 1] = true;
+  std::string who = "n" + std::to_string(leader + 1);
+  for (uint64_t more = rng_() % std::max<uint64_t>(1, (n - 1) / 2); more > 0; --more) {
+    const uint64_t b = 1 + rng_() % n;
+    if (!c.side[b]) who += ", n" + std::to_string(b);
+    c.side[b] = true;
+  }
+  trace("partition: " + who + " cut off until t=" + std::to_string(c.until));
+  timed_cuts_.push_back(std::move(c));
+}
 
 int Simulation::leader_index() const {
   int found = -1;
@@ -517,7 +645,8 @@ void Simulation::crash(int i, const char* where) {
   trace("n" + std::to_string(h.id.value) + " CRASH " + where);
   h.paused_until = 0;
   h.read_waiting = false;
-  if (std::uniform_real_distribution<double>(0, 1)(rng_) < f_.crash_loses_sends) lose_last_sends(h.id);
+  if (std::exchange(h.crash_loses_sends, false) || std::uniform_real_distribution<double>(0, 1)(rng_) < f_.crash_loses_sends)
+    lose_last_sends(h.id);
   // A persist still outstanding is lost with the process, as an unfinished fsync is.
   h.loop.reset();
   h.persisting = nullptr;
@@ -667,9 +796,17 @@ void Simulation::turn_finished(int i) {
   maybe_snapshot(i);
   // The most dangerous moment for a leader to die: it has just learned of a new commit.
   const bool advanced = node.committed() > h.commit_seen;
+  bool passed_old_terms = false;
+  for (raft::LogIndex x = h.commit_seen + 1; advanced && x <= node.committed() && !passed_old_terms; ++x) {
+    passed_old_terms = node.term_at(x).value_or(node.term()) < node.term();
+  }
   h.commit_seen = node.committed();
-  if (node.role() == raft::Role::kLeader && advanced &&
-      std::uniform_real_distribution<double>(0, 1)(rng_) < f_.crash_leader_on_commit) {
+  if (node.role() != raft::Role::kLeader || !advanced) return;
+  std::uniform_real_distribution<double> coin(0, 1);
+  if (passed_old_terms && coin(rng_) < f_.crash_leader_on_old_commit) {
+    h.crash_after_turn = "as leader, right after committing entries of earlier terms";
+    h.crash_loses_sends = true;
+  } else if (coin(rng_) < f_.crash_leader_on_commit) {
     h.crash_after_turn = "as leader, right after its commit index advanced";
   }
 }
@@ -685,8 +822,11 @@ void Simulation::LoopHost::on_soft_state(const raft::SoftState& ss) {
                            [&node](raft::LogIndex x) { return node.term_at(x); });
   // Paper 5.4.2 (figure 8): leaders that die soon after their election leave logs that differ
   // in their uncommitted tails, which is what committing an old term's entry needs to go wrong.
-  if (std::uniform_real_distribution<double>(0, 1)(sim_.rng_) < sim_.f_.crash_new_leader) {
+  std::uniform_real_distribution<double> coin(0, 1);
+  if (coin(sim_.rng_) < sim_.f_.crash_new_leader) {
     h.crash_after_turn = "as leader, right after its election";
+  } else if (coin(sim_.rng_) < sim_.f_.leader_in_minority) {
+    sim_.cut_off_minority(i_);
   }
 }
 
@@ -761,7 +901,9 @@ void Simulation::check_step() {
 bool Simulation::liveness() {
   trace("--- liveness: heal everything, restart every node");
   for (auto& row : cut_) std::fill(row.begin(), row.end(), false);
+  timed_cuts_.clear();
   f_.drop = f_.duplicate = f_.slow = f_.crash = f_.crash_mid_ready = f_.crash_leader_on_commit = 0;
+  f_.crash_leader_on_old_commit = f_.leader_in_minority = 0;
   f_.crash_on_vote = f_.crash_on_append = f_.crash_new_leader = f_.crash_on_read = f_.pause = f_.partition =
       f_.transfer = 0;
   // The clients go on, so that a run that did little in the chaos phase does its minimum now.

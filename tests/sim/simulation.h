@@ -6,7 +6,10 @@
 // symmetric and one-way partitions; messages across a cut or to a node that is down are lost or
 // held back until they can be delivered. Nodes
 // crash (at random, and on purpose at the moments bugs hide: right after granting a vote,
-// appending, or winning an election) and pause (as under SIGSTOP, resuming with a stale view).
+// appending, winning an election, or committing entries of earlier terms) and pause (as under
+// SIGSTOP, resuming with a stale view); new leaders land on the minority side of cuts. Half
+// the seeds draw a general weather, the other half focus on the story one rare bug needs
+// (focus_on_*).
 // A virtual clock drives ticks. Clients propose writes and ask for linearizable reads; hosts
 // take snapshots and compact. Invariants are checked after every step.
 //
@@ -101,6 +104,15 @@ class Simulation {
     double slow = 0;
     uint64_t slow_max_units = 1;
     double crash = 0, crash_mid_ready = 0, crash_leader_on_commit = 0, restart_quickly = 0;
+    // A leader dies, and what it sent in that moment with it, right after its commit index
+    // passed entries of earlier terms: the moment of paper 5.4.2 (figure 8), where a leader
+    // that counted replicas of an old entry hands a committed entry to no one.
+    double crash_leader_on_old_commit = 0;
+    // A new leader finds itself on the minority side of a cut (alone, or with a few followers)
+    // for one election timeout plus up to minority_max_units: what it takes in meanwhile
+    // spreads to no majority, and leaves logs that differ in their tails.
+    double leader_in_minority = 0;
+    uint64_t minority_max_units = 0;
     // Crashes at the moments the planted bugs need: a Ready that grants a vote or appends
     // entries (before or after its persist), a leader right after its election, and a node
     // right after asking for a read.
@@ -160,6 +172,14 @@ class Simulation {
   bool enough_work() const;
   int leader_index() const;
   bool blocked(uint64_t from, uint64_t to) const;
+  void cut_off_minority(int leader);
+  double uniform(double lo, double hi);
+  void calm();
+  void focus_on_split_tails();
+  void focus_on_stale_reads();
+  void focus_on_reads_across_restarts();
+  void focus_on_lost_votes();
+  void focus_on_lost_acks();
   void trace(const std::string& line);
   raft::Config config_for(int i) const;
 
@@ -170,6 +190,12 @@ class Simulation {
   std::vector<std::unique_ptr<Host>> hosts_;
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> net_;
   std::vector<std::vector<bool>> cut_;  // cut_[from][to]: messages from -> to are lost
+  // Cuts that heal by themselves: nodes on `side` and the rest cannot talk until `until`.
+  struct TimedCut {
+    std::vector<bool> side;  // by node id
+    uint64_t until;
+  };
+  std::vector<TimedCut> timed_cuts_;
   uint64_t now_ = 0;
   uint64_t seq_ = 0;
   uint64_t next_proposal_ = 1;
@@ -181,11 +207,14 @@ class Simulation {
 };
 
 // The planted bugs by name (`castor-sim --plant NAME`): the core's (raft::PlantedBug), the
-// Ready loop's (raft::LoopBug) and the host's (reuse-read-contexts), each with the property
-// (Outcome::property) the simulator must find broken.
+// Ready loop's (raft::LoopBug) and the host's (reuse-read-contexts), each with the properties
+// (Outcome::property) the simulator must find broken: one, or two where the bug breaks two
+// promises at once (ack-before-fsync).
 struct PlantedBugInfo {
   std::string name;
-  std::string property;
+  std::vector<std::string> properties;
+  bool breaks(const std::string& property) const;
+  std::string properties_text() const;  // "a or b"
 };
 std::vector<PlantedBugInfo> planted_bugs();
 // Sets the bug `name` in `options`; false when there is no such bug.
