@@ -2,7 +2,8 @@
 missing; with CASTOR_REQUIRE_CHAOS=1 they fail instead.
 
   needs_namespaces  root, `ip netns` and iptables (test_topology.py)
-  needs_cluster     those and a built castord (test_suite_ci.py, test_planted_bugs.py)
+  needs_cluster     those, /dev/fuse, and a built castord and castor-powerfs (the power
+                    nemesis): test_suite_ci.py, test_planted_bugs.py
 
 CI sets CASTOR_REQUIRE_CHAOS=1 (.ci/run): a CI run that could not run the chaos suite must not
 end green. tools/test repeats every skip reason in its closing lines.
@@ -13,12 +14,13 @@ import os
 
 import pytest
 
-from castor_chaos.cluster import castord_path
+from castor_chaos.cluster import castord_path, powerfs_path
+from castor_chaos.power_disk import fuse_available
 from castor_chaos.topology import namespaces_available
 
 REQUIRE = "CASTOR_REQUIRE_CHAOS"
 MARKS = {"needs_namespaces": "root, `ip netns` and iptables",
-         "needs_cluster": "root, `ip netns`, iptables and a built castord"}
+         "needs_cluster": "root, `ip netns`, iptables, /dev/fuse, a built castord and castor-powerfs"}
 
 
 def pytest_configure(config):
@@ -31,8 +33,12 @@ def pytest_configure(config):
 def missing(mark: str) -> str | None:
     """Why tests marked ``mark`` cannot run here, or None. Asked once a session: it runs `ip`."""
     problem = namespaces_available()
-    if problem is None and mark == "needs_cluster" and not castord_path().exists():
-        problem = f"{castord_path()} is not built"
+    if problem is None and mark == "needs_cluster":
+        built = [p for p in (castord_path(), powerfs_path()) if not p.exists()]
+        if built:
+            problem = f"{built[0]} is not built"
+        elif not fuse_available():
+            problem = "no /dev/fuse (castor-powerfs, the power nemesis, needs it)"
     return problem
 
 

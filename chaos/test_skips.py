@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from castor_chaos.cluster import build_dir
+from castor_chaos.runner import CI_SUITE
 from castor_chaos.topology import namespaces_available
 
 HERE = Path(__file__).resolve().parent
-CI_TESTS = 4  # test_suite_ci.py: one test per run of the CI suite
+CI_TESTS = len(CI_SUITE)  # test_suite_ci.py: one test per run of the CI suite
 
 
 def run_ci_tests(empty_build: Path, **env) -> tuple[int, str]:

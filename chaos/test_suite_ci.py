@@ -6,8 +6,8 @@ on (runner.judge, tested in test_verdict.py): at least 100 acknowledged writes, 
 every key, and at least one fault of each family it names that did what it is for (so the
 promotion run forced an InstallSnapshot and saw it installed). Seeds are fresh on every run (CI
 keeps finding new schedules); set CHAOS_SEED to repeat a suite. Needs root and a built castord;
-otherwise skipped with the reason (failed with CASTOR_REQUIRE_CHAOS=1). About three minutes in all (runs are sequential: one
-cluster at a time).
+otherwise skipped with the reason (failed with CASTOR_REQUIRE_CHAOS=1). About four minutes in
+all (runs are sequential: one cluster at a time).
 """
 
 import os
@@ -22,7 +22,8 @@ pytestmark = pytest.mark.needs_cluster
 SEED = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 2**31))
 
 
-@pytest.mark.parametrize("index", range(len(CI_SUITE)), ids=[w for w, _, _ in CI_SUITE])
+@pytest.mark.parametrize("index", range(len(CI_SUITE)),
+                         ids=[f"{w}-{'+'.join(n)}" for w, n, _ in CI_SUITE])
 def test_ci_run_has_no_anomaly(index):
     spec = ci_specs(SEED)[index]
     result = run(spec)

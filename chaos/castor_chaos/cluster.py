@@ -6,6 +6,10 @@ live in the run folder, so a failed run can be examined afterwards; a restarted 
 the same log. Processes are ``topology.NodeProcess`` objects, which is what the nemesis kills,
 pauses and restarts.
 
+A powered cluster (``powered=True``, the ``power`` nemesis) keeps each node's data directory
+on a castor-powerfs mount of its own (``power_disk``), which forgets what was not fsynced when
+its power is cut. It mounts them when made; unmount_disks() once no node runs.
+
 Status requests (and every other client request) must be made from a thread inside the client
 namespace (see ``netns``): the host namespace cannot reach the topology.
 """
@@ -16,6 +20,7 @@ import os
 import time
 from pathlib import Path
 
+from .power_disk import PowerDisk, SharedRoot
 from .topology import NodeProcess, Topology
 
 CLIENT_PORT = 2379
@@ -29,6 +34,10 @@ def build_dir() -> Path:
 
 def castord_path() -> Path:
     return build_dir() / "tools" / "castord"
+
+
+def powerfs_path() -> Path:
+    return build_dir() / "tests" / "powerfs" / "castor-powerfs"
 
 
 def use_build_protos() -> None:
@@ -49,7 +58,8 @@ class Cluster:
 
     def __init__(self, topology: Topology, folder: Path, castord: Path | None = None,
                  heartbeat_ms: int = 50, election_ms: int = 500, snapshot_entries: int = 10000,
-                 request_timeout_ms: int = 2000, extra_args: tuple[str, ...] = ()):
+                 request_timeout_ms: int = 2000, extra_args: tuple[str, ...] = (),
+                 powered: bool = False):
         self.topology = topology
         self.nodes = list(topology.nodes)
         self.folder = folder
@@ -60,6 +70,17 @@ class Cluster:
                         # The log's map is sparse, but keep it small: runs are short.
                         "--log-map-bytes-max", str(1 << 30), *extra_args]
         folder.mkdir(parents=True, exist_ok=True)
+        self.power_root = SharedRoot(folder / "power") if powered else None
+        self.disks = {n: PowerDisk(folder / "power" / n, powerfs_path(), seed=i + 1)
+                      for i, n in enumerate(self.nodes)} if powered else {}
+        try:
+            if self.power_root is not None:
+                self.power_root.mount()
+            for disk in self.disks.values():
+                disk.mount()
+        except BaseException:
+            self.unmount_disks()
+            raise
         self.processes = {n: NodeProcess(topology, n, self.argv(n), folder / f"{n}.log")
                           for n in self.nodes}
 
@@ -71,7 +92,28 @@ class Cluster:
         return [self.endpoint(n) for n in self.nodes]
 
     def data_dir(self, node: str) -> Path:
-        return self.folder / node
+        return self.disks[node].mnt if self.disks else self.folder / node
+
+    def unmount_disks(self) -> None:
+        """Unmounts every disk; call once no node runs (a busy mount is detached lazily)."""
+        for disk in self.disks.values():
+            disk.unmount()
+        if self.power_root is not None:
+            self.power_root.unmount()
+
+    def power_cut(self, node: str, torn: bool) -> dict:
+        """The node's power goes: its disk drops what was not fsynced (keeping a torn prefix of
+        the last unsynced write when ``torn``) and the process dies in the same instant.
+        Returns what the cut dropped (power_disk's counters)."""
+        disk = self.disks[node]
+        disk.cut(torn)
+        self.processes[node].kill()
+        return {name: disk.fired(name) for name in ("power-cut", "lost-files", "lost-names", "torn")}
+
+    def power_on(self, node: str) -> None:
+        """Mounts the node's disk again over what survived, and starts the node on it."""
+        self.disks[node].power_on()
+        self.start(node)
 
     def argv(self, node: str, failpoint: str | None = None) -> list[str]:
         """The node's command line; with ``failpoint``, it SIGKILLs itself on reaching it.

@@ -16,6 +16,11 @@ lose the leader's replies to clients. Families, as named on the command line:
   lost-replies  drop the leader's replies to clients until a write commits, then reset the
                 client connections: the client retries with the same seq, which the session
                 table must answer without applying the write again
+  power         cut the power of one node, the leader, a majority, or all nodes: each node's
+                disk (a castor-powerfs mount, see power_disk) drops what was not fsynced, half
+                the time keeping a torn prefix of the last unsynced write, and the process dies
+                in the same instant; at the end the disk is mounted again over what survived and
+                the node restarts on it. Only a powered cluster (Cluster(powered=True)) has it.
 
 The plan (which fault, when, on which named node) is a pure function of the seed; "the
 leader" is resolved when the fault begins, so a replay repeats the plan, and the run
@@ -48,6 +53,7 @@ FAMILIES = {
     "snapshot": ("snapshot-isolate",),
     "failpoint": tuple(f"failpoint-{p}" for p in FAILPOINTS),
     "lost-replies": ("lost-replies",),
+    "power": ("power-cut-one", "power-cut-leader", "power-cut-majority", "power-cut-all"),
 }
 KINDS = tuple(k for kinds in FAMILIES.values() for k in kinds)
 
@@ -63,6 +69,9 @@ FAILPOINT_WAIT_S = 5.0
 # have a write in flight) and at most COMMIT_WAIT_S, well inside the clients' own timeout.
 LOST_REPLIES_S = 0.5
 COMMIT_WAIT_S = 1.2
+# A node powered on again must answer a status request within this (it opens its log, checks
+# it against the state machine and replays it).
+POWER_ON_WAIT_S = 10.0
 
 
 def families_of(names: list[str]) -> list[str]:
@@ -93,13 +102,14 @@ def _plan_fault(kind: str, nodes: list[str], rng: random.Random, start_s: float,
     elif kind == "partition-ring":
         grudge = majorities_ring(nodes, rng)
     elif kind in ("partition-isolate-leader", "partition-one-way-leader", "kill-leader",
-                  "pause-leader", "lost-replies"):
+                  "pause-leader", "lost-replies", "power-cut-leader"):
         return Fault(kind, start_s, end_s, (LEADER,))
-    elif kind in ("kill-one", "pause-random", "snapshot-isolate") or kind.startswith("failpoint-"):
+    elif kind in ("kill-one", "pause-random", "snapshot-isolate", "power-cut-one") \
+            or kind.startswith("failpoint-"):
         return Fault(kind, start_s, end_s, (rng.choice(nodes),))
-    elif kind == "kill-majority":
+    elif kind in ("kill-majority", "power-cut-majority"):
         return Fault(kind, start_s, end_s, tuple(sorted(rng.sample(nodes, len(nodes) // 2 + 1))))
-    elif kind == "kill-all":
+    elif kind in ("kill-all", "power-cut-all"):
         return Fault(kind, start_s, end_s, tuple(nodes))
     else:
         raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(KINDS)}")
@@ -218,6 +228,8 @@ class FaultRunner:
             self._begin_failpoint(active, kind[len("failpoint-"):])
         elif kind == "lost-replies":
             self._begin_lost_replies(active)
+        elif kind.startswith("power-cut-"):
+            self._begin_power_cut(active)
         else:
             raise ValueError(f"unknown fault kind {kind!r}")
         return active
@@ -275,6 +287,8 @@ class FaultRunner:
             committed = active.notes["committed_meanwhile"]
             self.outcome(active, committed, None, "a write committed while replies were dropped"
                          if committed else "no write committed while replies were dropped")
+        elif kind.startswith("power-cut-"):
+            self._end_power_cut(active)
         if kind == "snapshot-isolate":
             self._check_snapshot(active)
 
@@ -341,6 +355,45 @@ class FaultRunner:
         active.notes["commit_before"] = self._status_field(observer, "commit") or 0
         address = self.cluster.topology.address(leader)
         self._client_filter([f"-A INPUT -s {address}/32 -p tcp --sport {CLIENT_PORT} -j DROP"])
+
+    def _begin_power_cut(self, active: Active) -> None:
+        torn = self.rng.random() < 0.5
+        active.notes["dropped"] = {node: self.cluster.power_cut(node, torn)
+                                   for node in active.targets}
+        active.description = f"{active.fault.kind} {','.join(active.targets)}" + (
+            " (torn)" if torn else "")
+
+    def _end_power_cut(self, active: Active) -> None:
+        """Powers every target on again. Achieved when every disk took the cut; passed when
+        every node serves again on what its disk kept: one that cannot start (its log lost
+        what it had acknowledged, say) broke the promise the fsync was for."""
+        for node in active.targets:
+            self.cluster.power_on(node)
+        dropped = active.notes["dropped"]
+        cut = all(d["power-cut"] == 1 for d in dropped.values())
+        files = sum(d["lost-files"] for d in dropped.values())
+        names = sum(d["lost-names"] for d in dropped.values())
+        down = {node: self._why_down(node) for node in active.targets}
+        down = {node: why for node, why in down.items() if why is not None}
+        detail = (f"unsynced data of {files} files and {names} directory entries dropped"
+                  if cut else f"a disk did not take the cut: {dropped}")
+        if down:
+            detail += "; not serving after power-on: " + "; ".join(
+                f"{node}: {why}" for node, why in down.items())
+        self.outcome(active, cut, not down, detail, dropped=dropped)
+
+    def _why_down(self, node: str) -> str | None:
+        """None once ``node`` answers a status request (within POWER_ON_WAIT_S); else why not:
+        its last critical log line if it exited."""
+        process = self.cluster.processes[node]
+        if self._wait(POWER_ON_WAIT_S, lambda: not process.running()
+                      or self.cluster.status(node) is not None) and process.running():
+            return None
+        if process.running():
+            return f"no answer within {POWER_ON_WAIT_S:g} s"
+        lines = process.log_path.read_text(errors="replace").splitlines() if process.log_path else []
+        critical = [line for line in lines if " critical " in line]
+        return f"exited: {critical[-1] if critical else 'no critical line in its log'}"
 
     def heal_all(self) -> None:
         """Undo everything, whatever state a fault left: links, client filter, pauses, deaths."""

@@ -31,7 +31,8 @@ _F_MARKERS = {"read": "o", "write": "^", "cas": "s"}
 # By the fault kind's first word (faults.py): partition-*, kill-*, pause-*, snapshot-isolate,
 # failpoint-*, lost-replies.
 _FAULT_COLORS = {"partition": "#4c78a8", "kill": "#7f3c8d", "pause": "#e45756",
-                 "snapshot": "#17becf", "failpoint": "#9c755f", "lost": "#808080"}
+                 "snapshot": "#17becf", "failpoint": "#9c755f", "lost": "#808080",
+                 "power": "#f58518"}
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
