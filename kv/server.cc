@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "kv/apply_queue.h"
+#include "kv/disk_space.h"
 #include "kv/error_code.h"
 #include "kv/failpoints.h"
 #include "kv/http_api.h"
@@ -231,10 +232,12 @@ class Server::Impl : private raft::ReadyHost {
   HttpApiHooks http_hooks_;
   net::Endpoint http_bound_;
   ServerMetrics metrics_;
+  DiskSpace disk_{opt_.data_dir, opt_.disk_reserve_bytes};
   net::RateLimitedLog slow_fsync_log_;  // whichever thread writes the log (one at a time)
   // Peer input the core refused, by reason, for castor_rejected_total, and its log (io thread).
   std::map<std::string, uint64_t> refused_;
   net::RateLimitedLog refused_log_;
+  net::RateLimitedLog disk_log_;
   // Whether the last log write was quick enough for a follower to do the next on the io thread.
   std::atomic<bool> last_fsync_fast_{true};
   Worker log_worker_;
@@ -371,6 +374,7 @@ void Server::Impl::fatal(const Status& s) {
 void Server::Impl::on_tick() {
   if (stopping_) return;
   node_->tick();
+  disk_.refresh(Clock::now());
   watch_commit();
   fail_waiters_past_deadline();
   schedule_drive();
@@ -384,6 +388,11 @@ void Server::Impl::on_peer_message(raft::pb::Message m) {
   if (stopping_) return;
   // A message inconsistent in itself (raft/message_check.h) is refused by the core: a bug in
   // one node must not stop the others.
+  if (disk_.low() && (m.type() == raft::pb::MSG_APP || m.type() == raft::pb::MSG_SNAP)) {
+    // Not refused as bad input: not taken until space is freed. The leader sends it again.
+    disk_log_.warn("not taking entries or snapshots from n" + std::to_string(m.from()), disk_.message());
+    return;
+  }
   if (Status s = node_->step(m); !s.is_ok()) {
     ++refused_["invalid message"];
     refused_log_.warn("peer port: refused a " + raft::pb::MessageType_Name(m.type()) + " from n" +
@@ -692,6 +701,7 @@ void Server::Impl::enqueue_write(const pb::ClientRequest& req, Reply respond) {
     maybe_snapshot();
     return reply(respond, error_response(req.request_id(), Code::kResourceExhausted, log_full_message()));
   }
+  if (disk_.low()) return reply(respond, error_response(req.request_id(), Code::kResourceExhausted, disk_.message()));
   const Waiter waiter{req.request_id(), std::move(respond), Clock::now() + opt_.request_timeout};
   // An entry holds what fits one peer message (entry_bytes_max): a command that would push the
   // batch past it goes into the next entry.
@@ -934,6 +944,7 @@ std::string Server::Impl::unhealthy_reason() const {
            std::to_string(opt_.health_apply_lag_max) + ")";
   }
   if (log_nearly_full()) return log_full_message();
+  if (disk_.low()) return disk_.message();
   if (commit_stalled()) {
     const auto stalled_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - commit_moved_at_).count();
@@ -990,6 +1001,9 @@ void Server::Impl::register_metrics() {
   gauge("castor_info", "Identifies the node: always 1.", [] { return 1.0; },
         {{"node", opt_.name}, {"id", std::to_string(id_)}, {"cluster", opt_.cluster_id}});
   gauge("castor_term", "Current Raft term.", [this] { return double(node_->term().value); });
+  gauge("castor_disk_below_reserve",
+        "1 while the data directory's disk has less free space than --disk-reserve-bytes: writes are refused.",
+        [this] { return disk_.low() ? 1.0 : 0.0; });
   for (raft::Role role :
        {raft::Role::kLeader, raft::Role::kFollower, raft::Role::kCandidate, raft::Role::kPreCandidate}) {
     std::string label = raft::role_name(role);

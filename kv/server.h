@@ -63,6 +63,9 @@ struct ServerOptions {
   uint64_t health_apply_lag_max = 1000;
   uint32_t frame_bytes_max = 4u << 20;
   uint64_t log_map_bytes_max = uint64_t{16} << 30;
+  // Free space the data directory's disk keeps: below it a leader refuses writes and a
+  // follower takes no more entries, until space is freed (kv/disk_space.h). 0: no reserve.
+  uint64_t disk_reserve_bytes = uint64_t{64} << 20;
   Limits limits;
   SessionOptions sessions;
   // Test-only unsafe switches, so the chaos harness can show it catches what they break:

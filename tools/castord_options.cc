@@ -109,6 +109,8 @@ Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
     return parse_number(key, v, s.frame_bytes_max);
   } else if (key == "log-map-bytes-max") {
     return parse_number(key, v, s.log_map_bytes_max);
+  } else if (key == "disk-reserve-bytes") {
+    return parse_number(key, v, s.disk_reserve_bytes);
   } else if (key == "value-bytes-max") {
     return parse_number(key, v, s.limits.value_bytes_max);
   } else if (key == "txn-ops-max") {
@@ -164,6 +166,8 @@ usage: castord --name NAME --data-dir DIR --listen-client HOST:PORT --listen-pee
   --request-bytes-max N       largest request (default 1572864)
   --frame-bytes-max N         largest frame on any connection (default 4194304)
   --log-map-bytes-max N       the Raft log's LMDB map may grow to N bytes (default 16 GiB)
+  --disk-reserve-bytes N      below N bytes free on the data directory's disk, refuse writes
+                              and take no entries until space is freed (default 67108864; 0: off)
   --session-timeout-ms N      client sessions expire after N ms idle (default 3600000)
   --slow-fsync-ms N           log and count Raft log writes slower than N ms (default 100)
   --health-apply-lag-max N    /health fails when applied trails commit by N entries (default 1000)

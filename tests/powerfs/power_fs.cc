@@ -5,6 +5,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -229,7 +230,14 @@ int PowerFs::fsyncdir(const std::string& path) {
 
 int PowerFs::statfs(struct statvfs* st) {
   if (dead_) return kOff;
-  return ::statvfs(backing_.c_str(), st) == 0 ? 0 : -errno;
+  if (::statvfs(backing_.c_str(), st) != 0) return -errno;
+  if (space_left_ && st->f_frsize > 0) {
+    // After `disk-full N` the disk shows only what is left of N free, as a full disk would.
+    const fsblkcnt_t left = static_cast<fsblkcnt_t>(*space_left_ / st->f_frsize);
+    st->f_bfree = std::min(st->f_bfree, left);
+    st->f_bavail = std::min(st->f_bavail, left);
+  }
+  return 0;
 }
 
 int PowerFs::chmod(const std::string& path, mode_t mode) {

@@ -14,7 +14,8 @@
 //   power-cut      drop every unsynced byte and name; answer nothing but EIO after it
 //   torn-cut       the same, but the last unsynced write keeps a random prefix of whole
 //                  512-byte sectors (the disk was writing it)
-//   disk-full N    writes fail with ENOSPC once N more bytes have been written; disk-ok ends it
+//   disk-full N    writes fail with ENOSPC once N more bytes have been written, and statfs shows
+//                  only what is left of N free; disk-ok ends it
 //   fsync-error    the next fsync of a file fails with EIO and drops its unsynced bytes, as
 //                  Linux does (a retried fsync then succeeds with the data gone)
 //   slow MS        every fsync takes MS milliseconds more (0 ends it)

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -161,6 +162,20 @@ TEST_F(PowerFsTest, DiskFullRefusesWritesPastTheLimitUntilDiskOk) {
   write(fh, "abc", 8);
   EXPECT_EQ(read_all(fh), "12345678abc");
   EXPECT_NE(fs_->status().find("disk-full=1"), std::string::npos) << fs_->status();
+}
+
+TEST_F(PowerFsTest, DiskFullShowsOnlyWhatIsLeftAsFree) {
+  struct statvfs before {};
+  ASSERT_EQ(fs_->statfs(&before), 0);
+  ASSERT_GT(uint64_t{before.f_bavail} * before.f_frsize, uint64_t{1} << 20) << "the test needs 1 MiB free";
+  ASSERT_EQ(fs_->control("disk-full 65536"), 0);
+  struct statvfs full {};
+  ASSERT_EQ(fs_->statfs(&full), 0);
+  EXPECT_EQ(uint64_t{full.f_bavail} * full.f_frsize, 65536u - 65536u % full.f_frsize);
+  ASSERT_EQ(fs_->control("disk-ok"), 0);
+  struct statvfs after {};
+  ASSERT_EQ(fs_->statfs(&after), 0);
+  EXPECT_GT(uint64_t{after.f_bavail} * after.f_frsize, uint64_t{1} << 20);
 }
 
 TEST_F(PowerFsTest, AFailedFsyncDropsTheUnsyncedBytesAsLinuxDoes) {
