@@ -388,8 +388,18 @@ Status LmdbLog::corruption(const std::string& what) const {
 }
 
 Status LmdbLog::lmdb_error(const char* op, int rc) const {
-  return Status(Code::kInternal, std::string("LMDB ") + op + " on the Raft log in " +
-                                     options_.data_dir.string() + " failed: " + mdb_strerror(rc));
+  std::string advice;
+  if (rc == EIO) {
+    // Never retried: after a failed fsync the kernel may already have dropped the dirty pages,
+    // so a retry that succeeds could still acknowledge data that is gone.
+    advice = " (the disk failed a write or fsync; the node stops rather than retry, as what it "
+             "covered may be lost: check the disk and the kernel log, then restart the node; "
+             "docs/RUNBOOK.md)";
+  } else if (rc == ENOSPC) {
+    advice = " (the disk is full: free space on it, then restart the node; docs/RUNBOOK.md)";
+  }
+  return Status(Code::kInternal, std::string("LMDB ") + op + " on the Raft log in " + options_.data_dir.string() +
+                                     " failed: " + mdb_strerror(rc) + advice);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ def test_a_failed_fsync_stops_the_node_and_the_cluster_loses_no_acknowledged_wri
     log = cluster.log(victim)
     assert cluster.procs[victim].returncode != 0
     assert "critical" in log and "Input/output error" in log, log[-2000:]
+    assert "stops rather than retry" in log, log[-2000:]
     # The others elect a leader and go on taking writes.
     before = len(acked)
     wait_until("the cluster takes writes without the stopped node", lambda: len(acked) >= before + 20, timeout=15)
