@@ -305,8 +305,10 @@ Simulation::Simulation(const Options& options) : opt_(options), rng_(options.see
 
 Simulation::~Simulation() = default;
 
-// The faults every focused weather turns off, so that the story it sets up is not cut short.
-void Simulation::calm() {
+// The faults every calm focused weather (`name`) turns off, so that the story it sets up is
+// not cut short.
+void Simulation::calm(const char* name) {
+  trace(std::string("weather: ") + name);
   f_.drop = f_.duplicate = f_.slow = f_.crash = f_.crash_mid_ready = f_.crash_leader_on_commit = 0;
   f_.crash_on_vote = f_.crash_on_append = f_.crash_new_leader = f_.crash_on_read = f_.pause = f_.partition = 0;
 }
@@ -315,8 +317,7 @@ void Simulation::calm() {
 // another, so that logs differ in their tails; then a leader that commits old entries dies at
 // once. Leadership moves on now and then, as a stable leader would end the story.
 void Simulation::focus_on_split_tails() {
-  calm();
-  trace("weather: split tails");
+  calm("split tails");
   f_.leader_in_minority = uniform(0.5, 1);
   f_.minority_max_units = kUnitsPerTick * (20 + rng_() % 60);  // in all, three to eight election timeouts
   f_.crash_leader_on_old_commit = 1;
@@ -332,8 +333,7 @@ void Simulation::focus_on_split_tails() {
 // Thesis 6.4: a leader paused while others elect and commit, that asks a read as it resumes
 // while answers to its old heartbeats arrive late.
 void Simulation::focus_on_stale_reads() {
-  calm();
-  trace("weather: stale reads");
+  calm("stale reads");
   f_.pause = uniform(0.001, 0.004);
   f_.slow = uniform(0.05, 0.3);
   f_.read = uniform(0.1, 0.4);
@@ -342,8 +342,7 @@ void Simulation::focus_on_stale_reads() {
 // Thesis 6.4: reads asked right before a crash, whose answers arrive late, after the node that
 // asked restarted and asked again.
 void Simulation::focus_on_reads_across_restarts() {
-  calm();
-  trace("weather: reads across restarts");
+  calm("reads across restarts");
   f_.slow = uniform(0.1, 0.3);
   f_.hold = uniform(0.5, 1);
   f_.read = uniform(0.1, 0.4);

@@ -174,7 +174,7 @@ class Simulation {
   bool blocked(uint64_t from, uint64_t to) const;
   void cut_off_minority(int leader);
   double uniform(double lo, double hi);
-  void calm();
+  void calm(const char* name);
   void focus_on_split_tails();
   void focus_on_stale_reads();
   void focus_on_reads_across_restarts();
