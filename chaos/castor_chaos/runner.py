@@ -324,7 +324,7 @@ CI_SUITE = (
 )
 LONG_SECONDS = 300
 LONG_NEMESES = (["all"], ["partition"], ["kill", "failpoint"], ["pause", "lost-replies"],
-                ["snapshot", "partition"])
+                ["snapshot", "partition"], ["power", "partition"])
 
 
 def ci_specs(seed: int) -> list[RunSpec]:
