@@ -24,10 +24,10 @@ the switch's doing, not the harness's).
                       The same bug under kill-all passes: a kill -9 keeps the page cache, which
                       is why the power nemesis exists.
 
-The first two and the fourth are deterministic by construction (a power cut drops every
-unsynced byte, and the log is never synced after its creation): the isolation lasts seconds while new keys are
+The first two are deterministic by construction: the isolation lasts seconds while new keys are
 written many times a second, and every lost-replies fault waits until a write has committed
-with its reply dropped. The third depends on batching, which load makes likely, not certain
+with its reply dropped. So is the fourth: a power cut drops every unsynced byte, and the log
+is never synced after its creation. The third depends on batching, which load makes likely, not certain
 (docs/CHAOS.md gives the measured catch rate). Needs root and a built castord; otherwise
 skipped with the reason (failed with CASTOR_REQUIRE_CHAOS=1). A castord without a switch fails
 its test: it is out of date.

@@ -6,8 +6,8 @@ on (runner.judge, tested in test_verdict.py): at least 100 acknowledged writes, 
 every key, and at least one fault of each family it names that did what it is for (so the
 promotion run forced an InstallSnapshot and saw it installed). Seeds are fresh on every run (CI
 keeps finding new schedules); set CHAOS_SEED to repeat a suite. Needs root and a built castord;
-otherwise skipped with the reason (failed with CASTOR_REQUIRE_CHAOS=1). About four minutes in
-all (runs are sequential: one cluster at a time).
+otherwise skipped with the reason (failed with CASTOR_REQUIRE_CHAOS=1). About three and a half
+minutes in all (runs are sequential: one cluster at a time).
 """
 
 import os

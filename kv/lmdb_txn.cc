@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "raft/storage/disk_error.h"
+
 namespace castor::kv {
 namespace {
 
@@ -12,7 +14,7 @@ std::string_view to_view(const MDB_val& v) { return {static_cast<const char*>(v.
 
 Status lmdb_status(int rc, const char* what) {
   if (rc == MDB_SUCCESS) return Status::ok();
-  std::string message = std::string(what) + ": " + mdb_strerror(rc);
+  std::string message = std::string(what) + ": " + mdb_strerror(rc) + raft::disk_error_advice(rc);
   switch (rc) {
     case MDB_MAP_FULL:
       return Status(Code::kResourceExhausted, message);

@@ -92,7 +92,11 @@ class Cluster:
         return [self.endpoint(n) for n in self.nodes]
 
     def data_dir(self, node: str) -> Path:
-        return self.disks[node].mnt if self.disks else self.folder / node
+        if not self.disks:
+            return self.folder / node
+        if self.disks[node].mnt is None:
+            raise RuntimeError(f"{node}'s disk is not mounted: it cannot start")
+        return self.disks[node].mnt
 
     def unmount_disks(self) -> None:
         """Unmounts every disk; call once no node runs (a busy mount is detached lazily)."""
@@ -110,10 +114,14 @@ class Cluster:
         self.processes[node].kill()
         return {name: disk.fired(name) for name in ("power-cut", "lost-files", "lost-names", "torn")}
 
-    def power_on(self, node: str) -> None:
-        """Mounts the node's disk again over what survived, and starts the node on it."""
+    def power_on(self, node: str) -> int:
+        """Mounts the node's disk again over what survived, and starts the node on it. Returns
+        the size its log had then, so that only what this start wrote is read for its fate."""
         self.disks[node].power_on()
+        log = self.processes[node].log_path
+        offset = log.stat().st_size if log is not None and log.exists() else 0
         self.start(node)
+        return offset
 
     def argv(self, node: str, failpoint: str | None = None) -> list[str]:
         """The node's command line; with ``failpoint``, it SIGKILLs itself on reaching it.

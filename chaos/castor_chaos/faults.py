@@ -358,22 +358,33 @@ class FaultRunner:
 
     def _begin_power_cut(self, active: Active) -> None:
         torn = self.rng.random() < 0.5
-        active.notes["dropped"] = {node: self.cluster.power_cut(node, torn)
-                                   for node in active.targets}
         active.description = f"{active.fault.kind} {','.join(active.targets)}" + (
             " (torn)" if torn else "")
+        dropped = active.notes["dropped"] = {}
+        try:
+            for node in active.targets:
+                dropped[node] = self.cluster.power_cut(node, torn)
+        except BaseException:
+            for node in dropped:  # run_plan ends only faults that began: undo this one here
+                self.cluster.power_on(node)
+            raise
 
     def _end_power_cut(self, active: Active) -> None:
         """Powers every target on again. Achieved when every disk took the cut; passed when
         every node serves again on what its disk kept: one that cannot start (its log lost
         what it had acknowledged, say) broke the promise the fsync was for."""
-        for node in active.targets:
-            self.cluster.power_on(node)
+        started = {}  # node -> the size of its log when it started, or why it did not
+        for node in active.targets:  # every one, even when one fails
+            try:
+                started[node] = self.cluster.power_on(node)
+            except Exception as e:  # noqa: BLE001  (reported below as the node's fate)
+                started[node] = f"its disk did not mount: {e}"
         dropped = active.notes["dropped"]
         cut = all(d["power-cut"] == 1 for d in dropped.values())
         files = sum(d["lost-files"] for d in dropped.values())
         names = sum(d["lost-names"] for d in dropped.values())
-        down = {node: self._why_down(node) for node in active.targets}
+        down = {node: s if isinstance(s, str) else self._why_down(node, s)
+                for node, s in started.items()}
         down = {node: why for node, why in down.items() if why is not None}
         detail = (f"unsynced data of {files} files and {names} directory entries dropped"
                   if cut else f"a disk did not take the cut: {dropped}")
@@ -382,16 +393,19 @@ class FaultRunner:
                 f"{node}: {why}" for node, why in down.items())
         self.outcome(active, cut, not down, detail, dropped=dropped)
 
-    def _why_down(self, node: str) -> str | None:
+    def _why_down(self, node: str, log_offset: int) -> str | None:
         """None once ``node`` answers a status request (within POWER_ON_WAIT_S); else why not:
-        its last critical log line if it exited."""
+        the last critical line it logged (past ``log_offset``, where this start began) if it
+        exited."""
         process = self.cluster.processes[node]
         if self._wait(POWER_ON_WAIT_S, lambda: not process.running()
                       or self.cluster.status(node) is not None) and process.running():
             return None
         if process.running():
             return f"no answer within {POWER_ON_WAIT_S:g} s"
-        lines = process.log_path.read_text(errors="replace").splitlines() if process.log_path else []
+        with open(process.log_path, "rb") as f:
+            f.seek(log_offset)
+            lines = f.read().decode(errors="replace").splitlines()
         critical = [line for line in lines if " critical " in line]
         return f"exited: {critical[-1] if critical else 'no critical line in its log'}"
 
@@ -400,7 +414,11 @@ class FaultRunner:
         self.nemesis.heal()
         self._client_filter([])
         self.nemesis.resume([n for n in self.cluster.nodes if self.cluster.processes[n].running()])
-        self.nemesis.restart(list(self.cluster.nodes))
+        # Through the cluster, which knows each node's data directory now (a powered node's
+        # disk may have moved to a new mount point, or failed to mount: then it raises).
+        for node in self.cluster.nodes:
+            if not self.cluster.processes[node].running():
+                self.cluster.start(node)
 
 
 def run_plan(runner: FaultRunner, schedule: Schedule, stop: threading.Event,

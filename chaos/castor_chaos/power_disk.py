@@ -40,18 +40,24 @@ class PowerDisk:
         # A fresh mount point each time: the fusermount3 helper of the last mount
         # (auto_unmount) unmounts its mount point when that daemon has gone, which could take
         # down a new mount made at the same place.
+        # `mnt` names a mount point only once it is mounted: a node started on the bare directory
+        # would begin afresh under its old identity.
         self.mounts += 1
-        self.mnt = self.root / f"mnt.{self.mounts}"
-        self.mnt.mkdir()
-        self.proc = subprocess.Popen([str(self.powerfs), "--seed", str(self.seed), str(self.disk),
-                                      str(self.mnt)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        point = self.root / f"mnt.{self.mounts}"
+        point.mkdir()
+        self.mnt, self.proc = point, subprocess.Popen(
+            [str(self.powerfs), "--seed", str(self.seed), str(self.disk), str(point)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + MOUNT_WAIT_S
-        while not mounted(self.mnt):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"castor-powerfs exited: {self.proc.stderr.read().decode()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"castor-powerfs did not mount within {MOUNT_WAIT_S:g} s")
+        while not mounted(point):
+            problem = (f"castor-powerfs exited: {self.proc.stderr.read().decode()}"
+                       if self.proc.poll() is not None else
+                       f"castor-powerfs did not mount within {MOUNT_WAIT_S:g} s"
+                       if time.monotonic() > deadline else None)
+            if problem is not None:
+                self.unmount()
+                self.mnt = None
+                raise RuntimeError(problem)
             time.sleep(0.02)
         return self
 
@@ -116,5 +122,7 @@ class SharedRoot:
 
     def unmount(self) -> None:
         if self.is_mounted:
-            subprocess.run(["umount", str(self.path)], check=False, capture_output=True)
+            if subprocess.run(["umount", str(self.path)], capture_output=True).returncode != 0:
+                # Busy (a disk below it was detached lazily): detach this one lazily too.
+                subprocess.run(["umount", "-l", str(self.path)], check=False, capture_output=True)
             self.is_mounted = False

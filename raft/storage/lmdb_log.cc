@@ -16,6 +16,7 @@
 
 #include "raft/assert.h"
 #include "raft/crc32c.h"
+#include "raft/storage/disk_error.h"
 #include "raft/storage/log_format.h"
 
 // How readers and the writer share the log (the threading rule in lmdb_log.h).
@@ -388,18 +389,8 @@ Status LmdbLog::corruption(const std::string& what) const {
 }
 
 Status LmdbLog::lmdb_error(const char* op, int rc) const {
-  std::string advice;
-  if (rc == EIO) {
-    // Never retried: after a failed fsync the kernel may already have dropped the dirty pages,
-    // so a retry that succeeds could still acknowledge data that is gone.
-    advice = " (the disk failed a write or fsync; the node stops rather than retry, as what it "
-             "covered may be lost: check the disk and the kernel log, then restart the node; "
-             "docs/RUNBOOK.md)";
-  } else if (rc == ENOSPC) {
-    advice = " (the disk is full: free space on it, then restart the node; docs/RUNBOOK.md)";
-  }
   return Status(Code::kInternal, std::string("LMDB ") + op + " on the Raft log in " + options_.data_dir.string() +
-                                     " failed: " + mdb_strerror(rc) + advice);
+                                     " failed: " + mdb_strerror(rc) + disk_error_advice(rc));
 }
 
 // ---------------------------------------------------------------------------------------------

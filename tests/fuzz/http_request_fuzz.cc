@@ -78,7 +78,15 @@ asio::awaitable<void> exchange(tcp::socket& sock, std::string request, std::stri
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Harness* h = new Harness();  // for the whole run: never destroyed
   tcp::socket sock(h->io);
-  sock.connect(tcp::endpoint(asio::ip::make_address(h->endpoint.host), h->endpoint.port));
+  // libFuzzer's SIGALRM (its -timeout check, once a second) can interrupt the connect: try
+  // again then, as any caller of a blocking connect must. Any other failure is the harness's.
+  const tcp::endpoint server(asio::ip::make_address(h->endpoint.host), h->endpoint.port);
+  boost::system::error_code ec;
+  do {
+    if (sock.is_open()) sock.close();
+    sock.connect(server, ec);
+  } while (ec == asio::error::interrupted);
+  if (ec) abort();
   std::string response;
   bool done = false;
   asio::co_spawn(h->io,

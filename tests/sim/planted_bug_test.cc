@@ -3,10 +3,11 @@
 // and at 5 nodes, at least a minimum share of the seeds break the very property the bug breaks
 // (the invariant's name, Outcome::property), not merely some property.
 //
-// The minimum rates sit below the rates measured over 2,000 seeds (docs/DESIGN.md, "The
-// simulator"), so that a change to the simulator that shifts which seeds trip does not fail a
-// test, while one that stops the simulator reaching a bug does. `castor-sim --rates` prints
-// the rates.
+// Every rare bug must be caught in at least 5% of the seeds, the share at which CI's 500 seeds
+// per size catch it with probability above 99.9% (docs/PERFORMANCE.md); the common ones have
+// minimums well below their measured rates, so that a change to the simulator that shifts
+// which seeds trip does not fail a test, while one that stops it reaching a bug does.
+// `castor-sim --rates` prints the rates over any range of seeds.
 #include <gtest/gtest.h>
 
 #include <initializer_list>
@@ -90,7 +91,7 @@ TEST(PlantedBug, Section5_4_2_CommittingOldTermEntriesByCountingIsCaught) {
 
 // Paper 5.2: a vote granted before it is durable is forgotten by a crash, and given again.
 TEST(PlantedBug, Section5_2_GrantingAVoteBeforePersistingItIsCaught) {
-  expect_caught("vote-before-persist", 4.0);
+  expect_caught("vote-before-persist", 5.0);
 }
 
 // Thesis 6.4: a read is released only after a heartbeat round confirms the leader.
@@ -101,7 +102,7 @@ TEST(PlantedBug, Thesis6_4_ReleasingAReadWithoutAHeartbeatRoundIsCaught) {
 // Thesis 6.4: only replies to a round's own heartbeat, sent after its reads arrived, confirm
 // it; an older reply may come from before the leader was deposed (a paused leader resuming).
 TEST(PlantedBug, Thesis6_4_AReplyToAnEarlierHeartbeatConfirmingAReadIsCaught) {
-  expect_caught("any-reply-confirms-read", 3.0);
+  expect_caught("any-reply-confirms-read", 5.0);
 }
 
 // Paper 5.3: a follower deletes a conflicting entry and all that follow it.
@@ -112,7 +113,7 @@ TEST(PlantedBug, Section5_3_KeepingAConflictingSuffixIsCaught) {
 // The host's bug castord had (raft/read_context.h): each run names its reads 1, 2, ..., so a
 // leader's answer meant for the previous run releases a read of this one too early.
 TEST(PlantedBug, Thesis6_4_AReadAnswerMeantForAnEarlierRunIsCaught) {
-  expect_caught("reuse-read-contexts", 4.0);
+  expect_caught("reuse-read-contexts", 5.0);
 }
 
 // The Ready loop castord runs (raft/ready_loop.h), with a bug planted in it. Paper 5.3 / thesis

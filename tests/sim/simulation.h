@@ -7,9 +7,9 @@
 // held back until they can be delivered. Nodes
 // crash (at random, and on purpose at the moments bugs hide: right after granting a vote,
 // appending, winning an election, or committing entries of earlier terms) and pause (as under
-// SIGSTOP, resuming with a stale view); new leaders land on the minority side of cuts. Half
-// the seeds draw a general weather, the other half focus on the story one rare bug needs
-// (focus_on_*).
+// SIGSTOP, resuming with a stale view); new leaders land on the minority side of cuts. A
+// quarter of the seeds draw a general weather, a quarter the same with one kind of crash made
+// frequent, and half a calm weather focused on the story one rare bug needs (focus_on_*).
 // A virtual clock drives ticks. Clients propose writes and ask for linearizable reads; hosts
 // take snapshots and compact. Invariants are checked after every step.
 //
@@ -174,6 +174,8 @@ class Simulation {
   bool blocked(uint64_t from, uint64_t to) const;
   void cut_off_minority(int leader);
   double uniform(double lo, double hi);
+  void draw_weather();
+  void no_faults();
   void calm(const char* name);
   void focus_on_split_tails();
   void focus_on_stale_reads();
