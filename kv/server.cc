@@ -195,6 +195,9 @@ class Server::Impl : private raft::ReadyHost {
   // reads go on, and writes resume once compaction freed the space. The eighth left covers
   // what is already proposed and in flight.
   bool log_nearly_full() const;
+  // Why the node's storage takes no new writes now ("" when it does): the log's map at 7/8 of
+  // its maximum, or the disk below its reserve (kv/disk_space.h). Reads go on either way.
+  std::string storage_full_reason() const;
   // A leader whose commit index has not moved for a while although entries wait: replication is
   // stuck (a follower refuses what it is sent, say), however healthy everything else looks.
   // watch_commit() runs every tick and notes when the commit index last moved.
@@ -386,13 +389,13 @@ void Server::Impl::on_tick() {
 
 void Server::Impl::on_peer_message(raft::pb::Message m) {
   if (stopping_) return;
-  // A message inconsistent in itself (raft/message_check.h) is refused by the core: a bug in
-  // one node must not stop the others.
   if (disk_.low() && (m.type() == raft::pb::MSG_APP || m.type() == raft::pb::MSG_SNAP)) {
     // Not refused as bad input: not taken until space is freed. The leader sends it again.
     disk_log_.warn("not taking entries or snapshots from n" + std::to_string(m.from()), disk_.message());
     return;
   }
+  // A message inconsistent in itself (raft/message_check.h) is refused by the core: a bug in
+  // one node must not stop the others.
   if (Status s = node_->step(m); !s.is_ok()) {
     ++refused_["invalid message"];
     refused_log_.warn("peer port: refused a " + raft::pb::MessageType_Name(m.type()) + " from n" +
@@ -697,11 +700,10 @@ void Server::Impl::enqueue_write(const pb::ClientRequest& req, Reply respond) {
   if (node_->role() != raft::Role::kLeader) {
     return reply(respond, error_response(req.request_id(), Code::kNotLeader, "not the leader"));
   }
-  if (log_nearly_full()) {
-    maybe_snapshot();
-    return reply(respond, error_response(req.request_id(), Code::kResourceExhausted, log_full_message()));
+  if (std::string why = storage_full_reason(); !why.empty()) {
+    if (log_nearly_full()) maybe_snapshot();  // compaction frees the log's map; nothing frees a disk
+    return reply(respond, error_response(req.request_id(), Code::kResourceExhausted, why));
   }
-  if (disk_.low()) return reply(respond, error_response(req.request_id(), Code::kResourceExhausted, disk_.message()));
   const Waiter waiter{req.request_id(), std::move(respond), Clock::now() + opt_.request_timeout};
   // An entry holds what fits one peer message (entry_bytes_max): a command that would push the
   // batch past it goes into the next entry.
@@ -943,8 +945,7 @@ std::string Server::Impl::unhealthy_reason() const {
            " by " + std::to_string(commit - applied_) + " entries (bound " +
            std::to_string(opt_.health_apply_lag_max) + ")";
   }
-  if (log_nearly_full()) return log_full_message();
-  if (disk_.low()) return disk_.message();
+  if (std::string why = storage_full_reason(); !why.empty()) return why;
   if (commit_stalled()) {
     const auto stalled_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - commit_moved_at_).count();
@@ -972,6 +973,11 @@ bool Server::Impl::commit_stalled() const {
 }
 
 bool Server::Impl::log_nearly_full() const { return log_->used_bytes() >= log_->map_bytes_max() / 8 * 7; }
+
+std::string Server::Impl::storage_full_reason() const {
+  if (log_nearly_full()) return log_full_message();
+  return disk_.low() ? disk_.message() : "";
+}
 
 std::string Server::Impl::log_full_message() const {
   return "the Raft log holds " + std::to_string(log_->used_bytes()) + " of its " +

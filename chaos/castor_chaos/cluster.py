@@ -107,8 +107,8 @@ class Cluster:
 
     def power_cut(self, node: str, torn: bool) -> dict:
         """The node's power goes: its disk drops what was not fsynced (keeping a torn prefix of
-        the last unsynced write when ``torn``) and the process dies in the same instant.
-        Returns what the cut dropped (power_disk's counters)."""
+        the last unsynced write when ``torn``), and right after the process is killed (a write
+        in between fails with EIO). Returns what the cut dropped (power_disk's counters)."""
         disk = self.disks[node]
         disk.cut(torn)
         self.processes[node].kill()

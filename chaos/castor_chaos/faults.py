@@ -18,8 +18,8 @@ lose the leader's replies to clients. Families, as named on the command line:
                 table must answer without applying the write again
   power         cut the power of one node, the leader, a majority, or all nodes: each node's
                 disk (a castor-powerfs mount, see power_disk) drops what was not fsynced, half
-                the time keeping a torn prefix of the last unsynced write, and the process dies
-                in the same instant; at the end the disk is mounted again over what survived and
+                the time keeping a torn prefix of the last unsynced write, and right after the
+                process is killed; at the end the disk is mounted again over what survived and
                 the node restarts on it. Only a powered cluster (Cluster(powered=True)) has it.
 
 The plan (which fault, when, on which named node) is a pure function of the seed; "the

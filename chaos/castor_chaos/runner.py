@@ -313,8 +313,8 @@ def _drive(spec: RunSpec, cluster: Cluster, state: dict, log: Callable[[str], No
 # Suites
 
 # The CI suite: every workload, every fault family at least once across the five runs, about
-# three and a half minutes of wall time on two cores (each run adds ~10 s of start, final reads, checking
-# and plotting to its seconds).
+# three and a half minutes of wall time on two cores (each run adds ~10 s of start, final
+# reads, checking and plotting to its seconds).
 CI_SUITE = (
     ("register", ["partition", "pause", "lost-replies"], 40),
     ("set", ["kill", "failpoint", "partition"], 35),
