@@ -11,7 +11,7 @@
 #include <string>
 
 #include "net/endpoint.h"
-#include "raft/status.h"
+#include "raft/base/status.h"
 
 namespace castor::net {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "raft/status.h"
+#include "raft/base/status.h"
 
 namespace castor::net {
 

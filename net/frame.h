@@ -1,4 +1,4 @@
-// Frames: how every Castor connection cuts its byte stream into messages (DESIGN.md section 6).
+// Frames: how every Castor connection cuts its byte stream into messages (docs/DESIGN.md, "The wire").
 //
 //   u32 length (big-endian; counts the kind byte and the payload) | u8 kind | payload
 //
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "raft/status.h"
+#include "raft/base/status.h"
 
 namespace castor::net {
 

@@ -1,12 +1,12 @@
 // The Hello handshake: the first frame on every connection names the protocol, the cluster
 // and the sender, so that a stray client, a node of another cluster or a different protocol
-// is turned away before it can say anything else (DESIGN.md section 6).
+// is turned away before it can say anything else (docs/DESIGN.md, "The wire").
 #pragma once
 
 #include <string>
 
 #include "net/net.pb.h"
-#include "raft/status.h"
+#include "raft/base/status.h"
 
 namespace castor::net {
 

@@ -18,8 +18,8 @@
 
 #include "net/accept_error.h"
 #include "net/acceptor.h"
-#include "net/json.h"
-#include "raft/assert.h"
+#include "raft/base/json.h"
+#include "raft/base/assert.h"
 
 namespace castor::net {
 
@@ -123,7 +123,7 @@ bool parse_target(std::string_view target, HttpRequest& req, std::string& why) {
 Code code_of_refusal(int status) {
   switch (status) {
     case 400:
-    case 501:  // raft/status.h has no "unimplemented": the request asked for what is not served
+    case 501:  // raft/base/status.h has no "unimplemented": the request asked for what is not served
       return Code::kInvalidArgument;
     case 408:
       return Code::kUnavailable;

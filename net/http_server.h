@@ -6,7 +6,7 @@
 // handler answers in, and each connection has at most `in_flight_max` unanswered requests
 // (beyond that it stops reading: backpressure). Input the server cannot accept is answered by
 // the server itself with a JSON error body {"code":"...","message":"..."} (codes of
-// raft/status.h) and closes that connection only:
+// raft/base/status.h) and closes that connection only:
 //   malformed HTTP (Beast's parser; versions other than 1.0 and 1.1 included) or a bad request
 //   target -> 400, header over header_bytes_max -> 431,
 //   body over body_bytes_max -> 413, a request that stalls mid-way past read_timeout -> 408,

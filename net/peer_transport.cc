@@ -13,7 +13,7 @@
 #include "net/accept_error.h"
 #include "net/acceptor.h"
 #include "net/hello.h"
-#include "raft/assert.h"
+#include "raft/base/assert.h"
 
 namespace castor::net {
 

@@ -4,7 +4,7 @@
 // Contract: the log holds a snapshot prefix (everything up to snapshot_meta().index, compacted)
 // followed by entries in [first_index(), last_index()]. An empty log after a snapshot at s has
 // first_index() == s + 1 and last_index() == s. A storage failure (I/O, corruption) is not
-// reported here: the implementation stops the node (DESIGN.md section 7, convention 5).
+// reported here: the implementation stops the node (docs/STYLE.md, "Fail-stop").
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 #include "raft/memory_log.h"
 
-#include "raft/assert.h"
-#include "raft/crc32c.h"
+#include "raft/base/assert.h"
+#include "raft/base/crc32c.h"
 
 namespace castor::raft {
 

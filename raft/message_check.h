@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "raft/raft.pb.h"
-#include "raft/status.h"
+#include "raft/base/status.h"
 #include "raft/types.h"
 
 namespace castor::raft {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "raft/assert.h"
-#include "raft/crc32c.h"
+#include "raft/base/assert.h"
+#include "raft/base/crc32c.h"
 #include "raft/message_check.h"
 #include "raft/quorum.h"
 

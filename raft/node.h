@@ -20,7 +20,7 @@
 #include "raft/progress.h"
 #include "raft/read_index.h"
 #include "raft/ready.h"
-#include "raft/status.h"
+#include "raft/base/status.h"
 
 namespace castor::raft {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "raft/assert.h"
+#include "raft/base/assert.h"
 
 namespace castor::raft {
 

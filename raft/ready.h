@@ -1,5 +1,5 @@
 // Ready: everything the host must do after the core changed state. The host handles a Ready
-// in this order (DESIGN.md section 4), then calls Node::advance with it:
+// in this order (docs/DESIGN.md, "The Ready contract"), then calls Node::advance with it:
 //   1. send `early_messages` (leader appends/heartbeats: safe before the leader's own fsync,
 //      thesis 10.2.1);
 //   2. persist `snapshot` (install), then `hard_state` and `entries` (which may replace a

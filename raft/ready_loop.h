@@ -1,4 +1,4 @@
-// ReadyLoop: the host's side of the Ready contract (raft/ready.h, DESIGN.md section 4), written
+// ReadyLoop: the host's side of the Ready contract (raft/ready.h, docs/DESIGN.md, "The Ready contract"), written
 // once for castord (kv::Server) and the simulator (tests/sim), so that the simulator checks the
 // loop castord runs rather than a simpler one of its own.
 //
@@ -25,7 +25,7 @@
 #include "raft/node.h"
 #include "raft/raft.pb.h"
 #include "raft/ready.h"
-#include "raft/status.h"
+#include "raft/base/status.h"
 
 namespace castor::raft {
 

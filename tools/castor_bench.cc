@@ -32,7 +32,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "kv/client.h"
+#include "kv/client/client.h"
 
 namespace {
 
@@ -233,7 +233,7 @@ int main(int argc, char** argv) {
   co.name = "castor-bench";
   co.request_timeout = std::chrono::milliseconds(10000);
   // One client (session, connections) per 64 workers keeps every worker's write inside the
-  // client's session window (kv/client_options.h).
+  // client's session window (kv/client/client_options.h).
   const int per_client = 64;
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < (o.clients + per_client - 1) / per_client; ++i) clients.push_back(std::make_unique<Client>(io, co));

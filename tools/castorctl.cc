@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "kv/blocking_client.h"
-#include "net/json.h"
+#include "kv/client/blocking_client.h"
+#include "raft/base/json.h"
 #include "tools/json_writer.h"
 #include "tools/txn_text.h"
 
@@ -249,7 +249,7 @@ void line(std::string_view bytes) {
 
 // For tables: printable ASCII and valid UTF-8 as they are, other bytes as C escapes.
 std::string printable(std::string_view bytes) {
-  if (net::is_valid_utf8(bytes)) {
+  if (castor::is_valid_utf8(bytes)) {
     std::string s;
     for (char c : bytes) {
       if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {

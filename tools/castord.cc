@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "kv/server.h"
+#include "kv/server/server.h"
 #include "tools/castord_logging.h"
 #include "tools/castord_options.h"
 #include "tools/fd_limit.h"

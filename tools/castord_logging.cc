@@ -6,7 +6,7 @@
 
 #include <mutex>
 
-#include "net/json.h"
+#include "raft/base/json.h"
 #include "net/rate_limited_log.h"
 
 namespace castor::tools {
@@ -32,7 +32,7 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
     std::string out;
-    net::append_json_string(out, std::string_view(msg.payload.data(), msg.payload.size()));
+    castor::append_json_string(out, std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(out.data(), out.data() + out.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -61,7 +61,7 @@ void setup_logging(const std::string& node, const std::string& format, const std
   formatter->add_flag<TermFlag>('k', std::move(term));
   if (format == "json") {
     std::string quoted;
-    net::append_json_string(quoted, node);
+    castor::append_json_string(quoted, node);
     formatter->add_flag<JsonMessageFlag>('j');
     formatter->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e","level":"%l","node":)" + quoted +
                            R"(,"term":%k,"msg":%j})");

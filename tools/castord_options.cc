@@ -184,7 +184,7 @@ Test-only, for the chaos harness; they break Castor's guarantees on purpose:
                               revision, so batched writes share one
   --unsafe-skip-fsync         commit the Raft log without fsync: acknowledged writes live in
                               the page cache only (a kill -9 cannot tell; a power cut can)
-  CASTOR_FAILPOINTS=before-log-fsync=crash,...   crash at exact points (kv/failpoints.h)
+  CASTOR_FAILPOINTS=before-log-fsync=crash,...   crash at exact points (kv/server/failpoints.h)
 )";
 }
 

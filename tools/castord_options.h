@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "kv/server.h"
-#include "raft/status.h"
+#include "kv/server/server.h"
+#include "raft/base/status.h"
 
 namespace castor::tools {
 

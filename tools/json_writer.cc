@@ -1,7 +1,7 @@
 #include "tools/json_writer.h"
 
-#include "net/base64.h"
-#include "net/json.h"
+#include "raft/base/base64.h"
+#include "raft/base/json.h"
 
 namespace castor::tools {
 
@@ -43,7 +43,7 @@ JsonWriter& JsonWriter::end_array() {
 
 JsonWriter& JsonWriter::key(std::string_view name) {
   separate();
-  net::append_json_string(out_, name);
+  castor::append_json_string(out_, name);
   out_ += ':';
   after_key_ = true;
   return *this;
@@ -51,7 +51,7 @@ JsonWriter& JsonWriter::key(std::string_view name) {
 
 JsonWriter& JsonWriter::string(std::string_view text) {
   separate();
-  net::append_json_string(out_, text);
+  castor::append_json_string(out_, text);
   return *this;
 }
 
@@ -68,8 +68,8 @@ JsonWriter& JsonWriter::boolean(bool b) {
 }
 
 JsonWriter& JsonWriter::bytes_field(std::string_view name, std::string_view bytes) {
-  if (net::is_valid_utf8(bytes)) return key(name).string(bytes);
-  return key(std::string(name) + "_base64").string(net::base64_encode(bytes));
+  if (castor::is_valid_utf8(bytes)) return key(name).string(bytes);
+  return key(std::string(name) + "_base64").string(castor::base64_encode(bytes));
 }
 
 }  // namespace castor::tools

@@ -31,7 +31,7 @@ class JsonWriter {
   JsonWriter& number(uint64_t n);
   JsonWriter& boolean(bool b);
   // key(name) then the bytes when they are valid UTF-8, else key(name + "_base64") then their
-  // base64 (net/base64.h), so binary keys and values survive JSON.
+  // base64 (raft/base/base64.h), so binary keys and values survive JSON.
   JsonWriter& bytes_field(std::string_view name, std::string_view bytes);
 
   const std::string& str() const { return out_; }

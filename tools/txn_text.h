@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "kv/kv.pb.h"
-#include "raft/status.h"
+#include "raft/base/status.h"
 
 namespace castor::tools {
 

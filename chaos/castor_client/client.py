@@ -1,5 +1,5 @@
 """Client: leader discovery, a registered session, retries with the same seq, and three
-honest outcomes (DESIGN.md section 1):
+honest outcomes (docs/PROMISES.md):
 
   OK       it happened (the response says how);
   FAILED   it certainly did not happen: every attempt was refused before it could apply;

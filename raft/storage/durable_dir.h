@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "raft/status.h"
+#include "raft/base/status.h"
 
 namespace castor::raft {
 

@@ -14,8 +14,8 @@
 #include <system_error>
 #include <utility>
 
-#include "raft/assert.h"
-#include "raft/crc32c.h"
+#include "raft/base/assert.h"
+#include "raft/base/crc32c.h"
 #include "raft/storage/disk_error.h"
 #include "raft/storage/log_format.h"
 
@@ -83,7 +83,7 @@ class Cursor {
 };
 
 // A read found the log damaged or LMDB failing. LogReader cannot report it, and a node must not
-// go on from a log it cannot read (DESIGN.md section 7, convention 5).
+// go on from a log it cannot read (docs/STYLE.md, "Fail-stop").
 [[noreturn]] void stop_node(const std::string& why) {
   std::fprintf(stderr, "castor: stopping this node, its Raft log cannot be read: %s\n", why.c_str());
   std::abort();

@@ -21,7 +21,7 @@
 //
 // Does NOT decide anything about Raft (what to append, when to compact): the host does, from
 // raft::Ready. Does not retry or hide a failed write: every non-OK Status other than
-// kResourceExhausted means the node must stop (DESIGN.md section 7, convention 5), because
+// kResourceExhausted means the node must stop (docs/STYLE.md, "Fail-stop"), because
 // after a failed fsync what reached the disk is unknown. A read that finds corruption or an
 // LMDB failure cannot return a Status (LogReader), so it stops the process with a message.
 //
@@ -44,7 +44,7 @@
 #include <vector>
 
 #include "raft/log_reader.h"
-#include "raft/status.h"
+#include "raft/base/status.h"
 #include "raft/storage/snapshot_files.h"
 #include "raft/storage/unique_fd.h"
 

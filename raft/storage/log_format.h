@@ -12,7 +12,7 @@
 //   <data_dir>/log/castor.lock  flock()ed while open: one process per data directory
 //   <data_dir>/snapshot/       the snapshot data file, if the data is not empty (SnapshotFiles)
 //
-// record(body) = the CRC-32C (raft/crc32c.h) of key | body as u32 big-endian, then body. The
+// record(body) = the CRC-32C (raft/base/crc32c.h) of key | body as u32 big-endian, then body. The
 // checksum covers the key so that a value stored under the wrong key fails it too. The entry's
 // term sits outside the protobuf so that open can index terms without parsing every entry.
 #pragma once
@@ -22,7 +22,7 @@
 #include <string>
 #include <string_view>
 
-#include "raft/crc32c.h"
+#include "raft/base/crc32c.h"
 #include "raft/types.h"
 
 namespace castor::raft::log_format {

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <system_error>
 
-#include "raft/crc32c.h"
+#include "raft/base/crc32c.h"
 
 namespace castor::raft {
 namespace {

@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "raft/status.h"
+#include "raft/base/status.h"
 #include "raft/storage/durable_dir.h"
 #include "raft/storage/unique_fd.h"
 

@@ -69,7 +69,7 @@
 #include <thread>
 #include <vector>
 
-#include "kv/state_machine.h"
+#include "kv/machine/state_machine.h"
 #include "raft/storage/lmdb_log.h"
 #include "tests/crash/crash_node.h"
 #include "tests/crash/power_mount.h"

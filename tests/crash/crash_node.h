@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <memory>
 
-#include "kv/recovery.h"
-#include "kv/state_machine.h"
-#include "raft/status.h"
+#include "kv/server/recovery.h"
+#include "kv/machine/state_machine.h"
+#include "raft/base/status.h"
 #include "raft/storage/lmdb_log.h"
 
 namespace castor::crash {

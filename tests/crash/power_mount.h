@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <string>
 
-#include "raft/status.h"
+#include "raft/base/status.h"
 
 namespace castor::crash {
 

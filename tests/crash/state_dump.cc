@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "kv/snapshot_reader.h"
+#include "kv/machine/snapshot_reader.h"
 
 namespace castor::crash {
 namespace {
@@ -12,7 +12,7 @@ namespace {
 // only keeps a damaged length from allocating much.
 constexpr uint64_t kRecordBytesMax = uint64_t{64} << 20;
 
-// The table ids of the state machine's snapshot format (SnapshotTable in kv/state_machine.cc;
+// The table ids of the state machine's snapshot format (SnapshotTable in kv/machine/state_machine.cc;
 // part of the format, never renumbered), for messages.
 std::string table_name(uint8_t table) {
   static const char* const kNames[] = {"?", "meta", "keys", "sessions", "session_lru", "responses"};

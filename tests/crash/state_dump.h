@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "kv/kv.pb.h"
-#include "kv/state_machine.h"
-#include "raft/status.h"
+#include "kv/machine/state_machine.h"
+#include "raft/base/status.h"
 
 namespace castor::crash {
 

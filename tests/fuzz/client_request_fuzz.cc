@@ -1,10 +1,10 @@
 // A client's request frame, as the node reads it: parsed, then validated against the default
-// limits before anything else looks at it (kv/limits.h). Checked: validate answers only OK,
+// limits before anything else looks at it (kv/machine/limits.h). Checked: validate answers only OK,
 // INVALID_ARGUMENT or TOO_LARGE, as it promises.
 #include <cstdlib>
 
 #include "kv/kv.pb.h"
-#include "kv/limits.h"
+#include "kv/machine/limits.h"
 
 using castor::Code;
 

@@ -19,7 +19,7 @@
 #include <memory>
 #include <string>
 
-#include "kv/http_api.h"
+#include "kv/server/http_api.h"
 #include "net/http_server.h"
 
 namespace asio = boost::asio;

@@ -1,11 +1,11 @@
-// The JSON parser of the HTTP API (net/json.h), which reads bodies from anyone who can reach
+// The JSON parser of the HTTP API (raft/base/json.h), which reads bodies from anyone who can reach
 // the port. Checked: what parses dumps to text that parses back to an equal value.
 #include <cstdlib>
 #include <string_view>
 
-#include "net/json.h"
+#include "raft/base/json.h"
 
-using castor::net::Json;
+using castor::Json;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -1,5 +1,5 @@
 """Apply depends on the log alone: nodes whose flags differ (a rolling config change is enough)
-still apply every entry alike (kv/limits.h, kv.proto Command)."""
+still apply every entry alike (kv/machine/limits.h, kv.proto Command)."""
 import time
 
 from castor_client import Client

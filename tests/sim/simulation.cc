@@ -7,7 +7,7 @@
 #include <set>
 #include <utility>
 
-#include "raft/assert.h"
+#include "raft/base/assert.h"
 #include "raft/read_context.h"
 
 namespace castor::sim {

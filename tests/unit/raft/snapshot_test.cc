@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "raft/crc32c.h"
+#include "raft/base/crc32c.h"
 #include "raft/memory_log.h"
 #include "raft/node.h"
 #include "tests/unit/raft/test_cluster.h"

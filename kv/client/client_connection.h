@@ -1,0 +1,99 @@
+// ClientConnection: a client's TCP connection to one node. It connects, exchanges Hellos
+// (learning the node's Raft id), then carries many requests at once (pipelining) and hands
+// each response to the call waiting for its request_id, in whatever order they arrive.
+//
+// What it does NOT do: choose nodes, retry, or read response codes (Client does all three);
+// reconnect (a closed connection stays closed, and Client opens a new one).
+// Threading: every method runs on the io_context's single thread. Its reader and writer
+// coroutines hold a shared_ptr to it, so it lives until both have ended; close() ends them.
+#pragma once
+
+// clang-format off: Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+// clang-format on
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kv/client/client_options.h"
+#include "kv/kv.pb.h"
+#include "net/endpoint.h"
+#include "net/framed_socket.h"
+#include "raft/base/status.h"
+
+namespace castor::kv {
+
+class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // What became of one request on this connection.
+  struct Reply {
+    // The response; or kUnavailable when the connection broke or `until` passed first, or
+    // kTooLarge when the request does not fit in a frame.
+    Result<pb::ClientResponse> response;
+    // Whether the request was handed to the socket, so that the node may have acted on it.
+    bool sent = false;
+  };
+
+  ClientConnection(boost::asio::io_context& io, net::Endpoint endpoint, const ClientOptions& options);
+  ~ClientConnection();
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  // Connects and exchanges Hellos by `deadline`, or waits for the attempt already under way.
+  // OK once the connection can carry requests; otherwise the reason, and the connection is
+  // closed for good.
+  boost::asio::awaitable<Status> ready(Clock::time_point deadline);
+  // Sends `request` (after ready() succeeded) and waits for its response until `until`. A
+  // response that arrives after `until` is dropped.
+  boost::asio::awaitable<Reply> call(const pb::ClientRequest& request, Clock::time_point until);
+
+  // Fails every waiting call with `why` and closes the socket.
+  void close(const Status& why);
+  bool is_closed() const { return state_ == State::kClosed; }
+  // The node's Raft id from its Hello; 0 until ready() succeeded.
+  uint64_t node_id() const { return node_id_; }
+  const net::Endpoint& endpoint() const { return endpoint_; }
+  // Requests sent and not yet answered.
+  size_t in_flight() const { return pending_.size(); }
+
+ private:
+  enum class State { kIdle, kConnecting, kReady, kClosed };
+  // One call waiting for its response: the reader stores it and cancels the timer.
+  struct Pending {
+    explicit Pending(boost::asio::io_context& io) : timer(io) {}
+    boost::asio::steady_timer timer;
+    std::optional<Result<pb::ClientResponse>> response;
+  };
+
+  boost::asio::awaitable<Status> connect(Clock::time_point deadline);
+  boost::asio::awaitable<void> read_loop(std::shared_ptr<ClientConnection> keep_alive);
+  boost::asio::awaitable<void> write_loop(std::shared_ptr<ClientConnection> keep_alive);
+  void wake_ready_waiters();
+
+  boost::asio::io_context& io_;
+  const net::Endpoint endpoint_;
+  const ClientOptions options_;
+  State state_ = State::kIdle;
+  Status closed_why_;
+  uint64_t node_id_ = 0;
+
+  boost::asio::ip::tcp::resolver resolver_;
+  boost::asio::ip::tcp::socket socket_;      // until the TCP connection is up...
+  std::optional<net::FramedSocket> framed_;  // ...then it moves in here
+  std::vector<boost::asio::steady_timer*> ready_waiters_;
+
+  std::string out_;  // encoded request frames the writer has not taken yet
+  boost::asio::steady_timer wake_writer_;
+  std::unordered_map<uint64_t, Pending*> pending_;  // by request_id
+};
+
+}  // namespace castor::kv

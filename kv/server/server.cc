@@ -1,0 +1,1232 @@
+#include "kv/server/server.h"
+
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>, so <utility> must
+// come first; the guard keeps clang-format's include sorting from moving it.
+// clang-format off
+#include <utility>
+// clang-format on
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "kv/machine/apply_queue.h"
+#include "kv/server/disk_space.h"
+#include "kv/machine/error_code.h"
+#include "kv/server/failpoints.h"
+#include "kv/server/http_api.h"
+#include "kv/server/recovery.h"
+#include "kv/server/server_metrics.h"
+#include "kv/machine/state_machine.h"
+#include "net/client_listener.h"
+#include "net/http_server.h"
+#include "net/peer_transport.h"
+#include "net/rate_limited_log.h"
+#include "raft/base/assert.h"
+#include "raft/node.h"
+#include "raft/read_context.h"
+#include "raft/ready_loop.h"
+#include "raft/storage/durable_dir.h"
+#include "raft/storage/lmdb_log.h"
+
+namespace castor::kv {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using Reply = std::function<void(pb::ClientResponse)>;
+
+namespace {
+
+// One thread running posted jobs in order: the log thread.
+class Worker {
+ public:
+  Worker() : guard_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  ~Worker() { join(); }
+  template <typename F>
+  void post(F f) {
+    asio::post(io_, std::move(f));
+  }
+  // Runs every job already posted, then ends the thread.
+  void join() {
+    if (!thread_.joinable()) return;
+    guard_.reset();
+    thread_.join();
+  }
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+uint64_t wall_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+pb::ClientResponse error_response(uint64_t request_id, Code code, const std::string& message) {
+  pb::ClientResponse r;
+  r.set_request_id(request_id);
+  r.set_code(to_error_code(code));
+  r.set_message(message);
+  return r;
+}
+
+// The largest Raft entry this node proposes: one request of the largest size with its
+// command envelope (timestamps, session fields). Smaller commands are batched into one entry
+// only up to this size, so every entry fits one message to the followers.
+uint64_t entry_bytes_max(const ServerOptions& o) { return o.limits.request_bytes_max + (4 << 10); }
+
+// What a peer frame carries besides its entries' data: the message envelope, entry headers,
+// and the Hello. Generous: a frame too small for the largest entry stops replication for good.
+constexpr uint64_t kPeerFrameOverheadBytes = 64 << 10;
+// What one append or snapshot message carries at most besides a single larger entry
+// (raft::Config's append_bytes_max and snapshot_chunk_bytes_max).
+constexpr uint64_t kMessageDataBytesMax = 1 << 20;
+
+// 64 random bits: a tag no earlier run of this node chose (with overwhelming probability).
+uint64_t random_u64() { return (uint64_t{std::random_device()()} << 32) | std::random_device()(); }
+
+// A follower whose last log write took less than this does the next on its io thread.
+constexpr auto kInlineFsyncMax = std::chrono::milliseconds(2);
+
+}  // namespace
+
+// The host of one node: implements raft::ReadyHost for the Ready loop (raft/ready_loop.h).
+class Server::Impl : private raft::ReadyHost {
+ public:
+  Impl(ServerOptions options, uint64_t id, std::unique_ptr<raft::LmdbLog> log,
+       std::unique_ptr<StateMachine> sm)
+      : opt_(std::move(options)),
+        id_(id),
+        log_(std::move(log)),
+        sm_(std::move(sm)),
+        tick_timer_(io_),
+        sessionless_seq_(random_u64() | 1),
+        read_contexts_(random_u64()) {
+    raft::Config cfg;
+    cfg.id = raft::NodeId(id_);
+    cfg.heartbeat_interval_ticks = 1;
+    cfg.election_timeout_ticks = std::max<uint32_t>(2, opt_.election_ms / opt_.heartbeat_ms);
+    cfg.random_seed = std::random_device()();
+    cfg.append_bytes_max = kMessageDataBytesMax;
+    cfg.snapshot_chunk_bytes_max = kMessageDataBytesMax;
+    cfg.entry_bytes_max = entry_bytes_max(opt_);
+    node_ = std::make_unique<raft::Node>(cfg, *log_);
+    raft::ReadyHost& host = *this;
+    loop_ = std::make_unique<raft::ReadyLoop>(*node_, host, log_->hard_state());
+    applied_ = sm_->applied_index().value;
+    last_snapshot_index_ = log_->snapshot_meta().index();
+    term_.store(log_->hard_state().term(), std::memory_order_relaxed);
+  }
+
+  Status run();
+  void stop() {
+    asio::post(io_, [this] { shutdown(); });
+  }
+  uint64_t term() const { return term_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Waiter {
+    uint64_t request_id;
+    Reply respond;
+    Clock::time_point deadline;
+  };
+  using WriteKey = std::pair<uint64_t, uint64_t>;  // (client_id, seq)
+  // What one proposed entry carries, to answer its writers if another leader's entry wins.
+  struct Proposed {
+    raft::Term term;
+    std::vector<WriteKey> writes;
+    std::vector<uint64_t> nonces;
+  };
+  struct ReadWaiter {
+    pb::ClientRequest request;
+    Reply respond;
+    Clock::time_point deadline;
+  };
+
+  // Events.
+  void on_tick();
+  void on_peer_message(raft::pb::Message m);
+  void on_client_request(const std::string& payload, net::ClientListener::Respond respond);
+  // Every request of both APIs, parsed: counted, timed and dispatched.
+  void handle(pb::ClientRequest req, Reply reply);
+  // The Ready loop (raft/ready_loop.h) and what it asks of this host.
+  void schedule_drive();
+  void drive();
+  void on_soft_state(const raft::SoftState& ss) override;
+  // Hands a Raft message to the transport (and to the corrupt-snapshot-chunk failpoint).
+  void send(const raft::pb::Message& m) override;
+  // Hands committed entries to the apply thread, after failing the writers whose proposals
+  // another leader's entries replaced.
+  void apply(std::vector<raft::pb::Entry> committed) override;
+  void persist(const raft::Ready& rd) override;
+  void install_snapshot(const raft::pb::Snapshot& snapshot) override;
+  void reads_released(std::vector<raft::ReadState> reads) override;
+  void fatal(const Status& s) override;
+  void turn_finished() override;
+  // The log write of persist(), on whichever thread runs it.
+  Status write_log(const raft::Ready& rd);
+  void apply_batch(const std::vector<raft::pb::Entry>& entries);
+  void commit_applied();
+  void on_answers(std::vector<AppliedCommand> answers);
+  void on_applied(const Status& s);
+  // Requests.
+  void enqueue_write(const pb::ClientRequest& req, Reply respond);
+  void flush_batch();
+  void start_read(pb::ClientRequest req, Reply respond);
+  void serve_read(const pb::ClientRequest& req, const Reply& respond);
+  void serve_ready_reads();
+  void start_transfer(const pb::ClientRequest& req, Reply respond);
+  pb::ClientResponse status_response(uint64_t request_id) const;
+  // The rule of GET /health and `castorctl check`: "" when healthy, else why not.
+  std::string unhealthy_reason() const;
+  // A log write that finds the map at its maximum stops the node (LmdbLog), so at 7/8 of it
+  // the node refuses new writes (RESOURCE_EXHAUSTED) and snapshots at once to compact the log;
+  // reads go on, and writes resume once compaction freed the space. The eighth left covers
+  // what is already proposed and in flight.
+  bool log_nearly_full() const;
+  // Why the node's storage takes no new writes now ("" when it does): the log's map at 7/8 of
+  // its maximum, or the disk below its reserve (kv/server/disk_space.h). Reads go on either way.
+  std::string storage_full_reason() const;
+  // A leader whose commit index has not moved for a while although entries wait: replication is
+  // stuck (a follower refuses what it is sent, say), however healthy everything else looks.
+  // watch_commit() runs every tick and notes when the commit index last moved.
+  void watch_commit();
+  bool commit_stalled() const;
+  bool entries_waiting() const;  // a leader with uncommitted entries
+  std::string log_full_message() const;
+  uint64_t log_file_bytes() const;
+  // What the leader knows of a peer's log; nullptr on other nodes.
+  const raft::Progress* leader_progress(uint64_t peer) const;
+  void reply(const Reply& respond, pb::ClientResponse r) const;
+  // Metrics.
+  void register_metrics();
+  std::string render_metrics();
+  void observe_fsync(Clock::duration took);
+  void observe_apply(Clock::duration took);
+  void fail_waiters_past_deadline();
+  void forget_lost_proposals(const std::vector<raft::pb::Entry>& committed);
+  // Snapshots and compaction.
+  void maybe_snapshot();
+  void maybe_compact();
+  void shutdown();
+
+  ServerOptions opt_;
+  const uint64_t id_;
+  std::unique_ptr<raft::LmdbLog> log_;
+  std::unique_ptr<StateMachine> sm_;
+  std::unique_ptr<raft::Node> node_;
+
+  asio::io_context io_;
+  asio::steady_timer tick_timer_;
+  std::unique_ptr<net::PeerTransport> transport_;
+  std::unique_ptr<net::ClientListener> clients_;
+  std::unique_ptr<net::HttpServer> http_;
+  HttpApiHooks http_hooks_;
+  net::Endpoint http_bound_;
+  ServerMetrics metrics_;
+  DiskSpace disk_{opt_.data_dir, opt_.disk_reserve_bytes};
+  net::RateLimitedLog slow_fsync_log_;  // whichever thread writes the log (one at a time)
+  // Peer input the core refused, by reason, for castor_rejected_total, and its log (io thread).
+  std::map<std::string, uint64_t> refused_;
+  net::RateLimitedLog refused_log_;
+  net::RateLimitedLog disk_log_;
+  // Whether the last log write was quick enough for a follower to do the next on the io thread.
+  std::atomic<bool> last_fsync_fast_{true};
+  Worker log_worker_;
+  ApplyQueue apply_queue_{[this](std::vector<raft::pb::Entry> entries) { apply_batch(entries); },
+                          [this] { commit_applied(); }, ApplyQueue::Options{}};
+
+  // The last hard state written to the log, and a newer one differing only in its commit
+  // index whose write waits for the next write that must be durable anyway.
+  std::unique_ptr<raft::ReadyLoop> loop_;
+  bool drive_posted_ = false;
+  bool stopping_ = false;
+  Status fatal_;
+  uint64_t applied_ = 0;  // what the io thread knows the state machine has applied
+
+  pb::CommandBatch batch_;
+  std::vector<WriteKey> batch_writes_;
+  std::vector<uint64_t> batch_nonces_;
+  bool flush_posted_ = false;
+  uint64_t batch_bytes_ = 0;  // an upper bound on batch_'s serialized size
+  uint64_t commit_watched_ = 0;
+  Clock::time_point commit_moved_at_ = Clock::now();
+  uint64_t last_stamp_ms_ = 0;
+  uint64_t sessionless_seq_;  // the next tag of a write without a session (odd: never 0)
+  uint64_t last_leader_ = 0;
+  std::atomic<uint64_t> term_{0};  // for log lines on any thread
+  std::map<WriteKey, Waiter> writes_;
+  std::map<uint64_t, Waiter> registrations_;
+  std::map<uint64_t, Proposed> proposed_;
+
+  raft::ReadContexts read_contexts_;  // unique to this run (raft/read_context.h)
+  std::map<uint64_t, ReadWaiter> reads_;              // asked, by read number
+  std::multimap<uint64_t, uint64_t> reads_released_;  // read index -> context, awaiting apply
+
+  struct Transfer {
+    uint64_t target;
+    Waiter waiter;
+  };
+  std::vector<Transfer> transfers_;
+
+  uint64_t last_snapshot_index_ = 0;
+  bool snapshotting_ = false;
+  std::optional<std::pair<SnapshotInfo, std::string>> pending_compaction_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle
+
+Status Server::Impl::run() {
+  // HTTP first, so that the Hellos to peers advertise the address it is bound to.
+  if (opt_.listen_http) {
+    http_hooks_.submit = [this](pb::ClientRequest req, Reply reply) {
+      handle(std::move(req), std::move(reply));
+    };
+    http_hooks_.metrics = [this] { return render_metrics(); };
+    http_hooks_.status = [this] { return status_response(0).status(); };
+    http_hooks_.http_address_of = [this](uint64_t node) {
+      return node == id_ ? http_bound_.to_string() : transport_->stats(node).http_address;
+    };
+    net::HttpServerOptions ho;
+    // The request limit (1.5 MiB) holds a value at its limit (1 MiB) as a raw PUT body, or
+    // base64 inside a txn's JSON (1.33 MiB plus the JSON around it).
+    ho.body_bytes_max = opt_.limits.request_bytes_max;
+    http_ = std::make_unique<net::HttpServer>(
+        io_, ho, [this](net::HttpRequest request, net::HttpServer::Respond respond) {
+          serve_http(http_hooks_, std::move(request), std::move(respond));
+        });
+    auto bound = http_->start(*opt_.listen_http);
+    if (!bound.is_ok()) return bound.status();
+    http_bound_ = *bound;
+  }
+  net::PeerTransportOptions po;
+  po.node_id = id_;
+  po.node_name = opt_.name;
+  po.cluster_id = opt_.cluster_id;
+  po.frame_bytes_max = opt_.frame_bytes_max;
+  if (http_) {
+    // Peers redirect HTTP writes to this address: a wildcard bind is advertised under the
+    // peer address's host, which the other members can reach.
+    net::Endpoint advertised = http_bound_;
+    if (advertised.host == "0.0.0.0" || advertised.host == "::") advertised.host = opt_.listen_peer.host;
+    po.http_address = advertised.to_string();
+  }
+  transport_ = std::make_unique<net::PeerTransport>(
+      io_, po, [this](raft::pb::Message m) { on_peer_message(std::move(m)); });
+  for (size_t i = 0; i < opt_.members.size(); ++i) {
+    if (i + 1 != id_) transport_->add_peer(i + 1, opt_.members[i].second);
+  }
+  net::ClientListenerOptions co;
+  co.node_id = id_;
+  co.node_name = opt_.name;
+  co.cluster_id = opt_.cluster_id;
+  co.frame_bytes_max = opt_.frame_bytes_max;
+  co.idle_timeout = opt_.client_idle_timeout;
+  co.connections_max = opt_.client_connections_max;
+  co.write_timeout = opt_.client_write_timeout;
+  clients_ = std::make_unique<net::ClientListener>(
+      io_, co, [this](std::string payload, net::ClientListener::Respond respond) {
+        on_client_request(payload, std::move(respond));
+      });
+
+  if (auto r = transport_->start(opt_.listen_peer); !r.is_ok()) return r.status();
+  if (auto r = clients_->start(opt_.listen_client); !r.is_ok()) return r.status();
+  register_metrics();
+  spdlog::info("node {} of cluster '{}' serving clients on {}, peers on {}, HTTP on {}; applied index {}",
+               id_, opt_.cluster_id, opt_.listen_client.to_string(), opt_.listen_peer.to_string(),
+               http_ ? http_bound_.to_string() : "(none)", applied_);
+  on_tick();
+  io_.run();
+  log_worker_.join();
+  apply_queue_.join();
+  return fatal_;
+}
+
+void Server::Impl::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  tick_timer_.cancel();
+  if (transport_) transport_->stop();
+  if (clients_) clients_->stop();
+  if (http_) http_->stop();
+  // The log thread finishes the write in flight first; then the loop ends.
+  log_worker_.post([this] { asio::post(io_, [this] { io_.stop(); }); });
+}
+
+void Server::Impl::fatal(const Status& s) {
+  spdlog::critical("stopping: {}", s.to_string());
+  fatal_ = s;
+  shutdown();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+void Server::Impl::on_tick() {
+  if (stopping_) return;
+  node_->tick();
+  disk_.refresh(Clock::now());
+  watch_commit();
+  fail_waiters_past_deadline();
+  schedule_drive();
+  tick_timer_.expires_after(std::chrono::milliseconds(opt_.heartbeat_ms));
+  tick_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) on_tick();
+  });
+}
+
+void Server::Impl::on_peer_message(raft::pb::Message m) {
+  if (stopping_) return;
+  if (disk_.low() && (m.type() == raft::pb::MSG_APP || m.type() == raft::pb::MSG_SNAP)) {
+    // Not refused as bad input: not taken until space is freed. The leader sends it again.
+    disk_log_.warn("not taking entries or snapshots from n" + std::to_string(m.from()), disk_.message());
+    return;
+  }
+  // A message inconsistent in itself (raft/message_check.h) is refused by the core: a bug in
+  // one node must not stop the others.
+  if (Status s = node_->step(m); !s.is_ok()) {
+    ++refused_["invalid message"];
+    refused_log_.warn("peer port: refused a " + raft::pb::MessageType_Name(m.type()) + " from n" +
+                          std::to_string(m.from()),
+                      s.message());
+    return;
+  }
+  if (node_->snapshots_refused() > refused_["snapshot checksum"]) {
+    refused_["snapshot checksum"] = node_->snapshots_refused();
+    spdlog::warn("refused the snapshot at index {} from n{}: its data fails the checksum in its metadata; "
+                 "the log is untouched and the leader sends it again",
+                 m.snapshot_meta().index(), m.from());
+  }
+  schedule_drive();
+}
+
+void Server::Impl::on_client_request(const std::string& payload, net::ClientListener::Respond respond) {
+  pb::ClientRequest req;
+  Reply reply = [respond = std::move(respond)](pb::ClientResponse r) { respond(r.SerializeAsString()); };
+  if (!req.ParseFromString(payload)) {
+    return this->reply(reply,
+                       error_response(0, Code::kInvalidArgument, "request does not parse as ClientRequest"));
+  }
+  handle(std::move(req), std::move(reply));
+}
+
+void Server::Impl::handle(pb::ClientRequest req, Reply reply) {
+  const RequestOp op = request_op_of(req);
+  const auto start = Clock::now();
+  Reply respond = [this, op, start, reply = std::move(reply)](pb::ClientResponse r) {
+    metrics_.request(op, r.code(), Clock::now() - start);
+    reply(std::move(r));
+  };
+  if (stopping_)
+    return this->reply(respond,
+                       error_response(req.request_id(), Code::kUnavailable, "node is shutting down"));
+  if (req.has_write() && req.write().client_id() == 0) {
+    // A write without a session (kv.proto): this node tags it to find its answer.
+    req.mutable_write()->set_seq(sessionless_seq_);
+    sessionless_seq_ += 2;
+  }
+  if (Status v = validate(req, opt_.limits); !v.is_ok()) {
+    return this->reply(respond, error_response(req.request_id(), v.code(), v.message()));
+  }
+  switch (req.request_case()) {
+    case pb::ClientRequest::kGet:
+    case pb::ClientRequest::kRange: {
+      const bool serializable = req.has_get() ? req.get().serializable() : req.range().serializable();
+      if (serializable) return serve_read(req, respond);
+      return start_read(std::move(req), std::move(respond));
+    }
+    case pb::ClientRequest::kWrite:
+    case pb::ClientRequest::kRegisterClient:
+      return enqueue_write(req, std::move(respond));
+    case pb::ClientRequest::kStatus:
+      return this->reply(respond, status_response(req.request_id()));
+    case pb::ClientRequest::kTransferLeader:
+      return start_transfer(req, std::move(respond));
+    case pb::ClientRequest::REQUEST_NOT_SET:
+      break;
+  }
+  this->reply(respond, error_response(req.request_id(), Code::kInvalidArgument, "request has no body"));
+}
+
+void Server::Impl::reply(const Reply& respond, pb::ClientResponse r) const {
+  pb::ResponseHeader* h = r.mutable_header();
+  // Answers computed by the state machine carry the revision they saw; the rest (errors, status)
+  // the latest committed one. Never an index: revisions and indexes are different counters.
+  const bool from_state_machine = r.response_case() == pb::ClientResponse::kGet ||
+                                  r.response_case() == pb::ClientResponse::kRange ||
+                                  r.response_case() == pb::ClientResponse::kWrite ||
+                                  r.response_case() == pb::ClientResponse::kRegisterClient;
+  if (!from_state_machine && h->revision() == 0) h->set_revision(sm_->revision());
+  h->set_term(node_->term().value);
+  h->set_leader(node_->leader().value);
+  h->set_node(id_);
+  respond(std::move(r));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Ready loop (docs/DESIGN.md, "The Ready contract")
+
+void Server::Impl::schedule_drive() {
+  // Posted, not called: every event already queued (peer messages, client requests) is taken
+  // in first, so that one Ready, one fsync and one apply batch serve all of them.
+  if (drive_posted_) return;
+  drive_posted_ = true;
+  asio::post(io_, [this] { drive(); });
+}
+
+void Server::Impl::drive() {
+  drive_posted_ = false;
+  if (stopping_) return;
+  // Compaction runs between Readies, with no log write in flight (maybe_compact).
+  if (!loop_->persisting()) maybe_compact();
+  loop_->drive();
+}
+
+void Server::Impl::persist(const raft::Ready& rd) {
+  if (!rd.snapshot && node_->role() == raft::Role::kFollower && last_fsync_fast_.load(std::memory_order_relaxed)) {
+    // A follower has nothing to send until this write is durable (its acknowledgement needs
+    // it), so on a fast disk it writes here and saves two thread hand-offs on every write's
+    // critical path (measured on the 2-core machine: put p50 at one client -6%, put x256 +7%,
+    // docs/PERFORMANCE.md). After a slow write the log thread takes the next, so that this
+    // thread keeps answering pings, status and serializable reads while the disk is slow.
+    return loop_->persisted(write_log(rd));
+  }
+  // `rd` stays put until persisted() (ReadyLoop's contract).
+  log_worker_.post([this, &rd] {
+    Status s = write_log(rd);
+    asio::post(io_, [this, s] {
+      if (stopping_) return;
+      loop_->persisted(s);
+      // Straight on to the next Ready, not through the queue: whatever reached the core during
+      // the fsync is in it already, and waiting behind every queued event would leave the log
+      // thread idle for as long (at 256 clients, longer than the fsync itself).
+      drive();
+    });
+  });
+}
+
+// On the log thread (on a follower with a fast disk, the io thread): everything in the Ready
+// that must be durable, in one fsync.
+Status Server::Impl::write_log(const raft::Ready& rd) {
+  if (rd.snapshot) {
+    failpoint("during-snapshot-install");
+    if (Status s = log_->install_snapshot(*rd.snapshot); !s.is_ok()) return s;
+  }
+  if (!rd.hard_state && rd.entries.empty()) return Status::ok();
+  failpoint("before-log-fsync");
+  const auto start = Clock::now();
+  Status s = log_->append(rd.hard_state, rd.entries);
+  observe_fsync(Clock::now() - start);
+  failpoint("after-log-fsync");
+  return s;
+}
+
+void Server::Impl::send(const raft::pb::Message& m) {
+  if (m.type() == raft::pb::MSG_APP_RESP) failpoint("before-send-append-response");
+  if (m.type() == raft::pb::MSG_SNAP && m.snapshot_done() && !m.snapshot_chunk().empty() &&
+      failpoint_once("corrupt-snapshot-chunk")) {
+    raft::pb::Message damaged = m;
+    (*damaged.mutable_snapshot_chunk())[damaged.snapshot_chunk().size() / 2] ^= 0x20;
+    return transport_->send(damaged);
+  }
+  transport_->send(m);
+}
+
+void Server::Impl::install_snapshot(const raft::pb::Snapshot& snapshot) {
+  // The leader's snapshot replaces the state machine, before any entry after it applies (the
+  // apply thread runs jobs and batches in order).
+  auto data = std::make_shared<std::string>(snapshot.data());
+  apply_queue_.run([this, data] {
+    bool done = false;
+    auto r = sm_->restore([&]() -> Result<std::string> {
+      if (done) return std::string();
+      done = true;
+      return *data;
+    });
+    asio::post(io_, [this, r] {
+      if (!r.is_ok()) return fatal(r.status());
+      metrics_.snapshots_installed.inc();
+      spdlog::info("installed the leader's snapshot at index {}", r->index.value);
+      applied_ = std::max(applied_, r->index.value);
+      last_snapshot_index_ = std::max(last_snapshot_index_, r->index.value);
+      serve_ready_reads();
+    });
+  });
+}
+
+void Server::Impl::reads_released(std::vector<raft::ReadState> reads) {
+  for (const auto& rs : reads) {
+    // An answer for another run's read (raft/read_context.h) names no read of ours.
+    const std::optional<uint64_t> ctx = read_contexts_.number_of(rs.context);
+    if (ctx && reads_.count(*ctx)) reads_released_.emplace(rs.index.value, *ctx);
+  }
+}
+
+void Server::Impl::turn_finished() {
+  serve_ready_reads();
+  schedule_drive();
+}
+
+void Server::Impl::apply(std::vector<raft::pb::Entry> committed) {
+  forget_lost_proposals(committed);
+  apply_queue_.apply(std::move(committed));
+}
+
+// On the apply thread: the entries of one or more Readies, applied without committing.
+void Server::Impl::apply_batch(const std::vector<raft::pb::Entry>& entries) {
+  failpoint("before-apply");
+  // Writers are answered before the state machine's commit: the entries are committed, so the
+  // Raft log already makes the answers durable (StateMachine::apply_uncommitted). Reads wait
+  // for on_applied, which comes after the commit.
+  Status s = sm_->apply_uncommitted(entries, [this](std::vector<AppliedCommand> answers) {
+    asio::post(io_, [this, answers = std::move(answers)]() mutable { on_answers(std::move(answers)); });
+  });
+  if (!s.is_ok()) asio::post(io_, [this, s] { fatal(s); });
+}
+
+// On the apply thread: what apply_batch applied since the last commit, durable and readable.
+void Server::Impl::commit_applied() {
+  const auto start = Clock::now();
+  Status s = sm_->commit();
+  observe_apply(Clock::now() - start);
+  failpoint("after-apply");
+  asio::post(io_, [this, s] { on_applied(s); });
+}
+
+void Server::Impl::on_answers(std::vector<AppliedCommand> answers) {
+  for (AppliedCommand& ac : answers) {
+    if (ac.response.has_register_client()) {
+      auto it = registrations_.find(ac.response.register_client().nonce());
+      if (it == registrations_.end()) continue;
+      ac.response.set_request_id(it->second.request_id);
+      reply(it->second.respond, std::move(ac.response));
+      registrations_.erase(it);
+      continue;
+    }
+    auto it = writes_.find({ac.client_id, ac.seq});
+    if (it == writes_.end()) continue;  // proposed by another node, or its client gave up
+    ac.response.set_request_id(it->second.request_id);
+    reply(it->second.respond, std::move(ac.response));
+    writes_.erase(it);
+  }
+}
+
+void Server::Impl::on_applied(const Status& s) {
+  if (!s.is_ok()) return fatal(s);
+  applied_ = std::max(applied_, sm_->applied_index().value);
+  serve_ready_reads();
+  maybe_snapshot();
+}
+
+void Server::Impl::on_soft_state(const raft::SoftState& ss) {
+  term_.store(ss.term.value, std::memory_order_relaxed);
+  if (ss.leader.value != last_leader_) {
+    if (ss.leader.value != 0) metrics_.leader_changes.inc();
+    last_leader_ = ss.leader.value;
+  }
+  const uint64_t leader = ss.leader.value;
+  const std::string leader_name =
+      leader >= 1 && leader <= opt_.members.size() ? opt_.members[leader - 1].first : "none";
+  spdlog::info("now {}, leader {}", raft::role_name(ss.role), leader_name);
+  // Reads not yet released may never be: the core dropped them with its leadership. They had
+  // no effect, so the client may retry them anywhere.
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    bool released = false;
+    for (const auto& [index, ctx] : reads_released_) released = released || ctx == it->first;
+    if (released) {
+      ++it;
+      continue;
+    }
+    reply(it->second.respond, error_response(it->second.request.request_id(), Code::kUnavailable,
+                                             "leadership changed while confirming the read; retry"));
+    it = reads_.erase(it);
+  }
+  for (auto it = transfers_.begin(); it != transfers_.end();) {
+    if (ss.leader.value == it->target) {
+      pb::ClientResponse r;
+      r.set_request_id(it->waiter.request_id);
+      r.mutable_transfer_leader();
+      reply(it->waiter.respond, std::move(r));
+      it = transfers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Server::Impl::forget_lost_proposals(const std::vector<raft::pb::Entry>& committed) {
+  for (const auto& e : committed) {
+    auto it = proposed_.find(e.index());
+    if (it == proposed_.end()) continue;
+    if (it->second.term.value != e.term()) {
+      // Another leader's entry took this index: our batch was not applied here. It may still
+      // be somewhere (a retry, a copy the new leader holds), so its fate is UNKNOWN.
+      for (const WriteKey& k : it->second.writes) {
+        auto w = writes_.find(k);
+        if (w == writes_.end()) continue;
+        reply(w->second.respond, error_response(w->second.request_id, Code::kUnknown,
+                                                "leadership changed before the write committed"));
+        writes_.erase(w);
+        metrics_.proposals_failed.inc();
+      }
+      for (uint64_t nonce : it->second.nonces) {
+        auto r = registrations_.find(nonce);
+        if (r == registrations_.end()) continue;
+        reply(r->second.respond,
+              error_response(r->second.request_id, Code::kUnknown, "leadership changed; register again"));
+        registrations_.erase(r);
+      }
+    }
+    proposed_.erase(it);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+void Server::Impl::enqueue_write(const pb::ClientRequest& req, Reply respond) {
+  if (node_->role() != raft::Role::kLeader) {
+    return reply(respond, error_response(req.request_id(), Code::kNotLeader, "not the leader"));
+  }
+  if (std::string why = storage_full_reason(); !why.empty()) {
+    if (log_nearly_full()) maybe_snapshot();  // compaction frees the log's map; nothing frees a disk
+    return reply(respond, error_response(req.request_id(), Code::kResourceExhausted, why));
+  }
+  const Waiter waiter{req.request_id(), std::move(respond), Clock::now() + opt_.request_timeout};
+  // An entry holds what fits one peer message (entry_bytes_max): a command that would push the
+  // batch past it goes into the next entry.
+  // (+64: the command's own fields and framing within the batch, well over what they take.)
+  // handle()'s validate() sized this request already (ByteSizeLong caches it), so it is not
+  // sized twice per write.
+  CASTOR_ASSERT(req.GetCachedSize() > 0, "a write reached the batch without validate() sizing it");
+  const uint64_t command_bytes = static_cast<uint64_t>(req.GetCachedSize()) + 64;
+  if (batch_.commands_size() > 0 && batch_bytes_ + command_bytes > entry_bytes_max(opt_)) flush_batch();
+  batch_bytes_ += command_bytes;
+  pb::Command* c = batch_.add_commands();
+  // Session expiry runs on these stamps (never on a replica's clock); keeping them monotone on
+  // this leader keeps expiry monotone even if the wall clock steps back.
+  last_stamp_ms_ = std::max(last_stamp_ms_, wall_ms());
+  c->set_timestamp_ms(last_stamp_ms_);
+  c->set_session_timeout_ms(opt_.sessions.session_timeout_ms);
+  if (req.has_register_client()) {
+    *c->mutable_register_client() = req.register_client();
+    const uint64_t nonce = req.register_client().nonce();
+    if (auto old = registrations_.find(nonce); old != registrations_.end()) {
+      reply(old->second.respond,
+            error_response(old->second.request_id, Code::kUnknown, "superseded by a retry"));
+    }
+    registrations_.insert_or_assign(nonce, waiter);
+    batch_nonces_.push_back(nonce);
+  } else {
+    *c->mutable_write() = req.write();
+    const WriteKey key{req.write().client_id(), req.write().seq()};
+    if (auto old = writes_.find(key); old != writes_.end()) {
+      reply(old->second.respond,
+            error_response(old->second.request_id, Code::kUnknown, "superseded by a retry"));
+    }
+    writes_.insert_or_assign(key, waiter);
+    batch_writes_.push_back(key);
+  }
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    asio::post(io_, [this] { flush_batch(); });
+  }
+}
+
+void Server::Impl::flush_batch() {
+  flush_posted_ = false;
+  if (batch_.commands_size() == 0) return;
+  Result<raft::Proposal> p = node_->propose(batch_.SerializeAsString());
+  const auto writes = static_cast<uint64_t>(batch_.commands_size());
+  if (p.is_ok()) {
+    metrics_.proposals_accepted.inc(writes);
+    proposed_[p->index.value] = Proposed{p->term, std::move(batch_writes_), std::move(batch_nonces_)};
+  } else {
+    metrics_.proposals_dropped.inc(writes);
+    // Refused before reaching the log: certainly not applied.
+    const Code code = p.status().code();
+    for (const WriteKey& k : batch_writes_) {
+      auto w = writes_.find(k);
+      if (w == writes_.end()) continue;
+      reply(w->second.respond, error_response(w->second.request_id, code, p.status().message()));
+      writes_.erase(w);
+    }
+    for (uint64_t nonce : batch_nonces_) {
+      auto r = registrations_.find(nonce);
+      if (r == registrations_.end()) continue;
+      reply(r->second.respond, error_response(r->second.request_id, code, p.status().message()));
+      registrations_.erase(r);
+    }
+  }
+  batch_.Clear();
+  batch_bytes_ = 0;
+  batch_writes_.clear();
+  batch_nonces_.clear();
+  schedule_drive();
+}
+
+void Server::Impl::fail_waiters_past_deadline() {
+  const auto now = Clock::now();
+  for (auto it = writes_.begin(); it != writes_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    reply(it->second.respond,
+          error_response(it->second.request_id, Code::kUnknown, "deadline passed before the write applied"));
+    it = writes_.erase(it);
+    metrics_.proposals_failed.inc();
+  }
+  for (auto it = registrations_.begin(); it != registrations_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    reply(it->second.respond, error_response(it->second.request_id, Code::kUnknown, "deadline passed"));
+    it = registrations_.erase(it);
+  }
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    reply(it->second.respond, error_response(it->second.request.request_id(), Code::kUnavailable,
+                                             "deadline passed before the read was confirmed"));
+    std::erase_if(reads_released_, [&](const auto& kv) { return kv.second == it->first; });
+    it = reads_.erase(it);
+  }
+  for (auto it = transfers_.begin(); it != transfers_.end();) {
+    if (it->waiter.deadline > now) {
+      ++it;
+      continue;
+    }
+    reply(it->waiter.respond,
+          error_response(it->waiter.request_id, Code::kUnavailable, "the target did not take over in time"));
+    it = transfers_.erase(it);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads (thesis 6.4)
+
+void Server::Impl::start_read(pb::ClientRequest req, Reply respond) {
+  const std::string context = read_contexts_.next();
+  const uint64_t ctx = *read_contexts_.number_of(context);
+  if (opt_.unsafe_local_reads) {
+    // The planted bug: this node's own commit index, no heartbeat round to confirm it still
+    // leads, so a deposed leader serves stale data (thesis 6.4 explains why that is wrong).
+    reads_.emplace(ctx, ReadWaiter{std::move(req), std::move(respond), Clock::now() + opt_.request_timeout});
+    reads_released_.emplace(node_->committed().value, ctx);
+    return serve_ready_reads();
+  }
+  Status s = node_->read_index(context);
+  if (!s.is_ok()) {
+    const Code code = s.code() == Code::kNotLeader ? Code::kUnavailable : s.code();
+    return reply(respond,
+                 error_response(req.request_id(), code, "no leader to confirm the read: " + s.message()));
+  }
+  reads_.emplace(ctx, ReadWaiter{std::move(req), std::move(respond), Clock::now() + opt_.request_timeout});
+  schedule_drive();
+}
+
+void Server::Impl::serve_ready_reads() {
+  while (!reads_released_.empty() && reads_released_.begin()->first <= applied_) {
+    const uint64_t ctx = reads_released_.begin()->second;
+    reads_released_.erase(reads_released_.begin());
+    auto it = reads_.find(ctx);
+    if (it == reads_.end()) continue;
+    serve_read(it->second.request, it->second.respond);
+    reads_.erase(it);
+  }
+  // The rest wait for entries applied but not yet committed, or about to be: no waiting for the
+  // end of the state machine's commit interval.
+  if (!reads_released_.empty()) apply_queue_.commit_soon();
+}
+
+void Server::Impl::serve_read(const pb::ClientRequest& req, const Reply& respond) {
+  Result<pb::ClientResponse> r = req.has_get() ? sm_->get(req.get()) : sm_->range(req.range());
+  if (!r.is_ok())
+    return reply(respond, error_response(req.request_id(), r.status().code(), r.status().message()));
+  r->set_request_id(req.request_id());
+  reply(respond, std::move(*r));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin
+
+void Server::Impl::start_transfer(const pb::ClientRequest& req, Reply respond) {
+  uint64_t target = 0;
+  for (size_t i = 0; i < opt_.members.size(); ++i) {
+    if (opt_.members[i].first == req.transfer_leader().target()) target = i + 1;
+  }
+  if (target == 0) {
+    return reply(respond, error_response(req.request_id(), Code::kInvalidArgument,
+                                         "no member named '" + req.transfer_leader().target() + "'"));
+  }
+  if (target == id_ && node_->role() == raft::Role::kLeader) {
+    pb::ClientResponse r;
+    r.set_request_id(req.request_id());
+    r.mutable_transfer_leader();
+    return reply(respond, std::move(r));
+  }
+  Status s = node_->transfer_leadership(raft::NodeId(target));
+  if (!s.is_ok()) return reply(respond, error_response(req.request_id(), s.code(), s.message()));
+  transfers_.push_back(
+      {target, Waiter{req.request_id(), std::move(respond), Clock::now() + opt_.request_timeout}});
+  schedule_drive();
+}
+
+pb::ClientResponse Server::Impl::status_response(uint64_t request_id) const {
+  pb::ClientResponse r;
+  r.set_request_id(request_id);
+  pb::StatusResponse* s = r.mutable_status();
+  s->set_name(opt_.name);
+  s->set_id(id_);
+  s->set_role(raft::role_name(node_->role()));
+  s->set_term(node_->term().value);
+  const uint64_t leader = node_->leader().value;
+  s->set_leader(leader);
+  if (leader >= 1 && leader <= opt_.members.size()) s->set_leader_name(opt_.members[leader - 1].first);
+  s->set_commit(node_->committed().value);
+  s->set_applied(applied_);
+  s->set_last_index(node_->last_index().value);
+  s->set_snapshot_index(last_snapshot_index_);
+  s->set_client_address(opt_.listen_client.to_string());
+  s->set_peer_address(opt_.listen_peer.to_string());
+  if (http_) s->set_http_address(http_bound_.to_string());
+  s->set_cluster_id(opt_.cluster_id);
+  const std::string why = unhealthy_reason();
+  s->set_healthy(why.empty());
+  s->set_unhealthy_reason(why);
+  if (auto n = sm_->session_count(); n.is_ok()) s->set_sessions(*n);
+  s->set_log_bytes(log_file_bytes());
+  for (size_t i = 0; i < opt_.members.size(); ++i) {
+    const uint64_t peer = i + 1;
+    if (peer == id_) continue;
+    pb::PeerStatus* p = s->add_peers();
+    p->set_id(peer);
+    p->set_name(opt_.members[i].first);
+    p->set_peer_address(opt_.members[i].second.to_string());
+    if (transport_) {
+      const net::PeerStats st = transport_->stats(peer);
+      p->set_http_address(st.http_address);
+      p->set_connected(st.connected);
+      p->set_rtt_seconds(st.rtt_seconds.value_or(0));
+      p->set_queue_depth(st.queue_depth);
+      p->set_dropped(st.dropped);
+    }
+    if (const raft::Progress* pr = leader_progress(peer)) {
+      p->set_match(pr->match.value);
+      p->set_next(pr->next.value);
+    }
+  }
+  return r;
+}
+
+std::string Server::Impl::unhealthy_reason() const {
+  if (stopping_) return "shutting down";
+  if (node_->leader().value == 0)
+    return "no leader (role " + std::string(raft::role_name(node_->role())) + ")";
+  const uint64_t commit = node_->committed().value;
+  if (commit > applied_ && commit - applied_ >= opt_.health_apply_lag_max) {
+    return "applied index " + std::to_string(applied_) + " trails commit index " + std::to_string(commit) +
+           " by " + std::to_string(commit - applied_) + " entries (bound " +
+           std::to_string(opt_.health_apply_lag_max) + ")";
+  }
+  if (std::string why = storage_full_reason(); !why.empty()) return why;
+  if (commit_stalled()) {
+    const auto stalled_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - commit_moved_at_).count();
+    return "the commit index " + std::to_string(commit) + " has not moved for " + std::to_string(stalled_ms) +
+           " ms while " + std::to_string(node_->last_index().value - commit) +
+           " entries wait: the followers are not taking them (see castor_rejected_total and the peers' logs)";
+  }
+  return "";
+}
+
+bool Server::Impl::entries_waiting() const {
+  return node_->role() == raft::Role::kLeader && node_->last_index() > node_->committed();
+}
+
+void Server::Impl::watch_commit() {
+  if (!entries_waiting() || node_->committed().value != commit_watched_) {
+    commit_watched_ = node_->committed().value;
+    commit_moved_at_ = Clock::now();
+  }
+}
+
+bool Server::Impl::commit_stalled() const {
+  const auto bound = std::max<Clock::duration>(std::chrono::seconds(2), 2 * std::chrono::milliseconds(opt_.election_ms));
+  return entries_waiting() && node_->committed().value == commit_watched_ && Clock::now() - commit_moved_at_ > bound;
+}
+
+bool Server::Impl::log_nearly_full() const { return log_->used_bytes() >= log_->map_bytes_max() / 8 * 7; }
+
+std::string Server::Impl::storage_full_reason() const {
+  if (log_nearly_full()) return log_full_message();
+  return disk_.low() ? disk_.message() : "";
+}
+
+std::string Server::Impl::log_full_message() const {
+  return "the Raft log holds " + std::to_string(log_->used_bytes()) + " of its " +
+         std::to_string(log_->map_bytes_max()) +
+         " bytes (--log-map-bytes-max): writes are refused until a snapshot compacts it; reads are served";
+}
+
+const raft::Progress* Server::Impl::leader_progress(uint64_t peer) const {
+  if (node_->role() != raft::Role::kLeader) return nullptr;
+  auto it = node_->progress().find(raft::NodeId(peer));
+  return it == node_->progress().end() ? nullptr : &it->second;
+}
+
+uint64_t Server::Impl::log_file_bytes() const {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(std::filesystem::path(opt_.data_dir) / "log" / "data.mdb", ec);
+  return ec ? 0 : static_cast<uint64_t>(n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics (docs/HTTP.md lists them)
+
+void Server::Impl::register_metrics() {
+  Metrics& m = metrics_.registry();
+  auto gauge = [&m](const char* name, const char* help, std::function<double()> f,
+                    const Labels& labels = {}) { m.gauge_callback(name, help, labels, std::move(f)); };
+  gauge("castor_info", "Identifies the node: always 1.", [] { return 1.0; },
+        {{"node", opt_.name}, {"id", std::to_string(id_)}, {"cluster", opt_.cluster_id}});
+  gauge("castor_term", "Current Raft term.", [this] { return double(node_->term().value); });
+  gauge("castor_disk_below_reserve",
+        "1 while the data directory's disk has less free space than --disk-reserve-bytes: writes are refused.",
+        [this] { return disk_.low() ? 1.0 : 0.0; });
+  for (raft::Role role :
+       {raft::Role::kLeader, raft::Role::kFollower, raft::Role::kCandidate, raft::Role::kPreCandidate}) {
+    std::string label = raft::role_name(role);
+    std::replace(label.begin(), label.end(), '-', '_');
+    gauge("castor_role", "1 for this node's current Raft role.",
+          [this, role] { return node_->role() == role ? 1.0 : 0.0; }, {{"role", label}});
+  }
+  gauge("castor_healthy", "1 when GET /health would answer 200 (a leader seen, applied close to commit).",
+        [this] { return unhealthy_reason().empty() ? 1.0 : 0.0; });
+  gauge("castor_is_leader", "1 on the leader.",
+        [this] { return node_->role() == raft::Role::kLeader ? 1.0 : 0.0; });
+  gauge("castor_leader_id", "The leader this node follows; 0 when none.",
+        [this] { return double(node_->leader().value); });
+  gauge("castor_commit_index", "Raft commit index on this node.",
+        [this] { return double(node_->committed().value); });
+  gauge("castor_applied_index", "Index of the last entry the state machine applied.",
+        [this] { return double(applied_); });
+  gauge("castor_last_log_index", "Index of the last entry in this node's log.",
+        [this] { return double(node_->last_index().value); });
+  gauge("castor_snapshot_index", "Index of the snapshot the log starts after.",
+        [this] { return double(last_snapshot_index_); });
+  gauge("castor_pending_reads", "Linearizable reads waiting for ReadIndex or apply.",
+        [this] { return double(reads_.size()); });
+  gauge("castor_pending_writes", "Writes proposed and not yet answered.",
+        [this] { return double(writes_.size() + registrations_.size()); });
+  gauge("castor_log_bytes", "Size of the Raft log's file on disk.",
+        [this] { return double(log_file_bytes()); });
+  gauge("castor_sessions", "Open client sessions (exactly-once writes).", [this] {
+    auto n = sm_->session_count();
+    return n.is_ok() ? double(*n) : 0.0;
+  });
+  for (size_t i = 0; i < opt_.members.size(); ++i) {
+    const uint64_t peer = i + 1;
+    if (peer == id_) continue;
+    const Labels labels{{"peer", opt_.members[i].first}};
+    gauge(
+        "castor_peer_connected", "1 while this node's connection to the peer is up.",
+        [this, peer] { return transport_->stats(peer).connected ? 1.0 : 0.0; }, labels);
+    gauge(
+        "castor_peer_round_trip_seconds", "Smoothed round-trip time of peer pings (0 until measured).",
+        [this, peer] { return transport_->stats(peer).rtt_seconds.value_or(0); }, labels);
+    gauge(
+        "castor_peer_match_index",
+        "On the leader: the highest index known to be in the peer's log (0 elsewhere).",
+        [this, peer] {
+          const raft::Progress* pr = leader_progress(peer);
+          return pr == nullptr ? 0.0 : double(pr->match.value);
+        },
+        labels);
+    gauge(
+        "castor_peer_send_queue_depth", "Raft messages queued for the peer.",
+        [this, peer] { return double(transport_->stats(peer).queue_depth); }, labels);
+    m.counter_callback("castor_peer_messages_dropped_total",
+                       "Raft messages dropped because the peer's queue was full.", labels,
+                       [this, peer] { return double(transport_->stats(peer).dropped); });
+  }
+}
+
+std::string Server::Impl::render_metrics() {
+  // Rejection reasons appear at runtime; give each its series before rendering.
+  auto add = [this](const char* listener, const std::map<std::string, uint64_t>& rejected) {
+    for (const auto& [reason, n] : rejected) {
+      metrics_.registry().counter_callback(
+          "castor_rejected_total", "Connections or requests refused for bad input, by listener and reason.",
+          {{"listener", listener}, {"reason", reason}}, [&rejected, reason = reason] {
+            auto it = rejected.find(reason);
+            return it == rejected.end() ? 0.0 : double(it->second);
+          });
+    }
+  };
+  add("peer", transport_->rejected());
+  add("peer", refused_);
+  add("client", clients_->rejected());
+  if (http_) add("http", http_->rejected());
+  return metrics_.registry().render();
+}
+
+void Server::Impl::observe_fsync(Clock::duration took) {
+  metrics_.fsync.observe(std::chrono::duration<double>(took).count());
+  last_fsync_fast_.store(took < kInlineFsyncMax, std::memory_order_relaxed);
+  if (took < opt_.slow_fsync) return;
+  metrics_.slow_fsyncs.inc();
+  slow_fsync_log_.warn(
+      "slow fsync", "a Raft log write took " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()) +
+                        " ms (threshold " + std::to_string(opt_.slow_fsync.count()) +
+                        " ms): the disk is slow; see docs/RUNBOOK.md");
+}
+
+void Server::Impl::observe_apply(Clock::duration took) {
+  metrics_.apply.observe(std::chrono::duration<double>(took).count());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots and log compaction (paper section 7)
+
+void Server::Impl::maybe_snapshot() {
+  if (snapshotting_ || stopping_) return;
+  const bool due = applied_ >= last_snapshot_index_ + opt_.snapshot_entries ||
+                   (log_nearly_full() && applied_ > last_snapshot_index_);
+  if (!due) return;
+  snapshotting_ = true;
+  apply_queue_.run([this] {
+    // The state machine's last transactions reach the disk before the log forgets the
+    // entries that produced them.
+    Status synced = sm_->sync();
+    std::string data;
+    Result<SnapshotInfo> info = synced.is_ok() ? sm_->snapshot(1 << 20,
+                                                               [&data](std::string_view chunk) {
+                                                                 data.append(chunk);
+                                                                 return Status::ok();
+                                                               })
+                                               : Result<SnapshotInfo>(synced);
+    asio::post(io_, [this, info, data = std::move(data)]() mutable {
+      snapshotting_ = false;
+      if (!info.is_ok()) return fatal(info.status());
+      pending_compaction_.emplace(*info, std::move(data));
+      schedule_drive();
+    });
+  });
+}
+
+void Server::Impl::maybe_compact() {
+  // Runs between Readies, with no log write in flight: the log has one writer at a time and
+  // the core must not read entries while they are being dropped.
+  if (!pending_compaction_) return;
+  // The core must have handed out every entry the snapshot covers, or it would later ask the
+  // log for entries that are gone. After a restart the state machine can be ahead of the core
+  // (it applied entries whose commit the core has yet to relearn); keep the snapshot until the
+  // core catches up.
+  if (pending_compaction_->first.index > node_->applied()) return;
+  auto [info, data] = std::move(*pending_compaction_);
+  pending_compaction_.reset();
+  if (info.index.value <= log_->snapshot_meta().index()) return;
+  raft::pb::SnapshotMeta meta;
+  meta.set_index(info.index.value);
+  meta.set_term(info.term.value);
+  *meta.mutable_conf() = log_->conf_state();
+  if (Status s = log_->save_snapshot(meta, data); !s.is_ok()) return fatal(s);
+  last_snapshot_index_ = info.index.value;
+  metrics_.snapshots_taken.inc();
+  spdlog::info("snapshot at index {} ({} bytes); log compacted", info.index.value, data.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
+  uint64_t id = 0;
+  for (size_t i = 0; i < options.members.size(); ++i) {
+    if (options.members[i].first == options.name) id = i + 1;
+  }
+  if (id == 0)
+    return Status(Code::kInvalidArgument, "--name '" + options.name + "' is not in --initial-cluster");
+  if (options.heartbeat_ms == 0 || options.election_ms < 2 * options.heartbeat_ms) {
+    return Status(Code::kInvalidArgument, "election time must be at least twice the heartbeat interval");
+  }
+  const uint64_t frame_needed = std::max(entry_bytes_max(options), kMessageDataBytesMax) + kPeerFrameOverheadBytes;
+  if (options.frame_bytes_max < frame_needed) {
+    return Status(Code::kInvalidArgument,
+                  "--frame-bytes-max " + std::to_string(options.frame_bytes_max) +
+                      " cannot carry the largest Raft entry (--request-bytes-max " +
+                      std::to_string(options.limits.request_bytes_max) + " and its envelope) to a peer: raise it to at "
+                      "least " + std::to_string(frame_needed) + " or lower --request-bytes-max");
+  }
+  namespace fs = std::filesystem;
+  const fs::path dir(options.data_dir);
+  std::error_code ec;
+  const bool fresh = !fs::exists(dir / "log", ec) && !fs::exists(dir / "kv", ec);
+  if (Status s = raft::create_dirs_durably(dir); !s.is_ok())
+    return Status(Code::kUnavailable, "cannot create data directory: " + s.message());
+
+  raft::LmdbLog::Options lo;
+  lo.data_dir = dir;
+  lo.map_bytes_max = options.log_map_bytes_max;
+  lo.create_if_missing = fresh;
+  lo.unsafe_skip_fsync = options.unsafe_skip_fsync;
+  for (size_t i = 0; i < options.members.size(); ++i) lo.bootstrap_conf.add_voters(i + 1);
+  auto log = raft::LmdbLog::open(lo);
+  if (!log.is_ok()) return log.status();
+
+  StateMachineOptions so;
+  so.data_dir = options.data_dir;
+  so.limits = options.limits;
+  so.sessions = options.sessions;
+  so.unsafe_skip_dedup = options.unsafe_skip_dedup;
+  so.unsafe_revision_per_entry = options.unsafe_revision_per_entry;
+  if (options.unsafe_local_reads || options.unsafe_skip_dedup || options.unsafe_revision_per_entry ||
+      options.unsafe_skip_fsync) {
+    spdlog::warn(
+        "UNSAFE test switches on (local reads: {}, skip dedup: {}, revision per entry: {}, skip fsync: {}); "
+        "never use in production",
+        options.unsafe_local_reads, options.unsafe_skip_dedup, options.unsafe_revision_per_entry,
+        options.unsafe_skip_fsync);
+  }
+  auto sm = StateMachine::open(so);
+  if (!sm.is_ok()) return sm.status();
+
+  if (Status s = reconcile(**log, **sm, dir); !s.is_ok()) return s;
+  return std::unique_ptr<Server>(
+      new Server(std::make_unique<Impl>(std::move(options), id, std::move(*log), std::move(*sm))));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+Status Server::run() { return impl_->run(); }
+void Server::stop() { impl_->stop(); }
+uint64_t Server::term() const { return impl_->term(); }
+
+uint64_t fds_needed(const ServerOptions& options) {
+  // Its own files: the log's and the state machine's LMDB files, a snapshot being written or
+  // sent, the three listening sockets, the event loop's and the log's descriptors. An idle node
+  // holds about 16; the rest is headroom.
+  constexpr uint64_t kOwnFiles = 64;
+  // run() keeps the HTTP server's default connection limit.
+  const uint64_t http = options.listen_http ? net::HttpServerOptions{}.connections_max : 0;
+  const uint64_t peers = options.members.empty() ? 0 : options.members.size() - 1;
+  return options.client_connections_max + http + 2 * peers + kOwnFiles;
+}
+
+}  // namespace castor::kv
