@@ -16,7 +16,8 @@ Result<std::unique_ptr<tcp::acceptor>> open_acceptor(boost::asio::io_context& io
     acceptor->listen();
     return acceptor;
   } catch (const boost::system::system_error& e) {
-    return Status(Code::kUnavailable, "cannot listen for " + what + " on " + listen.to_string() + ": " + e.code().message());
+    return Status(Code::kUnavailable,
+                  "cannot listen for " + what + " on " + listen.to_string() + ": " + e.code().message());
   }
 }
 

@@ -114,7 +114,8 @@ asio::awaitable<void> ClientListener::close_idle_loop() {
     const auto now = std::chrono::steady_clock::now();
     for (const auto& [raw, conn] : conns_) {
       if (conn->idle() && now - conn->last_active > opt_.idle_timeout) {
-        reject("idle", conn->remote + ": nothing asked for " + std::to_string(opt_.idle_timeout.count()) + " ms");
+        reject("idle",
+               conn->remote + ": nothing asked for " + std::to_string(opt_.idle_timeout.count()) + " ms");
         conn->close();
       }
     }
@@ -136,8 +137,18 @@ asio::awaitable<void> ClientListener::serve(tcp::socket socket) {
   auto conn = std::make_shared<Conn>(std::move(socket), opt_.frame_bytes_max, io_);
   conns_[conn.get()] = conn;
   conn->remote = conn->sock.remote();
-  const std::string& remote = conn->remote;
+  if (co_await handshake(conn)) {
+    asio::co_spawn(io_, write_loop(conn), asio::detached);
+    co_await read_requests(conn);
+  }
+  conn->close();
+  conns_.erase(conn.get());
+}
 
+// Reads the client's Hello and, when it fits this cluster, queues ours in answer. False when
+// the connection is refused (a Hello that parsed but does not fit is told why; bytes that are
+// no Hello get nothing).
+asio::awaitable<bool> ClientListener::handshake(std::shared_ptr<Conn> conn) {
   Result<Frame> first = co_await conn->sock.read_frame_within(opt_.handshake_timeout);
   pb::Hello hello;
   Status why;
@@ -149,57 +160,67 @@ asio::awaitable<void> ClientListener::serve(tcp::socket socket) {
     why = check_hello(hello, opt_.cluster_id, pb::Hello::CLIENT);
   }
   if (!why.is_ok()) {
-    reject("refused connection", remote + ": " + why.message());
-    // A Hello that parsed but does not fit is told why; bytes that are no Hello get nothing.
+    reject("refused connection", conn->remote + ": " + why.message());
     if (first.is_ok() && first->kind == FrameKind::kHello) co_await refuse(conn, why.message());
-  } else {
-    std::string reply;
-    append_frame(reply, FrameKind::kHello,
-                 make_hello(opt_.cluster_id, opt_.node_id, pb::Hello::PEER, opt_.node_name).SerializeAsString());
-    conn->out_bytes += reply.size();
-    conn->out.push_back(std::move(reply));
-    asio::co_spawn(io_, write_loop(conn), asio::detached);
-    while (!conn->closed && !stopped_) {
-      if (conn->in_flight >= opt_.in_flight_max || conn->out_bytes >= opt_.queued_bytes_soft) {
-        conn->wake_reader.expires_at(asio::steady_timer::time_point::max());
-        co_await conn->wake_reader.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        continue;
-      }
-      Result<Frame> f = co_await conn->sock.read_frame();
-      if (!f.is_ok() && f.status().message() == kPeerClosed) {
-        co_await finish_half_closed(conn);
-        break;
-      }
-      if (!f.is_ok()) {
-        if (f.status().code() != Code::kUnavailable) reject("malformed frame", remote + ": " + f.status().message());
-        break;
-      }
-      if (f->kind != FrameKind::kRequest) {
-        reject("malformed frame", remote + ": expected a request frame");
-        break;
-      }
-      ++conn->in_flight;
-      conn->last_active = std::chrono::steady_clock::now();
-      std::weak_ptr<Conn> weak = conn;
-      on_request_(std::move(f->payload), [this, weak](std::string payload) {
-        auto c = weak.lock();
-        if (!c || c->closed) return;
-        --c->in_flight;
-        std::string frame;
-        append_frame(frame, FrameKind::kResponse, payload);
-        c->out_bytes += frame.size();
-        c->out.push_back(std::move(frame));
-        if (c->out_bytes > opt_.queued_bytes_max) {
-          reject("slow reader", c->remote + ": " + std::to_string(c->out_bytes) + " bytes of answers not taken");
-          return c->close();
-        }
-        c->wake_writer.cancel();
-        c->wake_reader.cancel();
-      });
-    }
+    co_return false;
   }
-  conn->close();
-  conns_.erase(conn.get());
+  std::string reply;
+  append_frame(
+      reply, FrameKind::kHello,
+      make_hello(opt_.cluster_id, opt_.node_id, pb::Hello::PEER, opt_.node_name).SerializeAsString());
+  conn->out_bytes += reply.size();
+  conn->out.push_back(std::move(reply));
+  co_return true;
+}
+
+// Reads request frames and hands each to on_request_, while the connection has room for more
+// answers in flight; stops at a malformed frame, a close or stop().
+asio::awaitable<void> ClientListener::read_requests(std::shared_ptr<Conn> conn) {
+  boost::system::error_code ec;
+  while (!conn->closed && !stopped_) {
+    if (conn->in_flight >= opt_.in_flight_max || conn->out_bytes >= opt_.queued_bytes_soft) {
+      conn->wake_reader.expires_at(asio::steady_timer::time_point::max());
+      co_await conn->wake_reader.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    Result<Frame> f = co_await conn->sock.read_frame();
+    if (!f.is_ok() && f.status().message() == kPeerClosed) {
+      co_await finish_half_closed(conn);
+      co_return;
+    }
+    if (!f.is_ok()) {
+      if (f.status().code() != Code::kUnavailable)
+        reject("malformed frame", conn->remote + ": " + f.status().message());
+      co_return;
+    }
+    if (f->kind != FrameKind::kRequest) {
+      reject("malformed frame", conn->remote + ": expected a request frame");
+      co_return;
+    }
+    ++conn->in_flight;
+    conn->last_active = std::chrono::steady_clock::now();
+    std::weak_ptr<Conn> weak = conn;
+    on_request_(std::move(f->payload),
+                [this, weak](std::string payload) { queue_answer(weak, std::move(payload)); });
+  }
+}
+
+// Queues one answer for the writer; a client that leaves more than queued_bytes_max of them
+// unread is cut off.
+void ClientListener::queue_answer(const std::weak_ptr<Conn>& weak, std::string payload) {
+  auto c = weak.lock();
+  if (!c || c->closed) return;
+  --c->in_flight;
+  std::string frame;
+  append_frame(frame, FrameKind::kResponse, payload);
+  c->out_bytes += frame.size();
+  c->out.push_back(std::move(frame));
+  if (c->out_bytes > opt_.queued_bytes_max) {
+    reject("slow reader", c->remote + ": " + std::to_string(c->out_bytes) + " bytes of answers not taken");
+    return c->close();
+  }
+  c->wake_writer.cancel();
+  c->wake_reader.cancel();
 }
 
 // A client that shut down its sending side may still read: the writer sends every answer it

@@ -20,8 +20,11 @@
 // Destroy it only after its io_context has stopped running (its coroutines refer to it).
 #pragma once
 
-// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>, so <utility> must
+// come first; the guard keeps clang-format's include sorting from moving it.
+// clang-format off
 #include <utility>
+// clang-format on
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -73,6 +76,9 @@ class ClientListener {
   struct Conn;
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<bool> handshake(std::shared_ptr<Conn> conn);
+  boost::asio::awaitable<void> read_requests(std::shared_ptr<Conn> conn);
+  void queue_answer(const std::weak_ptr<Conn>& conn, std::string payload);
   boost::asio::awaitable<void> write_loop(std::shared_ptr<Conn> conn);
   boost::asio::awaitable<void> finish_half_closed(std::shared_ptr<Conn> conn);
   // Sends a Hello saying why the connection is turned away, then closes it.

@@ -11,7 +11,8 @@ Result<Endpoint> parse_endpoint(const std::string& text) {
   }
   std::string host = text.substr(0, colon);
   if (host.front() == '[') {
-    if (host.back() != ']' || host.size() < 3) return Status(Code::kInvalidArgument, "address '" + text + "' has a bad IPv6 host");
+    if (host.back() != ']' || host.size() < 3)
+      return Status(Code::kInvalidArgument, "address '" + text + "' has a bad IPv6 host");
     host = host.substr(1, host.size() - 2);
   }
   unsigned port = 0;

@@ -15,8 +15,10 @@ asio::awaitable<Result<Frame>> FramedSocket::read_frame() {
     if (!r.is_ok()) co_return r.status();
     if (r->has_value()) co_return std::move(**r);
     boost::system::error_code ec;
-    const size_t n = co_await socket_.async_read_some(asio::buffer(buf_), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return Status(Code::kUnavailable, ec == asio::error::eof ? std::string(kPeerClosed) : ec.message());
+    const size_t n =
+        co_await socket_.async_read_some(asio::buffer(buf_), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec)
+      co_return Status(Code::kUnavailable, ec == asio::error::eof ? std::string(kPeerClosed) : ec.message());
     reader_.feed(buf_, n);
   }
 }
@@ -57,16 +59,19 @@ asio::awaitable<Result<Frame>> FramedSocket::read_frame_within(std::chrono::mill
   Deadline deadline(*this, timeout);
   Result<Frame> r = co_await read_frame();
   if (deadline.expired()) {
-    co_return Status(Code::kUnavailable, "no complete frame within " + std::to_string(timeout.count()) + " ms");
+    co_return Status(Code::kUnavailable,
+                     "no complete frame within " + std::to_string(timeout.count()) + " ms");
   }
   co_return r;
 }
 
-asio::awaitable<Status> FramedSocket::write_within(const std::string& bytes, std::chrono::milliseconds timeout) {
+asio::awaitable<Status> FramedSocket::write_within(const std::string& bytes,
+                                                   std::chrono::milliseconds timeout) {
   Deadline deadline(*this, timeout);
   Status s = co_await write(bytes);
   if (deadline.expired()) {
-    co_return Status(Code::kUnavailable, "the peer took no write within " + std::to_string(timeout.count()) + " ms");
+    co_return Status(Code::kUnavailable,
+                     "the peer took no write within " + std::to_string(timeout.count()) + " ms");
   }
   co_return s;
 }

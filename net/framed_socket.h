@@ -3,8 +3,11 @@
 // Not thread-safe: use it from one strand. At most one read and one write in flight at a time.
 #pragma once
 
-// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>, so <utility> must
+// come first; the guard keeps clang-format's include sorting from moving it.
+// clang-format off
 #include <utility>
+// clang-format on
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>

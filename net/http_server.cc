@@ -18,8 +18,8 @@
 
 #include "net/accept_error.h"
 #include "net/acceptor.h"
-#include "raft/base/json.h"
 #include "raft/base/assert.h"
+#include "raft/base/json.h"
 
 namespace castor::net {
 
@@ -313,6 +313,34 @@ bool make_request(http::request<http::string_body>& msg, const std::string& remo
   return true;
 }
 
+// The handler's answer as Beast writes it. A status or header the handler should not have
+// produced is logged and replaced (a 500) or left out, never sent.
+http::response<http::string_body> to_beast(HttpResponse r, unsigned version, bool head, bool keep_alive,
+                                           RateLimitedLog& log) {
+  if (r.status < 200 || r.status > 599) {
+    log.warn("http port: handler returned an invalid status", std::to_string(r.status));
+    r = HttpResponse{500, "application/json", error_body(Code::kInternal, "invalid response status"), {}};
+  }
+  http::response<http::string_body> res;
+  res.version(version);
+  res.result(static_cast<unsigned>(r.status));
+  for (const auto& [name, value] : r.headers) {
+    if (!header_name_safe(name) || !header_value_safe(value)) {
+      log.warn("http port: handler returned an invalid header", name.substr(0, 64));
+      continue;
+    }
+    res.insert(name, value);
+  }
+  res.keep_alive(keep_alive);
+  // 204 and 304 responses have no body and no length (RFC 9110 sections 15.3.5, 15.4.5).
+  if (r.status != 204 && r.status != 304) {
+    if (header_value_safe(r.content_type)) res.set(http::field::content_type, r.content_type);
+    res.content_length(r.body.size());
+    if (!head) res.body() = std::move(r.body);
+  }
+  return res;
+}
+
 }  // namespace
 
 struct HttpServer::Conn {
@@ -340,8 +368,10 @@ struct HttpServer::Conn {
   }
 
   void answer(uint64_t seq, HttpResponse response) {
-    CASTOR_ASSERT(seq >= front_seq && seq - front_seq < slots.size() && !slots[seq - front_seq].ready,
-                  "HttpServer::Respond called twice for one request");
+    CASTOR_ASSERT(seq >= front_seq,
+                  "HttpServer::Respond called twice for one request (its answer is already written)");
+    CASTOR_ASSERT(seq - front_seq < slots.size(), "HttpServer::Respond called for a request it never took");
+    CASTOR_ASSERT(!slots[seq - front_seq].ready, "HttpServer::Respond called twice for one request");
     Slot& s = slots[seq - front_seq];
     s.response = std::move(response);
     s.ready = true;
@@ -582,30 +612,8 @@ asio::awaitable<void> HttpServer::write_loop(std::shared_ptr<Conn> conn) {
       co_await asio::async_write(conn->sock, asio::buffer(k100Continue),
                                  asio::redirect_error(asio::use_awaitable, ec));
     } else {
-      HttpResponse& r = slot.response;
-      if (r.status < 200 || r.status > 599) {
-        log_.warn("http port: handler returned an invalid status", std::to_string(r.status));
-        r = HttpResponse{500, "application/json", error_body(Code::kInternal, "invalid response status"), {}};
-      }
-      http::response<http::string_body> res;
-      res.version(slot.version);
-      res.result(static_cast<unsigned>(r.status));
-      for (const auto& [name, value] : r.headers) {
-        if (!header_name_safe(name) || !header_value_safe(value)) {
-          log_.warn("http port: handler returned an invalid header", name.substr(0, 64));
-          continue;
-        }
-        res.insert(name, value);
-      }
-      res.keep_alive(!close_after);
-      // 204 and 304 responses have no body and no length (RFC 9110 sections 15.3.5, 15.4.5).
-      if (r.status != 204 && r.status != 304) {
-        if (header_value_safe(r.content_type)) {
-          res.set(http::field::content_type, r.content_type);
-        }
-        res.content_length(r.body.size());
-        if (!slot.head) res.body() = std::move(r.body);
-      }
+      http::response<http::string_body> res =
+          to_beast(std::move(slot.response), slot.version, slot.head, !close_after, log_);
       co_await http::async_write(conn->sock, res, asio::redirect_error(asio::use_awaitable, ec));
     }
     ++conn->write_timer_generation;

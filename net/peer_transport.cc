@@ -24,7 +24,8 @@ PeerTransport::PeerTransport(asio::io_context& io, PeerTransportOptions options,
     : io_(io), opt_(std::move(options)), on_message_(std::move(on_message)), jitter_(opt_.node_id) {
   // A silence_timeout of a few ping intervals would close healthy connections whenever one Pong
   // is a little late (a busy io thread, a large write ahead of the Ping).
-  CASTOR_ASSERT(opt_.ping_interval.count() > 0 && opt_.silence_timeout >= 3 * opt_.ping_interval,
+  CASTOR_ASSERT(opt_.ping_interval.count() > 0, "ping_interval must be positive");
+  CASTOR_ASSERT(opt_.silence_timeout >= 3 * opt_.ping_interval,
                 "silence_timeout must be at least 3 ping intervals");
 }
 
@@ -129,6 +130,20 @@ asio::awaitable<void> PeerTransport::accept_loop() {
   }
 }
 
+// Whether the first frame of an incoming connection is the Hello of a member of this cluster;
+// parses it into hello.
+Status PeerTransport::check_incoming_hello(const Result<Frame>& first, pb::Hello& hello) const {
+  if (!first.is_ok()) return first.status();
+  if (first->kind != FrameKind::kHello || !hello.ParseFromString(first->payload)) {
+    return Status(Code::kInvalidArgument, "the first frame is not a Hello");
+  }
+  if (Status s = check_hello(hello, opt_.cluster_id, pb::Hello::PEER); !s.is_ok()) return s;
+  if (!peers_.count(hello.node_id())) {
+    return Status(Code::kInvalidArgument, "node id " + std::to_string(hello.node_id()) + " is not a member");
+  }
+  return Status::ok();
+}
+
 asio::awaitable<void> PeerTransport::serve_incoming(tcp::socket socket) {
   set_user_timeout(socket);
   boost::system::error_code ec;
@@ -138,17 +153,7 @@ asio::awaitable<void> PeerTransport::serve_incoming(tcp::socket socket) {
   const std::string remote = conn->remote();
   Result<Frame> first = co_await conn->read_frame_within(opt_.handshake_timeout);
   pb::Hello hello;
-  Status why;
-  if (!first.is_ok()) {
-    why = first.status();
-  } else if (first->kind != FrameKind::kHello || !hello.ParseFromString(first->payload)) {
-    why = Status(Code::kInvalidArgument, "the first frame is not a Hello");
-  } else if (Status s = check_hello(hello, opt_.cluster_id, pb::Hello::PEER); !s.is_ok()) {
-    why = s;
-  } else if (!peers_.count(hello.node_id())) {
-    why = Status(Code::kInvalidArgument, "node id " + std::to_string(hello.node_id()) + " is not a member");
-  }
-  if (!why.is_ok()) {
+  if (Status why = check_incoming_hello(first, hello); !why.is_ok()) {
     reject("refused connection", remote + ": " + why.message());
   } else if ((co_await conn->write(hello_frame())).is_ok()) {
     peers_.at(hello.node_id())->stats.http_address = hello.http_address();

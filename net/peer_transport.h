@@ -42,6 +42,7 @@
 
 #include "net/endpoint.h"
 #include "net/framed_socket.h"
+#include "net/net.pb.h"
 #include "net/rate_limited_log.h"
 #include "raft/raft.pb.h"
 
@@ -142,6 +143,7 @@ class PeerTransport {
   };
 
   boost::asio::awaitable<void> accept_loop();
+  Status check_incoming_hello(const Result<Frame>& first, pb::Hello& hello) const;
   boost::asio::awaitable<void> serve_incoming(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<void> watch_incoming(std::shared_ptr<FramedSocket> conn,
                                               std::shared_ptr<Clock::time_point> last_heard);

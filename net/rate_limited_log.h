@@ -11,7 +11,8 @@ namespace castor::net {
 
 class RateLimitedLog {
  public:
-  explicit RateLimitedLog(std::chrono::milliseconds interval = std::chrono::seconds(1)) : interval_(interval) {}
+  explicit RateLimitedLog(std::chrono::milliseconds interval = std::chrono::seconds(1))
+      : interval_(interval) {}
   // Logs "what: detail" as a warning unless `what` was logged within the interval.
   void warn(const std::string& what, const std::string& detail);
 

@@ -94,13 +94,12 @@ void RaftLog::commit_to(LogIndex i) {
 }
 
 void RaftLog::applied_to(LogIndex i) {
-  CASTOR_ASSERT(i >= applied_ && i <= committed_, "applied index must move forward within commit");
+  CASTOR_ASSERT(i >= applied_, "applied index must move forward");
+  CASTOR_ASSERT(i <= committed_, "applied index must stay within commit");
   applied_ = i;
 }
 
-LogIndex RaftLog::stable_last() const {
-  return std::min(durable_.last_index(), unstable_offset_ - 1);
-}
+LogIndex RaftLog::stable_last() const { return std::min(durable_.last_index(), unstable_offset_ - 1); }
 
 void RaftLog::stable_to(LogIndex i, Term t) {
   if (i < unstable_offset_ || i > last_index() || term(i) != t) return;

@@ -1,7 +1,7 @@
 // RaftLog: the log as the core sees it. A durable part it reads through LogReader (written by
 // the host) and an unstable tail it holds in memory until the host says it is durable.
 //
-//   [snapshot] [ durable entries ........ ] 
+//   [snapshot] [ durable entries ........ ]
 //                            [ unstable entries ....... ]
 //                            ^ unstable_offset_ (may sit below LogReader::last_index() when
 //                              a conflicting suffix is being replaced, paper 5.3)

@@ -33,8 +33,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "raft/raft.pb.h"
 #include "raft/base/status.h"
+#include "raft/raft.pb.h"
 #include "raft/types.h"
 
 namespace castor::raft {

@@ -23,10 +23,14 @@ bool from_leader(pb::MessageType t) {
 
 const char* role_name(Role role) {
   switch (role) {
-    case Role::kFollower: return "follower";
-    case Role::kPreCandidate: return "pre-candidate";
-    case Role::kCandidate: return "candidate";
-    case Role::kLeader: return "leader";
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "pre-candidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
   }
   return "?";
 }
@@ -34,8 +38,9 @@ const char* role_name(Role role) {
 Node::Node(const Config& config, const LogReader& durable)
     : cfg_(config), durable_(durable), log_(durable), rng_(config.random_seed) {
   CASTOR_ASSERT(cfg_.id != kNoNode, "node id 0 is reserved");
-  CASTOR_ASSERT(cfg_.heartbeat_interval_ticks > 0 && cfg_.heartbeat_interval_ticks < cfg_.election_timeout_ticks,
-                "heartbeat interval must be positive and shorter than the election timeout");
+  CASTOR_ASSERT(cfg_.heartbeat_interval_ticks > 0, "heartbeat interval must be positive");
+  CASTOR_ASSERT(cfg_.heartbeat_interval_ticks < cfg_.election_timeout_ticks,
+                "heartbeat interval must be shorter than the election timeout");
   const pb::HardState hs = durable.hard_state();
   const pb::ConfState conf = durable.conf_state();
   for (uint64_t v : conf.voters()) voters_.push_back(NodeId(v));
@@ -245,10 +250,16 @@ void Node::step_checked(const pb::Message& m) {
     return;
   }
   switch (role_) {
-    case Role::kLeader: step_leader(m); break;
+    case Role::kLeader:
+      step_leader(m);
+      break;
     case Role::kPreCandidate:
-    case Role::kCandidate: step_candidate(m); break;
-    case Role::kFollower: step_follower(m); break;
+    case Role::kCandidate:
+      step_candidate(m);
+      break;
+    case Role::kFollower:
+      step_follower(m);
+      break;
   }
 }
 
@@ -257,7 +268,8 @@ void Node::handle_vote_request(const pb::Message& m) {
   const bool pre = m.type() == pb::MSG_PRE_VOTE;
   // Paper 5.2: one vote per term, first come first served; a pre-vote for a later term
   // promises nothing.
-  const bool can_vote = vote_ == from || (vote_ == kNoNode && leader_ == kNoNode) || (pre && Term(m.term()) > term_);
+  const bool can_vote =
+      vote_ == from || (vote_ == kNoNode && leader_ == kNoNode) || (pre && Term(m.term()) > term_);
   pb::Message resp;
   resp.set_type(pre ? pb::MSG_PRE_VOTE_RESP : pb::MSG_VOTE_RESP);
   resp.set_to(from.value);
@@ -319,8 +331,11 @@ void Node::step_candidate(const pb::Message& m) {
             become_leader();
           }
           break;
-        case VoteResult::kLost: become_follower(term_, kNoNode); break;
-        case VoteResult::kPending: break;
+        case VoteResult::kLost:
+          become_follower(term_, kNoNode);
+          break;
+        case VoteResult::kPending:
+          break;
       }
       break;
     }
@@ -474,7 +489,8 @@ void Node::handle_heartbeat(const pb::Message& m) {
 void Node::handle_snapshot_chunk(const pb::Message& m) {
   const pb::SnapshotMeta& meta = m.snapshot_meta();
   const uint64_t offset = m.snapshot_offset();
-  const bool same = incoming_meta_ && incoming_meta_->index() == meta.index() && incoming_meta_->term() == meta.term();
+  const bool same =
+      incoming_meta_ && incoming_meta_->index() == meta.index() && incoming_meta_->term() == meta.term();
   bool reject = false;
   if (offset == 0) {
     incoming_meta_ = meta;
@@ -539,7 +555,8 @@ Result<Proposal> Node::propose(std::string data) {
   if (role_ != Role::kLeader) return Status(Code::kNotLeader, "not the leader");
   if (transferee_ != kNoNode) return Status(Code::kDropped, "leadership transfer in progress");
   if (data.size() > cfg_.entry_bytes_max) {
-    return Status(Code::kTooLarge, "an entry of " + std::to_string(data.size()) + " bytes exceeds entry_bytes_max " +
+    return Status(Code::kTooLarge, "an entry of " + std::to_string(data.size()) +
+                                       " bytes exceeds entry_bytes_max " +
                                        std::to_string(cfg_.entry_bytes_max));
   }
   if (log_.last_index() - log_.committed() >= cfg_.uncommitted_entries_max) {
@@ -610,7 +627,8 @@ uint64_t Node::confirmed_round(const pb::Message& reply) const {
 void Node::try_release_reads() {
   // The round a majority (counting ourselves, who confirm every round) has acknowledged.
   std::vector<uint64_t> acked;
-  for (const auto& [id, pr] : progress_) acked.push_back(id == cfg_.id ? reads_.last_round() : pr.read_round_acked);
+  for (const auto& [id, pr] : progress_)
+    acked.push_back(id == cfg_.id ? reads_.last_round() : pr.read_round_acked);
   std::sort(acked.begin(), acked.end(), std::greater<>());
   const uint64_t confirmed = acked[majority(acked.size()) - 1];
   for (auto& r : reads_.release(confirmed)) release_read(r.index, std::move(r.request));
@@ -754,7 +772,8 @@ void Node::send(pb::Message m) {
 bool Node::has_ready() const {
   if (soft_state() != reported_soft_) return true;
   const pb::HardState hs = hard_state();
-  if (hs.term() != persisted_hs_.term() || hs.vote() != persisted_hs_.vote() || hs.commit() != persisted_hs_.commit()) {
+  if (hs.term() != persisted_hs_.term() || hs.vote() != persisted_hs_.vote() ||
+      hs.commit() != persisted_hs_.commit()) {
     return true;
   }
   return !log_.unstable_entries().empty() || snapshot_to_install_ || !msgs_.empty() || !early_msgs_.empty() ||
@@ -784,7 +803,8 @@ Ready Node::ready() {
     reported_soft_ = soft_state();
   }
   const pb::HardState hs = hard_state();
-  if (hs.term() != persisted_hs_.term() || hs.vote() != persisted_hs_.vote() || hs.commit() != persisted_hs_.commit()) {
+  if (hs.term() != persisted_hs_.term() || hs.vote() != persisted_hs_.vote() ||
+      hs.commit() != persisted_hs_.commit()) {
     rd.hard_state = hs;
     persisted_hs_ = hs;
   }
@@ -818,7 +838,8 @@ void Node::advance(const Ready& rd) {
       snapshot_to_install_.reset();
     }
   }
-  if (!rd.entries.empty()) log_.stable_to(LogIndex(rd.entries.back().index()), Term(rd.entries.back().term()));
+  if (!rd.entries.empty())
+    log_.stable_to(LogIndex(rd.entries.back().index()), Term(rd.entries.back().term()));
   if (role_ == Role::kLeader) {
     // Thesis 10.2.1: the leader counts itself toward commit only once its own write is durable.
     if (progress_.at(cfg_.id).maybe_update(log_.stable_last()) && maybe_commit()) bcast_append(true);

@@ -15,12 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "raft/base/status.h"
 #include "raft/config.h"
 #include "raft/log.h"
 #include "raft/progress.h"
 #include "raft/read_index.h"
 #include "raft/ready.h"
-#include "raft/base/status.h"
 
 namespace castor::raft {
 

@@ -76,9 +76,12 @@ void Progress::free_first_inflight() {
 
 bool Progress::is_paused() const {
   switch (state) {
-    case State::kProbe: return probe_sent;
-    case State::kReplicate: return inflight_.size() >= inflight_max_;
-    case State::kSnapshot: return true;
+    case State::kProbe:
+      return probe_sent;
+    case State::kReplicate:
+      return inflight_.size() >= inflight_max_;
+    case State::kSnapshot:
+      return true;
   }
   return true;
 }

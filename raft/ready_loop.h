@@ -1,6 +1,6 @@
-// ReadyLoop: the host's side of the Ready contract (raft/ready.h, docs/DESIGN.md, "The Ready contract"), written
-// once for castord (kv::Server) and the simulator (tests/sim), so that the simulator checks the
-// loop castord runs rather than a simpler one of its own.
+// ReadyLoop: the host's side of the Ready contract (raft/ready.h, docs/DESIGN.md, "The Ready contract"),
+// written once for castord (kv::Server) and the simulator (tests/sim), so that the simulator checks the loop
+// castord runs rather than a simpler one of its own.
 //
 // One turn, drive():
 //   - while a persist is outstanding, only hands out entries committed meanwhile: they are
@@ -22,10 +22,10 @@
 #include <optional>
 #include <vector>
 
+#include "raft/base/status.h"
 #include "raft/node.h"
 #include "raft/raft.pb.h"
 #include "raft/ready.h"
-#include "raft/base/status.h"
 
 namespace castor::raft {
 

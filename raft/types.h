@@ -31,7 +31,10 @@ struct LogIndex : Strong<struct LogIndexTag> {
   constexpr LogIndex operator+(uint64_t n) const { return LogIndex(value + n); }
   constexpr LogIndex operator-(uint64_t n) const { return LogIndex(value - n); }
   constexpr uint64_t operator-(LogIndex o) const { return value - o.value; }
-  constexpr LogIndex& operator++() { ++value; return *this; }
+  constexpr LogIndex& operator++() {
+    ++value;
+    return *this;
+  }
   constexpr auto operator<=>(const LogIndex&) const = default;
 };
 

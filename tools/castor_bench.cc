@@ -14,7 +14,13 @@
 //        conflict costs one round trip, as in etcdbench.
 //
 // Only requests that complete inside [start + warmup, start + warmup + duration] count.
+#include <unistd.h>
+
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>, so <utility> must
+// come first; the guard keeps clang-format's include sorting from moving it.
+// clang-format off
 #include <utility>
+// clang-format on
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -29,7 +35,6 @@
 #include <random>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "kv/client/client.h"
@@ -197,7 +202,8 @@ asio::awaitable<void> worker(Run& run, Client& client, uint64_t seed) {
   --run.live;
 }
 
-asio::awaitable<void> preload(Run& run, Client& client, size_t from, size_t step, int& failures, int& lanes_left) {
+asio::awaitable<void> preload(Run& run, Client& client, size_t from, size_t step, int& failures,
+                              int& lanes_left) {
   for (size_t k = from; k < run.keys.size(); k += step) {
     auto r = co_await client.put(run.keys[k], run.value);
     if (r.is_ok()) {
@@ -211,8 +217,70 @@ asio::awaitable<void> preload(Run& run, Client& client, size_t from, size_t step
 
 double percentile_ms(std::vector<int64_t>& v, double q) {
   if (v.empty()) return 0;
-  const size_t idx = std::min(v.size() - 1, static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1);
+  const size_t idx =
+      std::min(v.size() - 1, static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1);
   return static_cast<double>(v[idx]) / 1e6;
+}
+
+// Puts every key once, 64 at a time. False (having said so) when a put failed.
+bool preload_keys(asio::io_context& io, Run& run, const std::vector<std::unique_ptr<Client>>& clients) {
+  const size_t lanes = 64;
+  int failures = 0;
+  int lanes_left = static_cast<int>(lanes);
+  for (size_t l = 0; l < lanes; ++l) {
+    asio::co_spawn(io, preload(run, *clients[l % clients.size()], l, lanes, failures, lanes_left),
+                   asio::detached);
+  }
+  // The clients keep their connections open, so the loop never runs out of work: run it until
+  // the coroutines are done instead.
+  while (lanes_left > 0) io.run_one();
+  if (failures > 0) {
+    std::fprintf(stderr, "castor-bench: %d preload puts failed; is the cluster up?\n", failures);
+    return false;
+  }
+  return true;
+}
+
+// CPU ticks of the servers (--cpu-pids) and of castor-bench itself, at the start and the end
+// of the measurement window.
+struct CpuSample {
+  std::vector<long long> servers_before, servers_after;
+  long long self_before = 0, self_after = 0;
+
+  void take(const std::vector<int>& pids, std::vector<long long>& servers, long long& self) {
+    for (size_t i = 0; i < pids.size(); ++i) servers[i] = process_ticks(pids[i]);
+    self = self_ticks();
+  }
+};
+
+// The run's result as one JSON line (etcdbench's fields, plus CPU).
+void print_json_line(Run& run, const CpuSample& cpu) {
+  const Opts& o = run.o;
+  std::vector<int64_t>& lat = run.stats.lat_ns;
+  std::sort(lat.begin(), lat.end());
+  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::printf("{\"op\":\"%s\",\"clients\":%d,\"ops\":%zu,\"seconds\":%.2f,\"throughput_ops_s\":%.1f,",
+              o.op.c_str(), o.clients, lat.size(), o.duration, static_cast<double>(lat.size()) / o.duration);
+  std::printf("\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%" PRIu64,
+              percentile_ms(lat, 0.50), percentile_ms(lat, 0.99), percentile_ms(lat, 0.999),
+              lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6, run.stats.errors);
+  if (o.op == "cas") {
+    std::printf(",\"successes\":%" PRIu64 ",\"conflicts\":%" PRIu64 ",\"success_ops_s\":%.1f",
+                run.stats.successes, run.stats.conflicts,
+                static_cast<double>(run.stats.successes) / o.duration);
+  }
+  std::printf(",\"bench_cpu_cores\":%.2f",
+              static_cast<double>(cpu.self_after - cpu.self_before) / hz / o.duration);
+  if (!o.cpu_pids.empty()) {
+    long long ticks = 0;
+    bool all = true;
+    for (size_t i = 0; i < cpu.servers_before.size(); ++i) {
+      all = all && cpu.servers_before[i] >= 0 && cpu.servers_after[i] >= 0;
+      ticks += cpu.servers_after[i] - cpu.servers_before[i];
+    }
+    if (all) std::printf(",\"server_cpu_cores\":%.2f", static_cast<double>(ticks) / hz / o.duration);
+  }
+  std::printf("}\n");
 }
 
 }  // namespace
@@ -236,68 +304,28 @@ int main(int argc, char** argv) {
   // client's session window (kv/client/client_options.h).
   const int per_client = 64;
   std::vector<std::unique_ptr<Client>> clients;
-  for (int i = 0; i < (o.clients + per_client - 1) / per_client; ++i) clients.push_back(std::make_unique<Client>(io, co));
+  for (int i = 0; i < (o.clients + per_client - 1) / per_client; ++i)
+    clients.push_back(std::make_unique<Client>(io, co));
 
   // Preload every key: get and cas need them to exist, cas needs their mod revisions.
-  int failures = 0;
-  if (o.op != "put") {
-    const size_t lanes = 64;
-    int lanes_left = static_cast<int>(lanes);
-    for (size_t l = 0; l < lanes; ++l) {
-      asio::co_spawn(io, preload(run, *clients[l % clients.size()], l, lanes, failures, lanes_left), asio::detached);
-    }
-    // The clients keep their connections open, so the loop never runs out of work: run it
-    // until the coroutines are done instead.
-    while (lanes_left > 0) io.run_one();
-    if (failures > 0) {
-      std::fprintf(stderr, "castor-bench: %d preload puts failed; is the cluster up?\n", failures);
-      return 1;
-    }
-  }
+  if (o.op != "put" && !preload_keys(io, run, clients)) return 1;
 
   const auto start = Clock::now();
   run.begin = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
-  run.end = run.begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
+  run.end =
+      run.begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
   run.live = o.clients;
   for (int i = 0; i < o.clients; ++i) {
     asio::co_spawn(io, worker(run, *clients[static_cast<size_t>(i / per_client)], seeder()), asio::detached);
   }
   // CPU is sampled over the measurement window only.
-  std::vector<long long> cpu0(o.cpu_pids.size()), cpu1(o.cpu_pids.size());
-  long long self0 = 0, self1 = 0;
+  CpuSample cpu{std::vector<long long>(o.cpu_pids.size()), std::vector<long long>(o.cpu_pids.size())};
   asio::steady_timer at_begin(io, run.begin), at_end(io, run.end);
-  at_begin.async_wait([&](boost::system::error_code) {
-    for (size_t i = 0; i < o.cpu_pids.size(); ++i) cpu0[i] = process_ticks(o.cpu_pids[i]);
-    self0 = self_ticks();
-  });
-  at_end.async_wait([&](boost::system::error_code) {
-    for (size_t i = 0; i < o.cpu_pids.size(); ++i) cpu1[i] = process_ticks(o.cpu_pids[i]);
-    self1 = self_ticks();
-  });
-  while (run.live > 0 || self1 == 0) io.run_one();
-
-  std::vector<int64_t>& lat = run.stats.lat_ns;
-  std::sort(lat.begin(), lat.end());
-  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-  std::printf("{\"op\":\"%s\",\"clients\":%d,\"ops\":%zu,\"seconds\":%.2f,\"throughput_ops_s\":%.1f,", o.op.c_str(),
-              o.clients, lat.size(), o.duration, static_cast<double>(lat.size()) / o.duration);
-  std::printf("\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%" PRIu64,
-              percentile_ms(lat, 0.50), percentile_ms(lat, 0.99), percentile_ms(lat, 0.999),
-              lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6, run.stats.errors);
-  if (o.op == "cas") {
-    std::printf(",\"successes\":%" PRIu64 ",\"conflicts\":%" PRIu64 ",\"success_ops_s\":%.1f", run.stats.successes,
-                run.stats.conflicts, static_cast<double>(run.stats.successes) / o.duration);
-  }
-  std::printf(",\"bench_cpu_cores\":%.2f", static_cast<double>(self1 - self0) / hz / o.duration);
-  if (!o.cpu_pids.empty()) {
-    long long ticks = 0;
-    bool all = true;
-    for (size_t i = 0; i < cpu0.size(); ++i) {
-      all = all && cpu0[i] >= 0 && cpu1[i] >= 0;
-      ticks += cpu1[i] - cpu0[i];
-    }
-    if (all) std::printf(",\"server_cpu_cores\":%.2f", static_cast<double>(ticks) / hz / o.duration);
-  }
-  std::printf("}\n");
+  at_begin.async_wait(
+      [&](boost::system::error_code) { cpu.take(o.cpu_pids, cpu.servers_before, cpu.self_before); });
+  at_end.async_wait(
+      [&](boost::system::error_code) { cpu.take(o.cpu_pids, cpu.servers_after, cpu.self_after); });
+  while (run.live > 0 || cpu.self_after == 0) io.run_one();
+  print_json_line(run, cpu);
   return run.stats.errors == 0 ? 0 : 1;
 }

@@ -151,6 +151,76 @@ Result<std::vector<net::Endpoint>> parse_endpoints(const std::string& v) {
   return out;
 }
 
+// A flag that takes no value; false when arg is none of them.
+bool set_switch(const std::string& arg, Flags& f) {
+  if (arg == "-h" || arg == "--help") {
+    f.help = true;
+  } else if (arg == "--serializable") {
+    f.serializable = true;
+  } else if (arg == "--prev-kv") {
+    f.prev_kv = true;
+  } else if (arg == "--keys-only") {
+    f.keys_only = true;
+  } else if (arg == "--count-only") {
+    f.count_only = true;
+  } else if (arg == "--expect-absent") {
+    f.expect.push_back(kv::CasExpect::absent());
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool takes_text(const std::string& arg) {
+  return arg == "--endpoints" || arg == "--cluster-id" || arg == "--timeout" || arg == "-w" ||
+         arg == "--write-out" || arg == "--from" || arg == "--to" || arg == "--expect-value";
+}
+
+// A flag that takes text (takes_text(arg)), with its value v.
+Status set_text_flag(const std::string& arg, const std::string& v, Flags& f) {
+  if (arg == "--endpoints") {
+    auto eps = parse_endpoints(v);
+    if (!eps.is_ok()) return eps.status();
+    f.endpoints = *eps;
+  } else if (arg == "--cluster-id") {
+    f.cluster_id = v;
+  } else if (arg == "--timeout") {
+    auto d = parse_duration(v);
+    if (!d.is_ok()) return d.status();
+    f.timeout = *d;
+  } else if (arg == "--from") {
+    f.from = v;
+  } else if (arg == "--to") {
+    f.to = v;
+  } else if (arg == "--expect-value") {
+    f.expect.push_back(kv::CasExpect::value(v));
+  } else if (v == "simple") {
+    f.format = Format::kSimple;
+  } else if (v == "json") {
+    f.format = Format::kJson;
+  } else if (v == "table") {
+    f.format = Format::kTable;
+  } else {
+    return usage("-w: '" + v + "' (want simple, json or table)");
+  }
+  return Status::ok();
+}
+
+bool takes_number(const std::string& arg) {
+  return arg == "--limit" || arg == "--expect-version" || arg == "--expect-mod-revision";
+}
+
+// A flag that takes a number (takes_number(arg)), with its value n.
+void set_number_flag(const std::string& arg, uint64_t n, Flags& f) {
+  if (arg == "--limit") {
+    f.limit = n;
+  } else if (arg == "--expect-version") {
+    f.expect.push_back(kv::CasExpect::version(n));
+  } else {
+    f.expect.push_back(kv::CasExpect::mod_revision(n));
+  }
+}
+
 Result<Flags> parse_flags(const std::vector<std::string>& argv) {
   Flags f;
   auto defaults = parse_endpoints("127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379");
@@ -170,70 +240,17 @@ Result<Flags> parse_flags(const std::vector<std::string>& argv) {
       inline_value = arg.substr(eq + 1);
       arg = arg.substr(0, eq);
     }
-    auto value = [&]() -> Result<std::string> {
-      if (inline_value) return *inline_value;
-      if (i + 1 >= argv.size()) return usage(arg + " needs a value");
-      return argv[++i];
-    };
-    auto number = [&]() -> Result<uint64_t> {
-      auto v = value();
-      if (!v.is_ok()) return v.status();
-      return parse_u64(arg, *v);
-    };
-    if (arg == "-h" || arg == "--help") {
-      f.help = true;
-    } else if (arg == "--serializable") {
-      f.serializable = true;
-    } else if (arg == "--prev-kv") {
-      f.prev_kv = true;
-    } else if (arg == "--keys-only") {
-      f.keys_only = true;
-    } else if (arg == "--count-only") {
-      f.count_only = true;
-    } else if (arg == "--expect-absent") {
-      f.expect.push_back(kv::CasExpect::absent());
-    } else if (arg == "--endpoints" || arg == "--cluster-id" || arg == "--timeout" || arg == "-w" ||
-               arg == "--write-out" || arg == "--from" || arg == "--to" || arg == "--expect-value") {
-      auto v = value();
-      if (!v.is_ok()) return v.status();
-      if (arg == "--endpoints") {
-        auto eps = parse_endpoints(*v);
-        if (!eps.is_ok()) return eps.status();
-        f.endpoints = *eps;
-      } else if (arg == "--cluster-id") {
-        f.cluster_id = *v;
-      } else if (arg == "--timeout") {
-        auto d = parse_duration(*v);
-        if (!d.is_ok()) return d.status();
-        f.timeout = *d;
-      } else if (arg == "--from") {
-        f.from = *v;
-      } else if (arg == "--to") {
-        f.to = *v;
-      } else if (arg == "--expect-value") {
-        f.expect.push_back(kv::CasExpect::value(*v));
-      } else if (*v == "simple") {
-        f.format = Format::kSimple;
-      } else if (*v == "json") {
-        f.format = Format::kJson;
-      } else if (*v == "table") {
-        f.format = Format::kTable;
-      } else {
-        return usage("-w: '" + *v + "' (want simple, json or table)");
-      }
-    } else if (arg == "--limit" || arg == "--expect-version" || arg == "--expect-mod-revision") {
-      auto n = number();
-      if (!n.is_ok()) return n.status();
-      if (arg == "--limit") {
-        f.limit = *n;
-      } else if (arg == "--expect-version") {
-        f.expect.push_back(kv::CasExpect::version(*n));
-      } else {
-        f.expect.push_back(kv::CasExpect::mod_revision(*n));
-      }
-    } else {
-      return usage("unknown flag '" + arg + "'");
+    if (set_switch(arg, f)) continue;
+    if (!takes_text(arg) && !takes_number(arg)) return usage("unknown flag '" + arg + "'");
+    if (!inline_value && i + 1 >= argv.size()) return usage(arg + " needs a value");
+    const std::string value = inline_value ? *inline_value : argv[++i];
+    if (takes_text(arg)) {
+      if (Status s = set_text_flag(arg, value, f); !s.is_ok()) return s;
+      continue;
     }
+    auto n = parse_u64(arg, value);
+    if (!n.is_ok()) return n.status();
+    set_number_flag(arg, *n, f);
   }
   return f;
 }

@@ -6,8 +6,8 @@
 
 #include <mutex>
 
-#include "raft/base/json.h"
 #include "net/rate_limited_log.h"
+#include "raft/base/json.h"
 
 namespace castor::tools {
 

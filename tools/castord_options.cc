@@ -58,6 +58,46 @@ bool* unsafe_switch(kv::ServerOptions& s, const std::string& key) {
   return nullptr;
 }
 
+// A flag whose value is a number or a duration in milliseconds; nullopt when key is none.
+std::optional<Status> apply_number(kv::ServerOptions& s, const std::string& key, const std::string& v) {
+  if (key == "heartbeat-ms") {
+    return parse_number(key, v, s.heartbeat_ms);
+  } else if (key == "election-ms") {
+    return parse_number(key, v, s.election_ms);
+  } else if (key == "snapshot-entries") {
+    return parse_number(key, v, s.snapshot_entries);
+  } else if (key == "request-timeout-ms") {
+    return parse_ms(key, v, s.request_timeout);
+  } else if (key == "slow-fsync-ms") {
+    return parse_ms(key, v, s.slow_fsync);
+  } else if (key == "client-idle-timeout-ms") {
+    return parse_ms(key, v, s.client_idle_timeout);
+  } else if (key == "client-write-timeout-ms") {
+    return parse_ms(key, v, s.client_write_timeout);
+  } else if (key == "client-connections-max") {
+    if (Status st = parse_number(key, v, s.client_connections_max); !st.is_ok()) return st;
+    if (s.client_connections_max == 0) return invalid("--client-connections-max: want at least 1");
+    return Status::ok();
+  } else if (key == "health-apply-lag-max") {
+    return parse_number(key, v, s.health_apply_lag_max);
+  } else if (key == "frame-bytes-max") {
+    return parse_number(key, v, s.frame_bytes_max);
+  } else if (key == "log-map-bytes-max") {
+    return parse_number(key, v, s.log_map_bytes_max);
+  } else if (key == "disk-reserve-bytes") {
+    return parse_number(key, v, s.disk_reserve_bytes);
+  } else if (key == "value-bytes-max") {
+    return parse_number(key, v, s.limits.value_bytes_max);
+  } else if (key == "txn-ops-max") {
+    return parse_number(key, v, s.limits.txn_ops_max);
+  } else if (key == "request-bytes-max") {
+    return parse_number(key, v, s.limits.request_bytes_max);
+  } else if (key == "session-timeout-ms") {
+    return parse_number(key, v, s.sessions.session_timeout_ms);
+  }
+  return std::nullopt;
+}
+
 Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
   kv::ServerOptions& s = o.server;
   if (key == "name") {
@@ -86,39 +126,8 @@ Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
       if (!ep.is_ok()) return invalid("--initial-cluster: " + ep.status().message());
       s.members.emplace_back(item.substr(0, eq), *ep);
     }
-  } else if (key == "heartbeat-ms") {
-    return parse_number(key, v, s.heartbeat_ms);
-  } else if (key == "election-ms") {
-    return parse_number(key, v, s.election_ms);
-  } else if (key == "snapshot-entries") {
-    return parse_number(key, v, s.snapshot_entries);
-  } else if (key == "request-timeout-ms") {
-    return parse_ms(key, v, s.request_timeout);
-  } else if (key == "slow-fsync-ms") {
-    return parse_ms(key, v, s.slow_fsync);
-  } else if (key == "client-idle-timeout-ms") {
-    return parse_ms(key, v, s.client_idle_timeout);
-  } else if (key == "client-write-timeout-ms") {
-    return parse_ms(key, v, s.client_write_timeout);
-  } else if (key == "client-connections-max") {
-    if (Status st = parse_number(key, v, s.client_connections_max); !st.is_ok()) return st;
-    if (s.client_connections_max == 0) return invalid("--client-connections-max: want at least 1");
-  } else if (key == "health-apply-lag-max") {
-    return parse_number(key, v, s.health_apply_lag_max);
-  } else if (key == "frame-bytes-max") {
-    return parse_number(key, v, s.frame_bytes_max);
-  } else if (key == "log-map-bytes-max") {
-    return parse_number(key, v, s.log_map_bytes_max);
-  } else if (key == "disk-reserve-bytes") {
-    return parse_number(key, v, s.disk_reserve_bytes);
-  } else if (key == "value-bytes-max") {
-    return parse_number(key, v, s.limits.value_bytes_max);
-  } else if (key == "txn-ops-max") {
-    return parse_number(key, v, s.limits.txn_ops_max);
-  } else if (key == "request-bytes-max") {
-    return parse_number(key, v, s.limits.request_bytes_max);
-  } else if (key == "session-timeout-ms") {
-    return parse_number(key, v, s.sessions.session_timeout_ms);
+  } else if (std::optional<Status> number = apply_number(s, key, v)) {
+    return *number;
   } else if (auto* unsafe = unsafe_switch(s, key)) {
     if (v != "true" && v != "false") return invalid("--" + key + ": want true or false");
     *unsafe = v == "true";

@@ -87,6 +87,59 @@ Status parse_op_line(const std::vector<std::string>& t, pb::RequestOp& op) {
   return Status::ok();
 }
 
+// The token that starts with a quote at line[i], its escapes decoded; advances i past the
+// closing quote.
+Result<std::string> read_quoted(std::string_view line, size_t& i) {
+  std::string token;
+  ++i;  // the opening quote
+  bool closed = false;
+  while (i < line.size()) {
+    const char d = line[i++];
+    if (d == '"') {
+      closed = true;
+      break;
+    }
+    if (d != '\\') {
+      token += d;
+      continue;
+    }
+    if (i == line.size()) break;
+    const char e = line[i++];
+    switch (e) {
+      case '"':
+        token += '"';
+        break;
+      case '\\':
+        token += '\\';
+        break;
+      case 'n':
+        token += '\n';
+        break;
+      case 'r':
+        token += '\r';
+        break;
+      case 't':
+        token += '\t';
+        break;
+      case '0':
+        token += '\0';
+        break;
+      case 'x': {
+        const int hi = i < line.size() ? hex_digit(line[i]) : -1;
+        const int lo = i + 1 < line.size() ? hex_digit(line[i + 1]) : -1;
+        if (hi < 0 || lo < 0) return invalid("\\x needs two hex digits");
+        token += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        break;
+      }
+      default:
+        return invalid(std::string("unknown escape \\") + e);
+    }
+  }
+  if (!closed) return invalid("unterminated quote");
+  return token;
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> split_txn_line(std::string_view line) {
@@ -108,52 +161,9 @@ Result<std::vector<std::string>> split_txn_line(std::string_view line) {
       tokens.push_back(std::move(token));
       continue;
     }
-    ++i;  // the opening quote
-    bool closed = false;
-    while (i < line.size()) {
-      const char d = line[i++];
-      if (d == '"') {
-        closed = true;
-        break;
-      }
-      if (d != '\\') {
-        token += d;
-        continue;
-      }
-      if (i == line.size()) break;
-      const char e = line[i++];
-      switch (e) {
-        case '"':
-          token += '"';
-          break;
-        case '\\':
-          token += '\\';
-          break;
-        case 'n':
-          token += '\n';
-          break;
-        case 'r':
-          token += '\r';
-          break;
-        case 't':
-          token += '\t';
-          break;
-        case '0':
-          token += '\0';
-          break;
-        case 'x': {
-          const int hi = i < line.size() ? hex_digit(line[i]) : -1;
-          const int lo = i + 1 < line.size() ? hex_digit(line[i + 1]) : -1;
-          if (hi < 0 || lo < 0) return invalid("\\x needs two hex digits");
-          token += static_cast<char>(hi * 16 + lo);
-          i += 2;
-          break;
-        }
-        default:
-          return invalid(std::string("unknown escape \\") + e);
-      }
-    }
-    if (!closed) return invalid("unterminated quote");
+    Result<std::string> quoted = read_quoted(line, i);
+    if (!quoted.is_ok()) return quoted.status();
+    token = std::move(*quoted);
     if (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '#') {
       return invalid("a closing quote must end the token");
     }

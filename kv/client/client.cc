@@ -233,6 +233,43 @@ asio::awaitable<Outcome<pb::ClientResponse>> Client::write(pb::WriteRequest writ
   }
 }
 
+namespace {
+
+// A definitive refusal (or a single pinned attempt that failed) ends the call: UNKNOWN when an
+// earlier attempt may have applied, FAILED with the refusal otherwise.
+Outcome<pb::ClientResponse> refusal(bool maybe_applied, const Status& last,
+                                    const pb::ResponseHeader& header) {
+  if (maybe_applied) {
+    return Outcome<pb::ClientResponse>::unknown("an earlier attempt may have applied; then " +
+                                                last.to_string());
+  }
+  return Outcome<pb::ClientResponse>::failed(last, header);
+}
+
+// The deadline passed with no answer that settles the call.
+Outcome<pb::ClientResponse> deadline_passed(bool maybe_applied, const Status& last) {
+  if (maybe_applied) {
+    return Outcome<pb::ClientResponse>::unknown(
+        "the deadline passed after an attempt that may have applied (last: " + last.to_string() + ")");
+  }
+  // Refusals that only said "not now" become UNAVAILABLE: no node could take the request.
+  const Code code = retryable(last.code()) ? Code::kUnavailable : last.code();
+  return Outcome<pb::ClientResponse>::failed(Status(code, "the deadline passed; last: " + last.to_string()));
+}
+
+}  // namespace
+
+// Where a retryable refusal sends the next attempt at once: the leader its answer names, when
+// that is another node (one of the endpoints not yet met, when we do not know its id). nullopt
+// means pause first. hops bounds the redirects so that stale hints cannot spin.
+std::optional<size_t> Client::redirect(uint64_t leader_hint, size_t target, size_t hops) const {
+  if (leader_hint == 0 || hops >= options_.endpoints.size()) return std::nullopt;
+  const std::optional<size_t> e = endpoint_of(leader_hint);
+  if (!e) return next_unmet(target);
+  if (*e != target) return *e;
+  return std::nullopt;
+}
+
 asio::awaitable<Outcome<pb::ClientResponse>> Client::execute(pb::ClientRequest request,
                                                              Clock::time_point deadline, Effects effects,
                                                              const Session* session,
@@ -242,16 +279,7 @@ asio::awaitable<Outcome<pb::ClientResponse>> Client::execute(pb::ClientRequest r
   bool maybe_applied = false;
   Status last(Code::kUnavailable, "the deadline passed before any attempt");
   int backoff_step = 0;
-  size_t hops = 0;  // redirects taken since the last pause; bounded so stale hints cannot spin
-
-  // A definitive refusal (or a single pinned attempt that failed) ends the call.
-  auto refused = [&](const pb::ResponseHeader& header) {
-    if (maybe_applied) {
-      return Outcome<pb::ClientResponse>::unknown("an earlier attempt may have applied; then " +
-                                                  last.to_string());
-    }
-    return Outcome<pb::ClientResponse>::failed(last, header);
-  };
+  size_t hops = 0;  // redirects taken since the last pause
 
   while (Clock::now() < deadline) {
     const Clock::time_point until =
@@ -268,33 +296,23 @@ asio::awaitable<Outcome<pb::ClientResponse>> Client::execute(pb::ClientRequest r
         pb::ClientResponse& r = *reply.response;
         learn_leader(r.header(), target);
         const Code code = static_cast<Code>(r.code());
-        if (code == Code::kOk) {
-          if (answers(request, r)) {
-            pb::ResponseHeader header = r.header();
-            co_return Outcome<pb::ClientResponse>::ok(std::move(r), std::move(header));
-          }
-          if (effects == Effects::kMayApply) maybe_applied = true;
-          last = Status(Code::kInternal,
-                        conn->endpoint().to_string() + " answered OK with a body that does not match");
-          co_return refused(r.header());
+        if (code == Code::kOk && answers(request, r)) {
+          pb::ResponseHeader header = r.header();
+          co_return Outcome<pb::ClientResponse>::ok(std::move(r), std::move(header));
         }
-        last = Status(code, r.message());
-        if (code == Code::kUnknown && effects == Effects::kMayApply) maybe_applied = true;
-        if (pinned || !retryable(code)) co_return refused(r.header());
-        // Straight to a leader the answer names, if it is another node.
+        // OK with a body that does not match the request settles the call as well.
+        last = code == Code::kOk ? Status(Code::kInternal, conn->endpoint().to_string() +
+                                                               " answered OK with a body that does not match")
+                                 : Status(code, r.message());
+        const bool settled = code == Code::kOk || pinned || !retryable(code);
+        if ((code == Code::kOk || code == Code::kUnknown) && effects == Effects::kMayApply)
+          maybe_applied = true;
+        if (settled) co_return refusal(maybe_applied, last, r.header());
         const uint64_t hint = r.header().leader();
-        if (hint != 0 && hops < n) {
-          if (std::optional<size_t> e = endpoint_of(hint); e && *e != target) {
-            target = *e;
-            ++hops;
-            continue;
-          }
-          if (!endpoint_of(hint)) {
-            // A leader we have not met: it is one of the endpoints we have not connected to.
-            target = next_unmet(target);
-            ++hops;
-            continue;
-          }
+        if (std::optional<size_t> next = redirect(hint, target, hops)) {
+          target = *next;
+          ++hops;
+          continue;
         }
         // No other node to go to: pause, then stay with a node that says it leads (it refused
         // for now: DROPPED, a busy ReadIndex), or move on.
@@ -305,27 +323,20 @@ asio::awaitable<Outcome<pb::ClientResponse>> Client::execute(pb::ClientRequest r
         continue;
       }
       last = reply.response.status();
-      if (last.code() == Code::kTooLarge) co_return refused({});
+      if (last.code() == Code::kTooLarge) co_return refusal(maybe_applied, last, {});
       if (reply.sent && effects == Effects::kMayApply) maybe_applied = true;
     } else {
       last = up;
     }
     // The node could not be reached, or did not answer in time: try the next one.
-    if (pinned) co_return refused({});
+    if (pinned) co_return refusal(maybe_applied, last, {});
     if (leader_ == target) leader_.reset();
     co_await backoff(backoff_step++, deadline);
     hops = 0;
     target = (target + 1) % n;
     cursor_ = target;
   }
-  if (maybe_applied) {
-    co_return Outcome<pb::ClientResponse>::unknown(
-        "the deadline passed after an attempt that may have applied (last: " + last.to_string() + ")");
-  }
-  // Refusals that only said "not now" become UNAVAILABLE: no node could take the request.
-  const Code code = retryable(last.code()) ? Code::kUnavailable : last.code();
-  co_return Outcome<pb::ClientResponse>::failed(
-      Status(code, "the deadline passed; last: " + last.to_string()));
+  co_return deadline_passed(maybe_applied, last);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -53,8 +53,8 @@
 #include "kv/client/cas_expect.h"
 #include "kv/client/client_connection.h"
 #include "kv/client/client_options.h"
-#include "kv/kv.pb.h"
 #include "kv/client/outcome.h"
+#include "kv/kv.pb.h"
 
 namespace castor::kv {
 
@@ -146,6 +146,8 @@ class Client {
   void learn_leader(const pb::ResponseHeader& header, size_t from);
   // The endpoint after `from` whose node id is still unknown, else simply the next one.
   size_t next_unmet(size_t from) const;
+  // Where a retryable refusal naming leader_hint sends the next attempt at once; nullopt: pause.
+  std::optional<size_t> redirect(uint64_t leader_hint, size_t target, size_t hops) const;
   boost::asio::awaitable<void> backoff(int step, Clock::time_point deadline);
 
   boost::asio::io_context& io_;

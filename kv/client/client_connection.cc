@@ -109,7 +109,8 @@ asio::awaitable<Status> ClientConnection::connect(Clock::time_point deadline) {
     co_return finish(Status(Code::kUnavailable, where + ": the node's first frame is not a Hello"));
   }
   if (!their.refused().empty()) {
-    co_return finish(Status(Code::kUnavailable, where + ": the node refused the connection: " + their.refused()));
+    co_return finish(
+        Status(Code::kUnavailable, where + ": the node refused the connection: " + their.refused()));
   }
   if (Status s = net::check_hello(their, options_.cluster_id, net::pb::Hello::PEER); !s.is_ok()) {
     co_return finish(Status(Code::kUnavailable, where + ": " + s.message()));

@@ -76,8 +76,8 @@ uint64_t mul_sat(uint64_t a, uint64_t b) { return b != 0 && a > UINT64_MAX / b ?
 uint64_t answer_bytes_max(const pb::RequestOp& op, const Limits& limits) {
   const uint64_t kv = add_sat(limits.key_bytes_max, 64);
   // A Get answers a value; a Put or Delete with prev_kv answers the value it replaced.
-  const bool answers_a_value =
-      op.has_get() || (op.has_put() && op.put().prev_kv()) || (op.has_delete_key() && op.delete_key().prev_kv());
+  const bool answers_a_value = op.has_get() || (op.has_put() && op.put().prev_kv()) ||
+                               (op.has_delete_key() && op.delete_key().prev_kv());
   if (answers_a_value) return add_sat(kv, limits.value_bytes_max);
   if (!op.has_range()) return 64;
   const pb::RangeRequest& r = op.range();

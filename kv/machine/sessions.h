@@ -14,8 +14,8 @@ namespace castor::kv {
 struct SessionOptions {
   // A session idle for longer than this, measured by the leader timestamps carried in
   // commands, is removed. The leader stamps its own value on every command it proposes and
-  // every replica applies that one (kv.proto, Command). An hour (LogCabin's default) outlasts any partition or retry loop a
-  // client survives, so expiry only collects clients that are gone; sessions_max bounds what
+  // every replica applies that one (kv.proto, Command). An hour (LogCabin's default) outlasts any partition
+  // or retry loop a client survives, so expiry only collects clients that are gone; sessions_max bounds what
   // they hold meanwhile.
   uint64_t session_timeout_ms = 60 * 60 * 1000;
   // When a registration finds the table full, the least recently used session is removed.

@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "raft/base/crc32c.h"
 #include "kv/machine/encoding.h"
+#include "raft/base/crc32c.h"
 
 namespace castor::kv {
 namespace {

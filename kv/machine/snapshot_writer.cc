@@ -2,9 +2,9 @@
 
 #include <utility>
 
-#include "raft/base/crc32c.h"
 #include "kv/machine/encoding.h"
 #include "raft/base/assert.h"
+#include "raft/base/crc32c.h"
 
 namespace castor::kv {
 
@@ -33,7 +33,8 @@ Status SnapshotWriter::flush(bool all) {
 
 Status SnapshotWriter::add(uint8_t table, std::string_view key, std::string_view value) {
   CASTOR_ASSERT(table != kSnapshotEndTag, "snapshot table 0 is the end tag");
-  CASTOR_ASSERT(key.size() <= UINT32_MAX && value.size() <= UINT32_MAX, "snapshot record over 4 GiB");
+  CASTOR_ASSERT(key.size() <= UINT32_MAX, "snapshot record key over 4 GiB");
+  CASTOR_ASSERT(value.size() <= UINT32_MAX, "snapshot record value over 4 GiB");
   std::string header(1, static_cast<char>(table));
   append_u32_be(&header, static_cast<uint32_t>(key.size()));
   append_u32_be(&header, static_cast<uint32_t>(value.size()));

@@ -489,7 +489,8 @@ Result<SnapshotInfo> StateMachine::restore(const SnapshotReader::Source& source)
   // The stream was intact (the reader checked its checksum); now check it is a state machine's.
   auto version = read_meta(*txn, tables_.meta, kFormatVersionKey, 0);
   if (!version.is_ok()) return version.status();
-  if (*version != kFormatVersion) return Status(Code::kCorruption, format_version_error("snapshot", *version));
+  if (*version != kFormatVersion)
+    return Status(Code::kCorruption, format_version_error("snapshot", *version));
   auto index = read_meta(*txn, tables_.meta, kAppliedIndexKey, 0);
   if (!index.is_ok()) return index.status();
   auto term = read_meta(*txn, tables_.meta, kAppliedTermKey, 0);

@@ -12,15 +12,15 @@
 #include <string>
 #include <vector>
 
-#include "kv/machine/key_space.h"
 #include "kv/kv.pb.h"
+#include "kv/machine/key_space.h"
 #include "kv/machine/limits.h"
 #include "kv/machine/lmdb_txn.h"
 #include "kv/machine/sessions.h"
 #include "kv/machine/snapshot_reader.h"
 #include "kv/machine/snapshot_writer.h"
-#include "raft/raft.pb.h"
 #include "raft/base/status.h"
+#include "raft/raft.pb.h"
 #include "raft/types.h"
 
 namespace castor::kv {
@@ -142,8 +142,8 @@ class StateMachine {
     MDB_dbi responses;
   };
 
-  StateMachine(const StateMachineOptions& options, MDB_env* env, const Tables& tables,
-               raft::LogIndex applied, uint64_t revision);
+  StateMachine(const StateMachineOptions& options, MDB_env* env, const Tables& tables, raft::LogIndex applied,
+               uint64_t revision);
 
   // Begins the write transaction apply_uncommitted() keeps open, unless one is open already.
   Status ensure_open_txn();

@@ -9,7 +9,8 @@ namespace castor::kv {
 DiskSpace::DiskSpace(std::filesystem::path dir, uint64_t reserve_bytes)
     : dir_(std::move(dir)), reserve_bytes_(reserve_bytes) {}
 
-void DiskSpace::refresh(std::chrono::steady_clock::time_point now, std::chrono::steady_clock::duration every) {
+void DiskSpace::refresh(std::chrono::steady_clock::time_point now,
+                        std::chrono::steady_clock::duration every) {
   if (reserve_bytes_ == 0 || (free_bytes_ && now - measured_at_ < every)) return;
   measured_at_ = now;
   struct statvfs st {};

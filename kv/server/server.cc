@@ -19,13 +19,13 @@
 #include <thread>
 
 #include "kv/machine/apply_queue.h"
-#include "kv/server/disk_space.h"
 #include "kv/machine/error_code.h"
+#include "kv/machine/state_machine.h"
+#include "kv/server/disk_space.h"
 #include "kv/server/failpoints.h"
 #include "kv/server/http_api.h"
 #include "kv/server/recovery.h"
 #include "kv/server/server_metrics.h"
-#include "kv/machine/state_machine.h"
 #include "net/client_listener.h"
 #include "net/http_server.h"
 #include "net/peer_transport.h"
@@ -270,7 +270,7 @@ class Server::Impl : private raft::ReadyHost {
   std::map<uint64_t, Waiter> registrations_;
   std::map<uint64_t, Proposed> proposed_;
 
-  raft::ReadContexts read_contexts_;  // unique to this run (raft/read_context.h)
+  raft::ReadContexts read_contexts_;                  // unique to this run (raft/read_context.h)
   std::map<uint64_t, ReadWaiter> reads_;              // asked, by read number
   std::multimap<uint64_t, uint64_t> reads_released_;  // read index -> context, awaiting apply
 
@@ -398,16 +398,17 @@ void Server::Impl::on_peer_message(raft::pb::Message m) {
   // one node must not stop the others.
   if (Status s = node_->step(m); !s.is_ok()) {
     ++refused_["invalid message"];
-    refused_log_.warn("peer port: refused a " + raft::pb::MessageType_Name(m.type()) + " from n" +
-                          std::to_string(m.from()),
-                      s.message());
+    refused_log_.warn(
+        "peer port: refused a " + raft::pb::MessageType_Name(m.type()) + " from n" + std::to_string(m.from()),
+        s.message());
     return;
   }
   if (node_->snapshots_refused() > refused_["snapshot checksum"]) {
     refused_["snapshot checksum"] = node_->snapshots_refused();
-    spdlog::warn("refused the snapshot at index {} from n{}: its data fails the checksum in its metadata; "
-                 "the log is untouched and the leader sends it again",
-                 m.snapshot_meta().index(), m.from());
+    spdlog::warn(
+        "refused the snapshot at index {} from n{}: its data fails the checksum in its metadata; "
+        "the log is untouched and the leader sends it again",
+        m.snapshot_meta().index(), m.from());
   }
   schedule_drive();
 }
@@ -495,7 +496,8 @@ void Server::Impl::drive() {
 }
 
 void Server::Impl::persist(const raft::Ready& rd) {
-  if (!rd.snapshot && node_->role() == raft::Role::kFollower && last_fsync_fast_.load(std::memory_order_relaxed)) {
+  if (!rd.snapshot && node_->role() == raft::Role::kFollower &&
+      last_fsync_fast_.load(std::memory_order_relaxed)) {
     // A follower has nothing to send until this write is durable (its acknowledgement needs
     // it), so on a fast disk it writes here and saves two thread hand-offs on every write's
     // critical path (measured on the 2-core machine: put p50 at one client -6%, put x256 +7%,
@@ -968,8 +970,10 @@ void Server::Impl::watch_commit() {
 }
 
 bool Server::Impl::commit_stalled() const {
-  const auto bound = std::max<Clock::duration>(std::chrono::seconds(2), 2 * std::chrono::milliseconds(opt_.election_ms));
-  return entries_waiting() && node_->committed().value == commit_watched_ && Clock::now() - commit_moved_at_ > bound;
+  const auto bound =
+      std::max<Clock::duration>(std::chrono::seconds(2), 2 * std::chrono::milliseconds(opt_.election_ms));
+  return entries_waiting() && node_->committed().value == commit_watched_ &&
+         Clock::now() - commit_moved_at_ > bound;
 }
 
 bool Server::Impl::log_nearly_full() const { return log_->used_bytes() >= log_->map_bytes_max() / 8 * 7; }
@@ -1007,9 +1011,10 @@ void Server::Impl::register_metrics() {
   gauge("castor_info", "Identifies the node: always 1.", [] { return 1.0; },
         {{"node", opt_.name}, {"id", std::to_string(id_)}, {"cluster", opt_.cluster_id}});
   gauge("castor_term", "Current Raft term.", [this] { return double(node_->term().value); });
-  gauge("castor_disk_below_reserve",
-        "1 while the data directory's disk has less free space than --disk-reserve-bytes: writes are refused.",
-        [this] { return disk_.low() ? 1.0 : 0.0; });
+  gauge(
+      "castor_disk_below_reserve",
+      "1 while the data directory's disk has less free space than --disk-reserve-bytes: writes are refused.",
+      [this] { return disk_.low() ? 1.0 : 0.0; });
   for (raft::Role role :
        {raft::Role::kLeader, raft::Role::kFollower, raft::Role::kCandidate, raft::Role::kPreCandidate}) {
     std::string label = raft::role_name(role);
@@ -1166,13 +1171,15 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   if (options.heartbeat_ms == 0 || options.election_ms < 2 * options.heartbeat_ms) {
     return Status(Code::kInvalidArgument, "election time must be at least twice the heartbeat interval");
   }
-  const uint64_t frame_needed = std::max(entry_bytes_max(options), kMessageDataBytesMax) + kPeerFrameOverheadBytes;
+  const uint64_t frame_needed =
+      std::max(entry_bytes_max(options), kMessageDataBytesMax) + kPeerFrameOverheadBytes;
   if (options.frame_bytes_max < frame_needed) {
-    return Status(Code::kInvalidArgument,
-                  "--frame-bytes-max " + std::to_string(options.frame_bytes_max) +
-                      " cannot carry the largest Raft entry (--request-bytes-max " +
-                      std::to_string(options.limits.request_bytes_max) + " and its envelope) to a peer: raise it to at "
-                      "least " + std::to_string(frame_needed) + " or lower --request-bytes-max");
+    return Status(Code::kInvalidArgument, "--frame-bytes-max " + std::to_string(options.frame_bytes_max) +
+                                              " cannot carry the largest Raft entry (--request-bytes-max " +
+                                              std::to_string(options.limits.request_bytes_max) +
+                                              " and its envelope) to a peer: raise it to at "
+                                              "least " +
+                                              std::to_string(frame_needed) + " or lower --request-bytes-max");
   }
   namespace fs = std::filesystem;
   const fs::path dir(options.data_dir);

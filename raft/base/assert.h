@@ -5,11 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define CASTOR_ASSERT(cond, msg)                                                      \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
-      std::fprintf(stderr, "%s:%d: CASTOR_ASSERT(%s) failed: %s\n", __FILE__, __LINE__, \
-                   #cond, (msg));                                                     \
-      std::abort();                                                                   \
-    }                                                                                 \
+#define CASTOR_ASSERT(cond, msg)                                                                       \
+  do {                                                                                                 \
+    if (!(cond)) {                                                                                     \
+      std::fprintf(stderr, "%s:%d: CASTOR_ASSERT(%s) failed: %s\n", __FILE__, __LINE__, #cond, (msg)); \
+      std::abort();                                                                                    \
+    }                                                                                                  \
   } while (0)

@@ -116,7 +116,8 @@ std::optional<double> Histogram::quantile(double q) const {
 }
 
 std::vector<double> Histogram::exponential_buckets(double start, double factor, size_t count) {
-  CASTOR_ASSERT(start > 0 && factor > 1, "exponential buckets need start > 0 and factor > 1");
+  CASTOR_ASSERT(start > 0, "exponential buckets need start > 0");
+  CASTOR_ASSERT(factor > 1, "exponential buckets need factor > 1");
   std::vector<double> b;
   double v = start;
   for (size_t i = 0; i < count; ++i, v *= factor) b.push_back(v);

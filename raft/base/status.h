@@ -13,23 +13,23 @@ namespace castor {
 // The codes (docs/STYLE.md, "Errors are values"). The wire protocol carries the same numbers.
 enum class Code {
   kOk = 0,
-  kNotLeader,           // this node is not the leader; Status::leader_hint may name it
+  kNotLeader,           // this node is not the leader; the response header names it when known
   kUnavailable,         // no leader, no quorum, shutting down: retry later
   kUnknown,             // the request may or may not have taken effect
   kFailedPrecondition,  // a compare was false
   kInvalidArgument,
-  kTooLarge,            // a key, value, frame or transaction exceeds its limit
-  kResourceExhausted,   // a bounded queue or the LMDB map is full
-  kCorruption,          // stored data failed a check; the node must not start on it
+  kTooLarge,           // a key, value, frame or transaction exceeds its limit
+  kResourceExhausted,  // a bounded queue or the LMDB map is full
+  kCorruption,         // stored data failed a check; the node must not start on it
   kInternal,
-  kDropped,             // a proposal the Raft core could not take (queue full, transfer)
-  kSessionExpired,      // the client's session is gone; register again
+  kDropped,         // a proposal the Raft core could not take (queue full, transfer)
+  kSessionExpired,  // the client's session is gone; register again
   kNotFound,
 };
 
 const char* code_name(Code code);
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -48,7 +48,7 @@ class Status {
 
 // Either a T or a non-ok Status.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}
   Result(Status status) : v_(std::move(status)) {}

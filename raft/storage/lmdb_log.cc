@@ -290,19 +290,39 @@ Status LmdbLog::load_and_verify() {
   Txn txn;
   if (int rc = txn.begin(env_, MDB_RDONLY); rc != 0) return lmdb_error("mdb_txn_begin", rc);
   uint64_t used = 0;
-  if (int rc = live_bytes(txn.get(), entries_dbi_, meta_dbi_, &used); rc != 0) return lmdb_error("mdb_stat", rc);
+  if (int rc = live_bytes(txn.get(), entries_dbi_, meta_dbi_, &used); rc != 0)
+    return lmdb_error("mdb_stat", rc);
   used_bytes_.store(used, std::memory_order_relaxed);
-  auto get_record = [&](std::string_view key) -> Result<std::string_view> {
-    MDB_val k = mdb_val(key), v;
-    const int rc = mdb_get(txn.get(), meta_dbi_, &k, &v);
-    if (rc == MDB_NOTFOUND) return corruption("the meta record \"" + std::string(key) + "\" is missing");
-    if (rc != 0) return lmdb_error("mdb_get", rc);
-    std::optional<std::string_view> body = fmt::unseal(key, as_view(v));
-    if (!body) return corruption("the meta record \"" + std::string(key) + "\" fails its checksum");
-    return *body;
-  };
 
-  Result<std::string_view> format = get_record(fmt::kFormatKey);
+  View view;
+  if (Status s = verify_meta(txn.get(), view); !s.is_ok()) return s;
+  if (Status s = verify_entries(txn.get(), view); !s.is_ok()) return s;
+  if (view.hard_state.commit() > view.last.value) {
+    return corruption("the hard state's commit index " + std::to_string(view.hard_state.commit()) +
+                      " is past the last log index " + std::to_string(view.last.value) +
+                      ": committed entries were lost (was the disk's write cache on?)");
+  }
+  if (Status s = open_snapshot_file(view); !s.is_ok()) return s;
+
+  std::lock_guard lock(mu_);
+  view_ = std::move(view);
+  return Status::ok();
+}
+
+// One meta record's body, checked against its checksum.
+Result<std::string_view> LmdbLog::meta_record(MDB_txn* txn, std::string_view key) const {
+  MDB_val k = mdb_val(key), v;
+  const int rc = mdb_get(txn, meta_dbi_, &k, &v);
+  if (rc == MDB_NOTFOUND) return corruption("the meta record \"" + std::string(key) + "\" is missing");
+  if (rc != 0) return lmdb_error("mdb_get", rc);
+  std::optional<std::string_view> body = fmt::unseal(key, as_view(v));
+  if (!body) return corruption("the meta record \"" + std::string(key) + "\" fails its checksum");
+  return *body;
+}
+
+// The format version, the hard state and the snapshot record, into view.
+Status LmdbLog::verify_meta(MDB_txn* txn, View& view) const {
+  Result<std::string_view> format = meta_record(txn, fmt::kFormatKey);
   if (!format.is_ok()) return format.status();
   if (format->size() != 4 || fmt::get_u32(*format) != fmt::kVersion) {
     const std::string found = format->size() == 4 ? std::to_string(fmt::get_u32(*format)) : "unreadable";
@@ -310,27 +330,29 @@ Status LmdbLog::load_and_verify() {
                       std::to_string(fmt::kVersion) + " (run the castord that wrote it, or " +
                       kRestoreAdvice + ")");
   }
-
-  View view;
-  Result<std::string_view> hs = get_record(fmt::kHardStateKey);
+  Result<std::string_view> hs = meta_record(txn, fmt::kHardStateKey);
   if (!hs.is_ok()) return hs.status();
   if (!view.hard_state.ParseFromArray(hs->data(), static_cast<int>(hs->size()))) {
     return corruption("the hard state record does not parse");
   }
-  Result<std::string_view> snap = get_record(fmt::kSnapshotKey);
+  Result<std::string_view> snap = meta_record(txn, fmt::kSnapshotKey);
   if (!snap.is_ok()) return snap.status();
   if (snap->size() < 4 ||
       !view.snapshot.ParseFromArray(snap->data() + 4, static_cast<int>(snap->size() - 4))) {
     return corruption("the snapshot record does not parse");
   }
   view.snapshot_crc = fmt::get_u32(*snap);
+  return Status::ok();
+}
 
-  // Every entry: contiguous from the snapshot on, checksummed, terms never decreasing.
+// Every entry: contiguous from the snapshot on, checksummed, terms never decreasing. Fills
+// view.last and view.runs.
+Status LmdbLog::verify_entries(MDB_txn* txn, View& view) const {
   const LogIndex snap_index(view.snapshot.index());
   view.last = snap_index;
   Term prev_term(view.snapshot.term());
   Cursor cursor;
-  if (int rc = cursor.open(txn.get(), entries_dbi_); rc != 0) return lmdb_error("mdb_cursor_open", rc);
+  if (int rc = cursor.open(txn, entries_dbi_); rc != 0) return lmdb_error("mdb_cursor_open", rc);
   MDB_val key, value;
   int rc = cursor.get(&key, &value, MDB_FIRST);
   for (; rc == 0; rc = cursor.get(&key, &value, MDB_NEXT)) {
@@ -356,13 +378,13 @@ Status LmdbLog::load_and_verify() {
     view.last = expected;
   }
   if (rc != MDB_NOTFOUND) return lmdb_error("mdb_cursor_get", rc);
+  return Status::ok();
+}
 
-  if (view.hard_state.commit() > view.last.value) {
-    return corruption("the hard state's commit index " + std::to_string(view.hard_state.commit()) +
-                      " is past the last log index " + std::to_string(view.last.value) +
-                      ": committed entries were lost (was the disk's write cache on?)");
-  }
-
+// Opens and checks the snapshot file the record names (if it has data), and removes every other
+// snapshot file: older ones, and half-written temporaries left by a crash between writing a
+// snapshot file and committing the record that points at it.
+Status LmdbLog::open_snapshot_file(View& view) {
   std::string keep;
   if (view.snapshot.data_bytes() > 0) {
     Result<UniqueFd> fd =
@@ -374,13 +396,7 @@ Status LmdbLog::load_and_verify() {
     view.snapshot_fd = std::make_shared<const UniqueFd>(std::move(fd).value());
     keep = SnapshotFiles::file_name(view.snapshot.index(), view.snapshot_crc);
   }
-  // Older snapshots and half-written temporaries left by a crash between writing a snapshot
-  // file and committing the record that points at it.
-  if (Status s = snapshot_files_.remove_all_except(keep); !s.is_ok()) return s;
-
-  std::lock_guard lock(mu_);
-  view_ = std::move(view);
-  return Status::ok();
+  return snapshot_files_.remove_all_except(keep);
 }
 
 Status LmdbLog::corruption(const std::string& what) const {
@@ -389,8 +405,9 @@ Status LmdbLog::corruption(const std::string& what) const {
 }
 
 Status LmdbLog::lmdb_error(const char* op, int rc) const {
-  return Status(Code::kInternal, std::string("LMDB ") + op + " on the Raft log in " + options_.data_dir.string() +
-                                     " failed: " + mdb_strerror(rc) + disk_error_advice(rc));
+  return Status(Code::kInternal, std::string("LMDB ") + op + " on the Raft log in " +
+                                     options_.data_dir.string() + " failed: " + mdb_strerror(rc) +
+                                     disk_error_advice(rc));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -442,7 +459,8 @@ Term LmdbLog::view_term(LogIndex i) const {
 
 int LmdbLog::begin_read(LogIndex lo, LogIndex hi, MDB_txn** txn) const {
   std::unique_lock lock(mu_);
-  CASTOR_ASSERT(lo.value > view_.snapshot.index() && hi <= view_.last + 1, "entries range outside the log");
+  CASTOR_ASSERT(lo.value > view_.snapshot.index(), "entries range starts inside the snapshot");
+  CASTOR_ASSERT(hi <= view_.last + 1, "entries range ends past the log");
   *txn = nullptr;
   if (lo >= hi) return 0;
   reads_done_.wait(lock, [this] { return !growing_; });
@@ -592,8 +610,8 @@ Status LmdbLog::append(const std::optional<pb::HardState>& hs, const std::vector
   // The writer is the only thread that changes view_, so it reads it without the lock.
   const LogIndex first = entries.empty() ? view_.last + 1 : LogIndex(entries.front().index());
   const LogIndex new_last = entries.empty() ? view_.last : LogIndex(entries.back().index());
-  CASTOR_ASSERT(first.value > view_.snapshot.index() && first <= view_.last + 1,
-                "append leaves a gap or rewrites the snapshot");
+  CASTOR_ASSERT(first.value > view_.snapshot.index(), "append rewrites the snapshot");
+  CASTOR_ASSERT(first <= view_.last + 1, "append leaves a gap");
   Term prev = view_term(first - 1);
   for (size_t k = 0; k < entries.size(); ++k) {
     CASTOR_ASSERT(entries[k].index() == first.value + k, "appended entries are not consecutive");
@@ -649,8 +667,8 @@ Status LmdbLog::install_snapshot(const pb::Snapshot& snapshot) {
 }
 
 Status LmdbLog::save_snapshot(pb::SnapshotMeta meta, std::string_view data) {
-  CASTOR_ASSERT(meta.index() >= view_.snapshot.index() && LogIndex(meta.index()) <= view_.last,
-                "snapshot outside the log");
+  CASTOR_ASSERT(meta.index() >= view_.snapshot.index(), "snapshot older than the current one");
+  CASTOR_ASSERT(LogIndex(meta.index()) <= view_.last, "snapshot past the end of the log");
   CASTOR_ASSERT(Term(meta.term()) == view_term(LogIndex(meta.index())),
                 "snapshot term differs from the log's");
   meta.set_data_bytes(data.size());

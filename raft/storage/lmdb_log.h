@@ -43,8 +43,8 @@
 #include <string_view>
 #include <vector>
 
-#include "raft/log_reader.h"
 #include "raft/base/status.h"
+#include "raft/log_reader.h"
 #include "raft/storage/snapshot_files.h"
 #include "raft/storage/unique_fd.h"
 
@@ -137,6 +137,10 @@ class LmdbLog final : public LogReader {
   static Result<std::unique_ptr<LmdbLog>> open_dir(Options options, const std::filesystem::path& log_dir);
   Status init_fresh();
   Status load_and_verify();
+  Result<std::string_view> meta_record(MDB_txn* txn, std::string_view key) const;
+  Status verify_meta(MDB_txn* txn, View& view) const;
+  Status verify_entries(MDB_txn* txn, View& view) const;
+  Status open_snapshot_file(View& view);
   Status corruption(const std::string& what) const;
   Status lmdb_error(const char* op, int rc) const;
   // Runs one write transaction: fill(txn) stages it and returns an LMDB code, then it commits

@@ -14,7 +14,8 @@ namespace castor::kv {
 namespace {
 
 constexpr uint64_t kValueBytes = 256;
-constexpr uint64_t kKeySpace = 100000;  // the design point's key count (docs/PROMISES.md, "The load it is built for")
+constexpr uint64_t kKeySpace =
+    100000;  // the design point's key count (docs/PROMISES.md, "The load it is built for")
 
 void BM_ApplyPutBatch(benchmark::State& state) {
   const auto batch = static_cast<uint64_t>(state.range(0));

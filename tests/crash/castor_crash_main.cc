@@ -280,6 +280,10 @@ class Parent {
   Status power_on(uint64_t iteration);
   // Reopens the data directory and runs every check. False when it did not reopen.
   bool check(uint64_t iteration);
+  std::optional<fs::path> directory_to_check(uint64_t iteration);
+  std::vector<std::string> compare_states(CrashNode& node, uint64_t commit, uint64_t lost);
+  std::optional<fs::path> make_base_dir() const;
+  void finish_power();
   // Counts (and reports) what `log` lost of what the child reported durable or wrote.
   uint64_t count_lost(uint64_t iteration, const raft::LmdbLog& log);
   Status advance_reference(uint64_t commit);
@@ -518,31 +522,35 @@ uint64_t Parent::count_lost(uint64_t iteration, const raft::LmdbLog& log) {
   return lost;
 }
 
-bool Parent::check(uint64_t iteration) {
-  // Half the time the parent recovers the directory itself, as the restarted castord would, and
-  // the next child continues from what it wrote. The other half it recovers a copy and leaves
-  // the directory as the kill left it, so that the next child recovers it (and may be killed
-  // while doing so). The copy is byte for byte what castord would find: nobody writes the
-  // directory while its writer is dead.
-  fs::path dir = node_dir_;
-  if (Rng({o_.seed, iteration, kCheckStream}).one_in(2)) {
-    std::error_code ec;
-    fs::remove_all(copy_dir_, ec);
-    if (!ec) fs::copy(node_dir_, copy_dir_, fs::copy_options::recursive, ec);
-    if (ec) {
-      fail(iteration,
-           "cannot copy " + node_dir_.string() + " to " + copy_dir_.string() + ": " + ec.message());
-      broken_ = true;
-      return false;
-    }
-    dir = copy_dir_;
+// Half the time the parent recovers the directory itself, as the restarted castord would, and
+// the next child continues from what it wrote. The other half it recovers a copy and leaves the
+// directory as the kill left it, so that the next child recovers it (and may be killed while
+// doing so). The copy is byte for byte what castord would find: nobody writes the directory
+// while its writer is dead. nullopt (having said why) when the copy failed.
+std::optional<fs::path> Parent::directory_to_check(uint64_t iteration) {
+  if (!Rng({o_.seed, iteration, kCheckStream}).one_in(2)) return node_dir_;
+  std::error_code ec;
+  fs::remove_all(copy_dir_, ec);
+  if (!ec) fs::copy(node_dir_, copy_dir_, fs::copy_options::recursive, ec);
+  if (ec) {
+    fail(iteration, "cannot copy " + node_dir_.string() + " to " + copy_dir_.string() + ": " + ec.message());
+    return std::nullopt;
   }
-  auto node = open_node(dir);
+  return copy_dir_;
+}
+
+bool Parent::check(uint64_t iteration) {
+  std::optional<fs::path> dir = directory_to_check(iteration);
+  if (!dir) {
+    broken_ = true;
+    return false;
+  }
+  auto node = open_node(*dir);
   if (!node.is_ok()) {
     fail(iteration, "the data directory does not reopen: " + node.status().to_string());
     // A node that refuses to start because its log lost entries its state machine had applied
     // (kv::reconcile) has lost them all the same: count them from the log alone.
-    if (auto log = open_log(dir, false); log.is_ok()) count_lost(iteration, **log);
+    if (auto log = open_log(*dir, false); log.is_ok()) count_lost(iteration, **log);
     broken_ = true;
     return false;
   }
@@ -557,30 +565,38 @@ bool Parent::check(uint64_t iteration) {
          "the hard state commits " + std::to_string(commit) + " but the log ends at " + std::to_string(last));
     broken_ = true;
   }
+  std::vector<std::string> differences = compare_states(*node, commit, lost);
+  if (!differences.empty()) {
+    ++divergent_;
+    for (const std::string& d : differences) fail(iteration, "divergent: " + d);
+  }
+  return true;
+}
 
-  // Divergent: recover as castord does, then compare with a fresh replay and the reference.
+// Divergent: recovers `node` as castord does, then compares it with a fresh replay of its log
+// and with the reference. Returns each difference, and each step that failed.
+std::vector<std::string> Parent::compare_states(CrashNode& node, uint64_t commit, uint64_t lost) {
+  raft::LmdbLog& log = *node.log;
   std::vector<std::string> differences;
   auto note = [&](const Status& s, const char* what) {
     if (!s.is_ok()) differences.push_back(std::string(what) + ": " + s.to_string());
     return s.is_ok();
   };
   std::optional<StateDump> recovered, fresh, reference;
-  if (note(apply_committed(log, *node->state), "applying the committed entries failed")) {
-    auto dump = dump_state(*node->state);
+  if (note(apply_committed(log, *node.state), "applying the committed entries failed")) {
+    auto dump = dump_state(*node.state);
     if (note(dump.status(), "reading the recovered state failed")) recovered = std::move(*dump);
   }
-  {
-    std::error_code ec;
-    fs::remove_all(fresh_dir_, ec);
-    kv::StateMachineOptions so;
-    so.data_dir = fresh_dir_.string();
-    auto replay = kv::StateMachine::open(so);
-    if (note(replay.status(), "opening the replay's state machine failed") &&
-        note(kv::reconcile(log, **replay, fresh_dir_), "restoring the log's snapshot failed") &&
-        note(apply_committed(log, **replay), "replaying the log failed")) {
-      auto dump = dump_state(**replay);
-      if (note(dump.status(), "reading the replayed state failed")) fresh = std::move(*dump);
-    }
+  std::error_code ec;
+  fs::remove_all(fresh_dir_, ec);
+  kv::StateMachineOptions so;
+  so.data_dir = fresh_dir_.string();
+  auto replay = kv::StateMachine::open(so);
+  if (note(replay.status(), "opening the replay's state machine failed") &&
+      note(kv::reconcile(log, **replay, fresh_dir_), "restoring the log's snapshot failed") &&
+      note(apply_committed(log, **replay), "replaying the log failed")) {
+    auto dump = dump_state(**replay);
+    if (note(dump.status(), "reading the replayed state failed")) fresh = std::move(*dump);
   }
   if (note(advance_reference(commit), "the reference state machine failed")) {
     auto dump = dump_state(*reference_);
@@ -592,36 +608,56 @@ bool Parent::check(uint64_t iteration) {
     }
   }
   // A log that lost entries differs from the reference's history by more than its length: the
-  // losses are counted above, and this comparison would only repeat them.
+  // losses are counted by check(), and this comparison would only repeat them.
   if (recovered && reference && lost == 0) {
     if (auto d = first_difference(*recovered, "recovered state", *reference,
                                   "reference (every entry applied once)")) {
       differences.push_back(*d);
     }
   }
-  if (!differences.empty()) {
-    ++divergent_;
-    for (const std::string& d : differences) fail(iteration, "divergent: " + d);
+  return differences;
+}
+
+// The run's directory: a new temporary one, or --dir when that is new or empty. nullopt
+// (having said why) otherwise.
+std::optional<fs::path> Parent::make_base_dir() const {
+  std::error_code ec;
+  fs::path base = o_.dir;
+  if (base.empty()) {
+    std::string pattern = (fs::temp_directory_path(ec) / "castor-crash-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      std::fprintf(stderr, "castor-crash: mkdtemp %s: %s\n", pattern.c_str(), std::strerror(errno));
+      return std::nullopt;
+    }
+    base = pattern;
+  } else if (fs::exists(base, ec) && !fs::is_empty(base, ec)) {
+    std::fprintf(stderr, "castor-crash: %s is not empty; give a new or empty directory\n", base.c_str());
+    return std::nullopt;
   }
-  return true;
+  return fs::absolute(base, ec);  // castor-powerfs runs in "/"
+}
+
+// --power-loss, after the last iteration: checks the cuts dropped something and unmounts the
+// disk (before its directory is removed or reported kept).
+void Parent::finish_power() {
+  // Cuts that dropped nothing would have tested nothing (LMDB's lock files alone are written
+  // and never fsynced, so every real cut drops something).
+  if (cuts_ > 0 && dropped_.lost_files == 0 && dropped_.lost_names == 0) {
+    std::printf("castor-crash: the power cuts dropped nothing: the run proved nothing\n");
+    broken_ = true;
+  }
+  if (Status s = power_->unmount(); !s.is_ok()) {
+    std::printf("castor-crash: %s\n", s.to_string().c_str());
+    broken_ = true;
+  }
 }
 
 int Parent::run() {
   std::error_code ec;
   const bool temporary = o_.dir.empty();
-  fs::path base = o_.dir;
-  if (temporary) {
-    std::string pattern = (fs::temp_directory_path(ec) / "castor-crash-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      std::fprintf(stderr, "castor-crash: mkdtemp %s: %s\n", pattern.c_str(), std::strerror(errno));
-      return 1;
-    }
-    base = pattern;
-  } else if (fs::exists(base, ec) && !fs::is_empty(base, ec)) {
-    std::fprintf(stderr, "castor-crash: %s is not empty; give a new or empty directory\n", base.c_str());
-    return 2;
-  }
-  base = fs::absolute(base, ec);  // castor-powerfs runs in "/"
+  std::optional<fs::path> made = make_base_dir();
+  if (!made) return o_.dir.empty() ? 1 : 2;
+  const fs::path base = *made;
   node_dir_ = base / "node";
   copy_dir_ = base / "copy";
   fresh_dir_ = base / "fresh";
@@ -659,19 +695,7 @@ int Parent::run() {
     if (!check(it)) break;
     std::fflush(stdout);
   }
-  if (power_) {
-    // Cuts that dropped nothing would have tested nothing (LMDB's lock files alone are written
-    // and never fsynced, so every real cut drops something).
-    if (cuts_ > 0 && dropped_.lost_files == 0 && dropped_.lost_names == 0) {
-      std::printf("castor-crash: the power cuts dropped nothing: the run proved nothing\n");
-      broken_ = true;
-    }
-    // Unmounted before the directory is removed or reported kept.
-    if (Status s = power_->unmount(); !s.is_ok()) {
-      std::printf("castor-crash: %s\n", s.to_string().c_str());
-      broken_ = true;
-    }
-  }
+  if (power_) finish_power();
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
   const bool clean = !broken_ && lost_ == 0 && divergent_ == 0;
   if (!clean) {

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "kv/server/recovery.h"
 #include "kv/machine/state_machine.h"
+#include "kv/server/recovery.h"
 #include "raft/base/status.h"
 #include "raft/storage/lmdb_log.h"
 

@@ -20,7 +20,9 @@ NamespaceJournal::NamespaceJournal(std::filesystem::path backing) : backing_(std
   std::filesystem::create_directories(backing_ / kTrash, ec);
 }
 
-std::string NamespaceJournal::next_trash() { return std::string(kTrash) + "/" + std::to_string(++trash_seq_); }
+std::string NamespaceJournal::next_trash() {
+  return std::string(kTrash) + "/" + std::to_string(++trash_seq_);
+}
 
 void NamespaceJournal::created(const std::string& path) {
   changes_.push_back(Change{Change::kCreate, path, "", "", {parent_of(path)}});

@@ -46,8 +46,8 @@ class NamespaceJournal {
  private:
   struct Change {
     enum Kind { kCreate, kRemove, kRename } kind;
-    std::string a, b;       // create/remove: the path; rename: from, to
-    std::string trash;      // remove: where the entry went; rename: where a replaced `to` went
+    std::string a, b;   // create/remove: the path; rename: from, to
+    std::string trash;  // remove: where the entry went; rename: where a replaced `to` went
     std::set<std::string> dirs_unsynced;
   };
   std::filesystem::path full(const std::string& path) const { return backing_ / path; }

@@ -98,7 +98,8 @@ int PowerFs::create(const std::string& path, int flags, mode_t mode, int* fh) {
   const std::string r = rel(path);
   struct stat st {};
   const bool existed = ::lstat((backing_ / r).c_str(), &st) == 0;
-  const int fd = ::open((backing_ / r).c_str(), (flags & ~(O_ACCMODE | O_TRUNC | O_APPEND)) | O_RDWR | O_CREAT, mode);
+  const int fd =
+      ::open((backing_ / r).c_str(), (flags & ~(O_ACCMODE | O_TRUNC | O_APPEND)) | O_RDWR | O_CREAT, mode);
   if (fd < 0) return -errno;
   if (!existed) journal_.created(r);
   *fh = fd;
@@ -208,7 +209,8 @@ int PowerFs::rename(const std::string& from, const std::string& to, unsigned fla
   if (dead_) return kOff;
   if (hidden(from) || hidden(to)) return -EPERM;
   if (flags & ~unsigned{RENAME_NOREPLACE}) return -EINVAL;  // RENAME_EXCHANGE, WHITEOUT
-  struct stat src {}, dst {};
+  struct stat src {
+  }, dst{};
   if (::lstat((backing_ / rel(from)).c_str(), &src) != 0) return -errno;
   if (::lstat((backing_ / rel(to)).c_str(), &dst) == 0) {
     // What rename(2) would refuse, refused before the journal moves `to` aside.
@@ -258,7 +260,8 @@ void PowerFs::cut(bool torn) {
       const uint64_t sectors = it->second.file.last_write_sectors();
       // Any prefix, from none of the write to all of it.
       const uint64_t keep = std::uniform_int_distribution<uint64_t>(0, sectors)(rng_);
-      if (it->second.file.flush_torn_to(it->second.fd, keep) == 0 && keep > 0 && keep < sectors) ++fired_["torn"];
+      if (it->second.file.flush_torn_to(it->second.fd, keep) == 0 && keep > 0 && keep < sectors)
+        ++fired_["torn"];
     }
   }
   for (auto& [ino, p] : pending_) ::close(p.fd);
@@ -301,7 +304,8 @@ std::string PowerFs::status() const {
 void PowerFs::unmount() {
   if (dead_) return;
   for (auto& [ino, p] : pending_) {
-    if (int rc = p.file.flush_to(p.fd); rc != 0) std::fprintf(stderr, "powerfs: flush at unmount failed: %d\n", rc);
+    if (int rc = p.file.flush_to(p.fd); rc != 0)
+      std::fprintf(stderr, "powerfs: flush at unmount failed: %d\n", rc);
     ::close(p.fd);
   }
   pending_.clear();

@@ -7,6 +7,8 @@
 // (fusermount3 -u MOUNTPOINT, or umount) and mount again over BACKING to "power on".
 #define FUSE_USE_VERSION 35
 #include <fuse3/fuse.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -14,8 +16,6 @@
 #include <limits>
 #include <memory>
 #include <string>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "tests/powerfs/power_fs.h"
 
@@ -123,7 +123,9 @@ int on_statfs(const char* /*path*/, struct statvfs* st) { return fs().statfs(st)
 
 // Permissions and times pass through: a power cut in this model loses data and names, not them.
 int on_chmod(const char* path, mode_t mode, fuse_file_info* /*fi*/) { return fs().chmod(path, mode); }
-int on_utimens(const char* path, const timespec tv[2], fuse_file_info* /*fi*/) { return fs().utimens(path, tv); }
+int on_utimens(const char* path, const timespec tv[2], fuse_file_info* /*fi*/) {
+  return fs().utimens(path, tv);
+}
 
 int usage() {
   std::fprintf(stderr, "usage: castor-powerfs [--seed N] BACKING MOUNTPOINT\n");

@@ -79,8 +79,9 @@ void Invariants::leader_elected(NodeId node, Term term, LogIndex first_index, Te
     if (committed_in_term_[i - 1] >= term.value) continue;
     std::optional<Term> t = term_at(LogIndex(i));
     if (!t || t->value != committed_term_[i - 1]) {
-      fail("leader completeness: node " + std::to_string(node.value) + " leads term " + std::to_string(term.value) +
-           " without committed entry " + std::to_string(i) + " (term " + std::to_string(committed_term_[i - 1]) + ")");
+      fail("leader completeness: node " + std::to_string(node.value) + " leads term " +
+           std::to_string(term.value) + " without committed entry " + std::to_string(i) + " (term " +
+           std::to_string(committed_term_[i - 1]) + ")");
       return;
     }
   }

@@ -158,21 +158,28 @@ struct Plant {
   void (*set)(Options&);
 };
 constexpr Plant kPlants[] = {
-    {"commit-old-term", {"leader completeness"},
+    {"commit-old-term",
+     {"leader completeness"},
      [](Options& o) { o.planted_bug = raft::PlantedBug::kCommitOldTermByCounting; }},
-    {"vote-before-persist", {"election safety"},
+    {"vote-before-persist",
+     {"election safety"},
      [](Options& o) { o.planted_bug = raft::PlantedBug::kVoteBeforePersist; }},
-    {"read-without-heartbeat", {"linearizable read"},
+    {"read-without-heartbeat",
+     {"linearizable read"},
      [](Options& o) { o.planted_bug = raft::PlantedBug::kReadWithoutHeartbeat; }},
-    {"any-reply-confirms-read", {"linearizable read"},
+    {"any-reply-confirms-read",
+     {"linearizable read"},
      [](Options& o) { o.planted_bug = raft::PlantedBug::kAnyHeartbeatReplyConfirmsRead; }},
-    {"keep-conflicting-suffix", {"log matching"},
+    {"keep-conflicting-suffix",
+     {"log matching"},
      [](Options& o) { o.planted_bug = raft::PlantedBug::kKeepConflictingSuffix; }},
     {"reuse-read-contexts", {"linearizable read"}, [](Options& o) { o.reuse_read_contexts = true; }},
     // Vote grants are acknowledgements too (paper 5.2 as well as 5.3).
-    {"ack-before-fsync", {"leader completeness", "election safety"},
+    {"ack-before-fsync",
+     {"leader completeness", "election safety"},
      [](Options& o) { o.loop_bug = raft::LoopBug::kAckBeforeFsync; }},
-    {"apply-before-commit", {"apply order"},
+    {"apply-before-commit",
+     {"apply order"},
      [](Options& o) { o.loop_bug = raft::LoopBug::kApplyBeforeCommit; }},
 };
 
@@ -228,10 +235,13 @@ std::string planted_name(const Options& options) {
   return "";
 }
 
-double Simulation::uniform(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng_); }
+double Simulation::uniform(double lo, double hi) {
+  return std::uniform_real_distribution<double>(lo, hi)(rng_);
+}
 
 Simulation::Simulation(const Options& options) : opt_(options), rng_(options.seed) {
-  CASTOR_ASSERT(opt_.nodes >= 1 && opt_.nodes <= 9, "1 to 9 nodes");
+  CASTOR_ASSERT(opt_.nodes >= 1, "at least 1 node");
+  CASTOR_ASSERT(opt_.nodes <= 9, "at most 9 nodes");
   draw_weather();
   raft::pb::ConfState conf;
   for (int i = 1; i <= opt_.nodes; ++i) conf.add_voters(static_cast<uint64_t>(i));
@@ -657,7 +667,8 @@ void Simulation::crash(int i, const char* where) {
   trace("n" + std::to_string(h.id.value) + " CRASH " + where);
   h.paused_until = 0;
   h.read_waiting = false;
-  if (std::exchange(h.crash_loses_sends, false) || std::uniform_real_distribution<double>(0, 1)(rng_) < f_.crash_loses_sends)
+  if (std::exchange(h.crash_loses_sends, false) ||
+      std::uniform_real_distribution<double>(0, 1)(rng_) < f_.crash_loses_sends)
     lose_last_sends(h.id);
   // A persist still outstanding is lost with the process, as an unfinished fsync is.
   h.loop.reset();

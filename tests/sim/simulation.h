@@ -26,8 +26,8 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <queue>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -94,7 +94,9 @@ class Simulation {
     uint64_t seq;
     uint64_t sent_at;
     raft::pb::Message msg;
-    bool operator>(const InFlight& o) const { return std::tie(deliver_at, seq) > std::tie(o.deliver_at, o.seq); }
+    bool operator>(const InFlight& o) const {
+      return std::tie(deliver_at, seq) > std::tie(o.deliver_at, o.seq);
+    }
   };
   // How faulty this seed's world is, drawn once per seed.
   struct Faults {
@@ -205,7 +207,7 @@ class Simulation {
   uint64_t steps_ = 0;
   uint64_t reads_served_ = 0;
   std::map<std::string, uint64_t> markers_applied_;  // liveness marker -> index it was applied at
-  std::string context_;  // what the simulation is doing, for violation messages
+  std::string context_;                              // what the simulation is doing, for violation messages
 };
 
 // The planted bugs by name (`castor-sim --plant NAME`): the core's (raft::PlantedBug), the

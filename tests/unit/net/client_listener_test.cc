@@ -1,13 +1,12 @@
 #include "net/client_listener.h"
 
 #include <gtest/gtest.h>
-
-#include <boost/asio/read.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 #include <poll.h>
 
 #include <atomic>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <random>
 
 #include "net/hello.h"
@@ -28,11 +27,12 @@ uint64_t refusals(IoThread& io, const ClientListener& listener, const std::strin
 
 // A client connection to `port` that has sent its Hello and then `requests` (request frames).
 std::unique_ptr<asio::ip::tcp::socket> hello_then(asio::io_context& io, uint16_t port,
-                                                 const std::vector<std::string>& requests) {
+                                                  const std::vector<std::string>& requests) {
   auto s = std::make_unique<asio::ip::tcp::socket>(io);
   s->connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   std::string wire;
-  append_frame(wire, FrameKind::kHello, make_hello("castor", 0, pb::Hello::CLIENT, "test").SerializeAsString());
+  append_frame(wire, FrameKind::kHello,
+               make_hello("castor", 0, pb::Hello::CLIENT, "test").SerializeAsString());
   for (const std::string& r : requests) append_frame(wire, FrameKind::kRequest, r);
   asio::write(*s, asio::buffer(wire));
   return s;
@@ -46,9 +46,10 @@ class ClientListenerTest : public ::testing::Test {
     o.node_id = 1;
     o.cluster_id = "castor";
     o.frame_bytes_max = 1024;
-    listener_ = std::make_unique<ClientListener>(io_.io, o, [](std::string payload, ClientListener::Respond respond) {
-      respond(std::string(payload.rbegin(), payload.rend()));
-    });
+    listener_ =
+        std::make_unique<ClientListener>(io_.io, o, [](std::string payload, ClientListener::Respond respond) {
+          respond(std::string(payload.rbegin(), payload.rend()));
+        });
     ep_ = io_.call([&] { return listener_->start(Endpoint{"127.0.0.1", 0}).value(); });
   }
   void TearDown() override {
@@ -64,7 +65,8 @@ class ClientListenerTest : public ::testing::Test {
   };
 
   // `hello` false skips the handshake.
-  Client connect(bool hello, pb::Hello::Role role = pb::Hello::CLIENT, const std::string& cluster = "castor") {
+  Client connect(bool hello, pb::Hello::Role role = pb::Hello::CLIENT,
+                 const std::string& cluster = "castor") {
     Client c(client_io_);
     asio::ip::tcp::socket& s = c.sock;
     s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), ep_.port));
@@ -118,7 +120,8 @@ TEST_F(ClientListenerTest, AnswersManyPipelinedRequestsOnOneConnection) {
 
 // The refused client is told why (a Hello whose `refused` says it), then the connection closes.
 TEST_F(ClientListenerTest, RefusesOtherClustersAndPeersOnTheClientPortSayingWhy) {
-  for (auto [role, cluster] : {std::pair{pb::Hello::CLIENT, "elsewhere"}, std::pair{pb::Hello::PEER, "castor"}}) {
+  for (auto [role, cluster] :
+       {std::pair{pb::Hello::CLIENT, "elsewhere"}, std::pair{pb::Hello::PEER, "castor"}}) {
     auto c = connect(true, role, cluster);
     auto f = read(c);
     ASSERT_TRUE(f.is_ok()) << f.status().to_string();
@@ -207,7 +210,8 @@ TEST(ClientListenerHalfClose, AClientThatClosedItsSendingSideStillGetsItsAnswers
   while (!ec) {
     const size_t n = s.read_some(asio::buffer(buf), ec);
     reader.feed(buf, n);
-    for (auto f = reader.next(); f.is_ok() && f->has_value(); f = reader.next()) frames.push_back(std::move(**f));
+    for (auto f = reader.next(); f.is_ok() && f->has_value(); f = reader.next())
+      frames.push_back(std::move(**f));
   }
   EXPECT_EQ(ec, asio::error::eof);
   ASSERT_EQ(frames.size(), 2u);  // the Hello, then the answer
@@ -225,9 +229,9 @@ struct SmallListener {
     o.cluster_id = "castor";
     o.connections_max = connections_max;
     o.idle_timeout = idle_timeout;
-    listener = std::make_unique<ClientListener>(io.io, o, [this](std::string, ClientListener::Respond respond) {
-      held.push_back(std::move(respond));
-    });
+    listener = std::make_unique<ClientListener>(
+        io.io, o,
+        [this](std::string, ClientListener::Respond respond) { held.push_back(std::move(respond)); });
     ep = io.call([&] { return listener->start(Endpoint{"127.0.0.1", 0}).value(); });
   }
   ~SmallListener() {
@@ -236,7 +240,8 @@ struct SmallListener {
   }
   // A client connection that said Hello and read the answer; `busy` also leaves a request open.
   std::unique_ptr<asio::ip::tcp::socket> client(bool busy, pb::Hello* answer = nullptr) {
-    auto s = hello_then(client_io, ep.port, busy ? std::vector<std::string>{"never answered"} : std::vector<std::string>{});
+    auto s = hello_then(client_io, ep.port,
+                        busy ? std::vector<std::string>{"never answered"} : std::vector<std::string>{});
     FrameReader reader(1 << 20);
     char buf[4096];
     for (;;) {

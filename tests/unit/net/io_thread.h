@@ -2,7 +2,11 @@
 // it and wait for the answer, and polling for a condition with a generous deadline.
 #pragma once
 
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>, so <utility> must
+// come first; the guard keeps clang-format's include sorting from moving it.
+// clang-format off
 #include <utility>
+// clang-format on
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>

@@ -69,26 +69,26 @@ TEST(Election, Section5_2_RandomizedElectionTimeoutIsInTTo2T) {
 TEST(Election, Section5_2_OneVotePerTermFirstComeFirstServed) {
   MemoryLog log(conf_of(3));
   Node n(config_for(3, /*pre_vote=*/false), log);
-  n.step(vote_request(1, 3, 1, 0, 0));
+  step_ok(n, vote_request(1, 3, 1, 0, 0));
   Ready rd = handle_ready(n, log);
   ASSERT_EQ(vote_responses(rd.messages).size(), 1u);
   EXPECT_FALSE(rd.messages[0].reject());
 
   // A second candidate of the same term is refused: the vote is spent.
-  n.step(vote_request(2, 3, 1, 0, 0));
+  step_ok(n, vote_request(2, 3, 1, 0, 0));
   rd = handle_ready(n, log);
   ASSERT_EQ(vote_responses(rd.messages).size(), 1u);
   EXPECT_TRUE(rd.messages[0].reject());
   EXPECT_EQ(n.term(), Term(1));
 
   // The same candidate asking again (its response was lost) is granted again.
-  n.step(vote_request(1, 3, 1, 0, 0));
+  step_ok(n, vote_request(1, 3, 1, 0, 0));
   rd = handle_ready(n, log);
   ASSERT_EQ(vote_responses(rd.messages).size(), 1u);
   EXPECT_FALSE(rd.messages[0].reject());
 
   // A new term brings a new vote.
-  n.step(vote_request(2, 3, 2, 0, 0));
+  step_ok(n, vote_request(2, 3, 2, 0, 0));
   rd = handle_ready(n, log);
   ASSERT_EQ(vote_responses(rd.messages).size(), 1u);
   EXPECT_FALSE(rd.messages[0].reject());
@@ -102,7 +102,7 @@ TEST(Election, Section5_4_1_RejectsVoteForStaleLog) {
   Node n(config_for(3, /*pre_vote=*/false), log);
 
   // Older last term, same length: stale.
-  n.step(vote_request(1, 3, 3, 2, 1));
+  step_ok(n, vote_request(1, 3, 3, 2, 1));
   Ready rd = handle_ready(n, log);
   ASSERT_EQ(rd.messages.size(), 1u);
   EXPECT_TRUE(rd.messages[0].reject());
@@ -111,13 +111,13 @@ TEST(Election, Section5_4_1_RejectsVoteForStaleLog) {
   EXPECT_EQ(log.hard_state().vote(), 0u);
 
   // Same last term, shorter: stale.
-  n.step(vote_request(2, 3, 3, 1, 2));
+  step_ok(n, vote_request(2, 3, 3, 1, 2));
   rd = handle_ready(n, log);
   ASSERT_EQ(rd.messages.size(), 1u);
   EXPECT_TRUE(rd.messages[0].reject());
 
   // At least as up-to-date: granted (the vote of term 3 was still free).
-  n.step(vote_request(2, 3, 3, 2, 2));
+  step_ok(n, vote_request(2, 3, 3, 2, 2));
   rd = handle_ready(n, log);
   ASSERT_EQ(rd.messages.size(), 1u);
   EXPECT_FALSE(rd.messages[0].reject());
@@ -126,7 +126,7 @@ TEST(Election, Section5_4_1_RejectsVoteForStaleLog) {
 TEST(Election, Section5_2_VoteGrantIsSentOnlyAfterTheVoteIsPersisted) {
   MemoryLog log(conf_of(3));
   Node n(config_for(3, /*pre_vote=*/false), log);
-  n.step(vote_request(1, 3, 1, 0, 0));
+  step_ok(n, vote_request(1, 3, 1, 0, 0));
   Ready rd = n.ready();
   // Figure 2 / DESIGN.md 4: a grant sent before the vote is durable could let a crash-restarted
   // voter vote twice in one term. So the grant rides in `messages` (sent after persisting), in
@@ -163,7 +163,7 @@ TEST(Election, Section5_2_CandidateStepsDownOnAppendFromLeaderOfSameTerm) {
   ASSERT_EQ(n.term(), Term(1));
 
   pb::Message app = msg(pb::MSG_APP, 2, 1, 1);  // node 2 won term 1
-  n.step(app);
+  step_ok(n, app);
   EXPECT_EQ(n.role(), Role::kFollower);
   EXPECT_EQ(n.term(), Term(1));
   EXPECT_EQ(n.leader(), NodeId(2));
@@ -243,7 +243,7 @@ TEST(PreVote, Thesis9_6_PreVoteGrantChangesNoTermOrVote) {
   MemoryLog log(conf_of(3));
   log.append(hard_state(4, 0, 0), {});
   Node n(config_for(2), log);
-  n.step(vote_request(1, 2, 5, 0, 0, pb::MSG_PRE_VOTE));
+  step_ok(n, vote_request(1, 2, 5, 0, 0, pb::MSG_PRE_VOTE));
   Ready rd = handle_ready(n, log);
   ASSERT_EQ(of_type(rd.messages, pb::MSG_PRE_VOTE_RESP).size(), 1u);
   const pb::Message resp = of_type(rd.messages, pb::MSG_PRE_VOTE_RESP)[0];

@@ -74,7 +74,7 @@ struct Follower {
 // only once the persist finished.
 TEST(ReadyLoop, AnAppendIsAcknowledgedOnlyAfterItsPersist) {
   Follower f;
-  f.node.step(append(0, {1, 2}, 0));
+  step_ok(f.node, append(0, {1, 2}, 0));
   f.loop->drive();
   EXPECT_EQ(f.host.calls, (std::vector<std::string>{"persist 2 +hs"}));
   EXPECT_TRUE(f.loop->persisting());
@@ -85,7 +85,7 @@ TEST(ReadyLoop, AnAppendIsAcknowledgedOnlyAfterItsPersist) {
 
 TEST(ReadyLoop, ThePlantedAckBeforeFsyncSendsFirst) {
   Follower f(LoopBug::kAckBeforeFsync);
-  f.node.step(append(0, {1, 2}, 0));
+  step_ok(f.node, append(0, {1, 2}, 0));
   f.loop->drive();
   EXPECT_EQ(f.host.calls, (std::vector<std::string>{"send MSG_APP_RESP", "persist 2 +hs"}));
 }
@@ -93,11 +93,11 @@ TEST(ReadyLoop, ThePlantedAckBeforeFsyncSendsFirst) {
 // Committed entries are durable already, so they go to apply before this Ready's persist.
 TEST(ReadyLoop, CommittedEntriesApplyBeforeThePersistOfNewOnes) {
   Follower f;
-  f.node.step(append(0, {1, 2}, 0));
+  step_ok(f.node, append(0, {1, 2}, 0));
   f.loop->drive();
   f.host.finish_persist(*f.loop);
   f.host.calls.clear();
-  f.node.step(append(2, {3}, 2));
+  step_ok(f.node, append(2, {3}, 2));
   f.loop->drive();
   EXPECT_EQ(f.host.calls, (std::vector<std::string>{"apply 1-2", "persist 1 +hs"}));
 }
@@ -106,15 +106,15 @@ TEST(ReadyLoop, CommittedEntriesApplyBeforeThePersistOfNewOnes) {
 // next write that must be durable anyway.
 TEST(ReadyLoop, AHardStateThatOnlyMovesTheCommitIndexRidesWithTheNextWrite) {
   Follower f;
-  f.node.step(append(0, {1, 2}, 0));
+  step_ok(f.node, append(0, {1, 2}, 0));
   f.loop->drive();
   f.host.finish_persist(*f.loop);
   f.host.calls.clear();
-  f.node.step(append(2, {}, 2));  // a heartbeat-like append that commits 1-2
+  step_ok(f.node, append(2, {}, 2));  // a heartbeat-like append that commits 1-2
   f.loop->drive();
   EXPECT_EQ(f.host.calls, (std::vector<std::string>{"apply 1-2", "send MSG_APP_RESP", "finished"}));
   f.host.calls.clear();
-  f.node.step(append(2, {3}, 2));
+  step_ok(f.node, append(2, {3}, 2));
   f.loop->drive();
   ASSERT_NE(f.host.pending, nullptr);
   ASSERT_TRUE(f.host.pending->hard_state.has_value());
@@ -124,9 +124,9 @@ TEST(ReadyLoop, AHardStateThatOnlyMovesTheCommitIndexRidesWithTheNextWrite) {
 // While a persist is outstanding the loop takes no new Ready; a failed persist is fatal.
 TEST(ReadyLoop, NoNewReadyWhilePersistingAndAFailedPersistIsFatal) {
   Follower f;
-  f.node.step(append(0, {1}, 0));
+  step_ok(f.node, append(0, {1}, 0));
   f.loop->drive();
-  f.node.step(append(1, {2}, 0));
+  step_ok(f.node, append(1, {2}, 0));
   EXPECT_FALSE(f.loop->has_work());
   f.loop->drive();
   EXPECT_EQ(f.host.calls, (std::vector<std::string>{"persist 1 +hs"}));

@@ -41,7 +41,7 @@ TEST(Replication, Section5_3_ConsistencyCheckRejectsWithAHint) {
   Node n(config_for(2), log);
 
   // prev beyond our log: the hint is our last index, so the leader can jump straight there.
-  n.step(append(1, 2, 3, 5, 3));
+  step_ok(n, append(1, 2, 3, 5, 3));
   Ready rd = handle_ready(n, log);
   ASSERT_EQ(rd.messages.size(), 1u);
   const pb::Message& r1 = rd.messages[0];
@@ -52,7 +52,7 @@ TEST(Replication, Section5_3_ConsistencyCheckRejectsWithAHint) {
   EXPECT_EQ(r1.log_term(), 2u);  // and the term we hold there
 
   // prev present with another term: the hint skips our entries of terms above the leader's.
-  n.step(append(1, 2, 3, 3, 1));
+  step_ok(n, append(1, 2, 3, 3, 1));
   rd = handle_ready(n, log);
   ASSERT_EQ(rd.messages.size(), 1u);
   EXPECT_TRUE(rd.messages[0].reject());
@@ -67,7 +67,7 @@ TEST(Replication, Section5_3_ConflictingSuffixIsTruncated) {
   MemoryLog log(conf_of(3));
   seed_log(log, {1, 2, 2, 2}, hard_state(2, 0, 1));
   Node n(config_for(2), log);
-  n.step(append(1, 2, 3, 1, 1, {entry(2, 3, "x")}, 1));
+  step_ok(n, append(1, 2, 3, 1, 1, {entry(2, 3, "x")}, 1));
   Ready rd = handle_ready(n, log);
   // Index 2 conflicts: it and everything after it (3, 4) go, not just index 2 (paper 5.3).
   ASSERT_EQ(rd.entries.size(), 1u);
@@ -84,7 +84,7 @@ TEST(Replication, Section5_3_DuplicateAppendDoesNotTruncateNewerEntries) {
   seed_log(log, {1, 1, 1}, hard_state(1, 0, 0));
   Node n(config_for(2), log);
   // A delayed copy of an older append carrying only [2]: entry 3 must survive.
-  n.step(append(1, 2, 1, 1, 1, {entry(2, 1, "t1")}));
+  step_ok(n, append(1, 2, 1, 1, 1, {entry(2, 1, "t1")}));
   Ready rd = handle_ready(n, log);
   EXPECT_TRUE(rd.entries.empty());
   EXPECT_EQ(log.last_index(), LogIndex(3));
@@ -232,7 +232,7 @@ TEST(Replication, Thesis10_2_1_LeaderSendsAppendsBeforeItsFsyncButCountsItselfOn
   c.deliver(to2);
   std::vector<pb::Message> ack = c.take(is_msg(pb::MSG_APP_RESP, 2, 1));
   ASSERT_EQ(ack.size(), 1u);
-  c.node(1).step(ack[0]);
+  step_ok(c.node(1), ack[0]);
   // A majority is {1, 2}, but 1 has not made "x" durable: not committed.
   EXPECT_EQ(c.node(1).committed(), before);
 
@@ -301,7 +301,7 @@ TEST(Commitment, Section5_4_2_CommittedEntriesAreHandedOutOnlyOnceDurableLocally
   MemoryLog log(conf_of(3));
   Node n(config_for(2), log);
   // The leader says 1 and 2 are committed, in the same append that brings them.
-  n.step(append(1, 2, 1, 0, 0, {entry(1, 1, "a"), entry(2, 1, "b")}, 2));
+  step_ok(n, append(1, 2, 1, 0, 0, {entry(1, 1, "a"), entry(2, 1, "b")}, 2));
   Ready rd = n.ready();
   EXPECT_EQ(rd.entries.size(), 2u);
   EXPECT_TRUE(rd.committed.empty()) << "entries must not be applied before they are on our disk";
@@ -321,14 +321,14 @@ TEST(Commitment, Section5_4_2_CommittedEntriesAreHandedOutOnlyOnceDurableLocally
 TEST(Commitment, EntriesCommittedDuringAnInFlightReadyAreTakenOnceWithoutWaitingForIt) {
   MemoryLog log(conf_of(3));
   Node n(config_for(2), log);
-  n.step(append(1, 2, 1, 0, 0, {entry(1, 1, "a"), entry(2, 1, "b")}, 0));
+  step_ok(n, append(1, 2, 1, 0, 0, {entry(1, 1, "a"), entry(2, 1, "b")}, 0));
   handle_ready(n, log);  // 1 and 2 durable, not yet known committed
-  n.step(append(1, 2, 1, 2, 1, {entry(3, 1, "c")}, 0));
+  step_ok(n, append(1, 2, 1, 2, 1, {entry(3, 1, "c")}, 0));
   Ready in_flight = n.ready();  // the host is writing entry 3
   ASSERT_EQ(in_flight.entries.size(), 1u);
   EXPECT_TRUE(n.take_committed().empty());
   // The leader's next append says 1..3 are committed: 1 and 2 are durable here, 3 is not yet.
-  n.step(append(1, 2, 1, 3, 1, {}, 3));
+  step_ok(n, append(1, 2, 1, 3, 1, {}, 3));
   std::vector<pb::Entry> early = n.take_committed();
   ASSERT_EQ(early.size(), 2u);
   EXPECT_EQ(early[0].data(), "a");
@@ -347,7 +347,7 @@ TEST(Commitment, Section5_3_FollowerCommitIsCappedAtItsLastNewEntry) {
   Node n(config_for(2), log);
   // Figure 2: commitIndex = min(leaderCommit, index of last new entry). The leader has committed
   // up to 9, but this append only proves entries up to 1 are the leader's.
-  n.step(append(1, 2, 1, 0, 0, {entry(1, 1, "a")}, 9));
+  step_ok(n, append(1, 2, 1, 0, 0, {entry(1, 1, "a")}, 9));
   EXPECT_EQ(n.committed(), LogIndex(1));
 }
 
@@ -358,7 +358,7 @@ TEST(Commitment, Section5_3_FollowerDoesNotCommitStaleEntriesBeyondTheAppend) {
   MemoryLog log(conf_of(3));
   seed_log(log, {1, 1, 2, 2}, hard_state(2, 0, 0));
   Node n(config_for(2), log);
-  n.step(append(1, 2, 3, 1, 1, {entry(2, 1, "t1")}, 9));
+  step_ok(n, append(1, 2, 3, 1, 1, {entry(2, 1, "t1")}, 9));
   EXPECT_EQ(n.committed(), LogIndex(2));
   EXPECT_EQ(n.last_index(), LogIndex(4)) << "the append removed nothing: the case where the caps differ";
 }

@@ -205,6 +205,7 @@ TEST(Snapshot, Section7_AnAckPastTheEndRestartsTheStreamInsteadOfStallingIt) {
   });
   for (int i = 0; i < 3; ++i) c.tick_all_and_deliver();
   ASSERT_EQ(*bent, 1);
+  EXPECT_EQ(c.refused(), 0) << "the ack past the end must reach the leader's core, not its check";
   for (const pb::Message& m : snap_chunks(c)) {
     EXPECT_LE(m.snapshot_offset(), m.snapshot_meta().data_bytes());
   }
@@ -222,7 +223,7 @@ TEST(Snapshot, Section7_FollowerRejectsAChunkOfAStreamItDoesNotHold) {
   m.mutable_snapshot_meta()->set_data_bytes(300);
   m.set_snapshot_offset(100);
   m.set_snapshot_chunk(std::string(100, 'x'));
-  n.step(m);
+  step_ok(n, m);
   Ready rd = handle_ready(n, log);
   ASSERT_EQ(rd.messages.size(), 1u);
   EXPECT_EQ(rd.messages[0].type(), pb::MSG_SNAP_RESP);
@@ -253,12 +254,12 @@ pb::Message whole_snapshot(uint64_t index, const std::string& data) {
 TEST(Snapshot, Section7_NewerSnapshotArrivingDuringAnInstallIsInstalledNext) {
   MemoryLog log(conf_of(3));
   Node n(config_for(3), log);
-  n.step(whole_snapshot(10, "ten"));
+  step_ok(n, whole_snapshot(10, "ten"));
   Ready first = n.ready();
   ASSERT_TRUE(first.snapshot.has_value());
   log.install_snapshot(*first.snapshot);
   log.append(first.hard_state, first.entries);
-  n.step(whole_snapshot(20, "twenty"));  // while the host persists the first
+  step_ok(n, whole_snapshot(20, "twenty"));  // while the host persists the first
   n.advance(first);
   Ready second = handle_ready(n, log);
   ASSERT_TRUE(second.snapshot.has_value());
@@ -273,7 +274,7 @@ TEST(Snapshot, Section7_NewerSnapshotArrivingDuringAnInstallIsInstalledNext) {
   e->set_index(21);
   e->set_term(1);
   e->set_data("x");
-  n.step(app);
+  step_ok(n, app);
   Ready third = handle_ready(n, log);
   ASSERT_EQ(third.entries.size(), 1u);
   EXPECT_EQ(log.last_index(), LogIndex(21));
@@ -310,18 +311,19 @@ TEST(Snapshot, Section7_DuplicatedChunkIsHarmless) {
   first.mutable_snapshot_meta()->set_term(1);
   *first.mutable_snapshot_meta()->mutable_conf() = conf_of(3);
   first.mutable_snapshot_meta()->set_data_bytes(200);
-  first.mutable_snapshot_meta()->set_data_crc32c(crc32c_extend(0, std::string(100, 'x') + std::string(100, 'y')));
+  first.mutable_snapshot_meta()->set_data_crc32c(
+      crc32c_extend(0, std::string(100, 'x') + std::string(100, 'y')));
   first.set_snapshot_chunk(std::string(100, 'x'));
-  n.step(first);
+  step_ok(n, first);
   handle_ready(n, log);
-  n.step(first);  // a duplicate of chunk 0 restarts the stream: still consistent
+  step_ok(n, first);  // a duplicate of chunk 0 restarts the stream: still consistent
   handle_ready(n, log);
   pb::Message second = first;
   second.set_snapshot_offset(100);
   second.set_snapshot_chunk(std::string(100, 'y'));
   second.set_snapshot_done(true);
-  n.step(second);
-  n.step(second);  // a duplicate of the final chunk after completion
+  step_ok(n, second);
+  step_ok(n, second);  // a duplicate of the final chunk after completion
   Ready rd = handle_ready(n, log);
   ASSERT_TRUE(rd.snapshot.has_value());
   EXPECT_EQ(rd.snapshot->data(), std::string(100, 'x') + std::string(100, 'y'));

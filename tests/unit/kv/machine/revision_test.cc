@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <lmdb.h>
 
-#include "kv/machine/encoding.h"
 #include "kv/client/request_builders.h"
+#include "kv/machine/encoding.h"
 #include "tests/unit/kv/machine/kv_harness.h"
 
 namespace castor::kv {

@@ -2,9 +2,9 @@
 // which either replaces the whole state or, on a bad stream, leaves it untouched.
 #include <gtest/gtest.h>
 
-#include "raft/base/crc32c.h"
 #include "kv/machine/snapshot_reader.h"
 #include "kv/machine/snapshot_writer.h"
+#include "raft/base/crc32c.h"
 #include "tests/unit/kv/machine/kv_harness.h"
 
 namespace castor::kv {

@@ -9,9 +9,9 @@
 namespace castor::kv {
 namespace {
 
+using castor::Json;
 using net::HttpRequest;
 using net::HttpResponse;
-using castor::Json;
 
 // A node stand-in: records what reaches it and answers with `answer`.
 struct FakeNode {
