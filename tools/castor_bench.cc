@@ -296,16 +296,16 @@ int main(int argc, char** argv) {
   run.last_rev.assign(run.keys.size(), 0);
 
   asio::io_context io;
-  ClientOptions co;
-  co.endpoints = o.endpoints;
-  co.name = "castor-bench";
-  co.request_timeout = std::chrono::milliseconds(10000);
+  ClientOptions client_options;
+  client_options.endpoints = o.endpoints;
+  client_options.name = "castor-bench";
+  client_options.request_timeout = std::chrono::milliseconds(10000);
   // One client (session, connections) per 64 workers keeps every worker's write inside the
   // client's session window (kv/client/client_options.h).
   const int per_client = 64;
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < (o.clients + per_client - 1) / per_client; ++i)
-    clients.push_back(std::make_unique<Client>(io, co));
+    clients.push_back(std::make_unique<Client>(io, client_options));
 
   // Preload every key: get and cas need them to exist, cas needs their mod revisions.
   if (o.op != "put" && !preload_keys(io, run, clients)) return 1;

@@ -34,7 +34,7 @@ from .faults import FAMILIES, FaultRunner, families_of, family_of, plan, run_pla
 from .history import FAIL, INFO, OK, Recorder, operations
 from .nemesis import Schedule
 from .topology import CLIENT, Topology, namespaces_available
-from .workload import OP_TIMEOUT_S, run_workers
+from .workers import OP_TIMEOUT_S, run_workers
 from .workloads import WORKLOADS, CounterWorkload
 
 LEADER_AT_START_S = 20.0

@@ -33,7 +33,7 @@ from castor_client.proto import kv_pb2
 from .checker import UNKNOWN, add_check, check_counter, check_register, check_revisions, check_set
 from .cluster import Cluster
 from .history import FAIL, INFO, OK, operations
-from .workload import OUTCOME_TYPE, Context, Workload, error_text, retry_until
+from .workers import OUTCOME_TYPE, Context, Workload, error_text, retry_until
 
 # How long the final reads after healing may keep failing; a run without them fails (runner.Work).
 FINAL_READ_S = 30.0

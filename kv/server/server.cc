@@ -24,6 +24,7 @@
 #include "kv/server/disk_space.h"
 #include "kv/server/failpoints.h"
 #include "kv/server/http_api.h"
+#include "kv/server/pending.h"
 #include "kv/server/recovery.h"
 #include "kv/server/server_metrics.h"
 #include "net/client_listener.h"
@@ -41,7 +42,8 @@ namespace castor::kv {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
-using Reply = std::function<void(pb::ClientResponse)>;
+// How the answer to one request goes back to its client (a frame, an HTTP response).
+using Respond = std::function<void(pb::ClientResponse)>;
 
 namespace {
 
@@ -136,11 +138,6 @@ class Server::Impl : private raft::ReadyHost {
   uint64_t term() const { return term_.load(std::memory_order_relaxed); }
 
  private:
-  struct Waiter {
-    uint64_t request_id;
-    Reply respond;
-    Clock::time_point deadline;
-  };
   using WriteKey = std::pair<uint64_t, uint64_t>;  // (client_id, seq)
   // What one proposed entry carries, to answer its writers if another leader's entry wins.
   struct Proposed {
@@ -148,18 +145,13 @@ class Server::Impl : private raft::ReadyHost {
     std::vector<WriteKey> writes;
     std::vector<uint64_t> nonces;
   };
-  struct ReadWaiter {
-    pb::ClientRequest request;
-    Reply respond;
-    Clock::time_point deadline;
-  };
 
   // Events.
   void on_tick();
   void on_peer_message(raft::pb::Message m);
   void on_client_request(const std::string& payload, net::ClientListener::Respond respond);
   // Every request of both APIs, parsed: counted, timed and dispatched.
-  void handle(pb::ClientRequest req, Reply reply);
+  void handle(pb::ClientRequest req, Respond send);
   // The Ready loop (raft/ready_loop.h) and what it asks of this host.
   void schedule_drive();
   void drive();
@@ -181,12 +173,13 @@ class Server::Impl : private raft::ReadyHost {
   void on_answers(std::vector<AppliedCommand> answers);
   void on_applied(const Status& s);
   // Requests.
-  void enqueue_write(const pb::ClientRequest& req, Reply respond);
+  void enqueue_write(const pb::ClientRequest& req, Respond respond);
   void flush_batch();
-  void start_read(pb::ClientRequest req, Reply respond);
-  void serve_read(const pb::ClientRequest& req, const Reply& respond);
+  void start_read(pb::ClientRequest req, Respond respond);
+  void add_read(uint64_t ctx, pb::ClientRequest req, Respond respond);
+  void serve_read(const pb::ClientRequest& req, const Respond& respond);
   void serve_ready_reads();
-  void start_transfer(const pb::ClientRequest& req, Reply respond);
+  void start_transfer(const pb::ClientRequest& req, Respond respond);
   pb::ClientResponse status_response(uint64_t request_id) const;
   // The rule of GET /health and `castorctl check`: "" when healthy, else why not.
   std::string unhealthy_reason() const;
@@ -208,7 +201,24 @@ class Server::Impl : private raft::ReadyHost {
   uint64_t log_file_bytes() const;
   // What the leader knows of a peer's log; nullptr on other nodes.
   const raft::Progress* leader_progress(uint64_t peer) const;
-  void reply(const Reply& respond, pb::ClientResponse r) const;
+  // Every answer to a client goes out here: the header (term, leader, node, revision) filled in,
+  // then handed to `respond`, the request's way back (a frame, an HTTP response).
+  void answer(const Respond& respond, pb::ClientResponse r) const;
+  // Answers a waiting request with an error.
+  template <typename Extra>
+  void fail(const Waiting<Extra>& w, Code code, const std::string& why) const {
+    answer(w.respond, error_response(w.request_id, code, why));
+  }
+  // A request waiting from now until its deadline (--request-timeout-ms).
+  template <typename Extra = std::monostate>
+  Waiting<Extra> waiting(uint64_t request_id, Respond respond, Extra extra = {}) const {
+    return Waiting<Extra>{request_id, std::move(respond), Clock::now() + opt_.request_timeout,
+                          std::move(extra)};
+  }
+  // Answers every writer of one batch (its writes and registrations) that still waits with
+  // code and why; returns how many writes it answered.
+  uint64_t fail_batch(const std::vector<WriteKey>& writes, const std::vector<uint64_t>& nonces, Code code,
+                      const std::string& why);
   // Metrics.
   void register_metrics();
   std::string render_metrics();
@@ -266,19 +276,19 @@ class Server::Impl : private raft::ReadyHost {
   uint64_t sessionless_seq_;  // the next tag of a write without a session (odd: never 0)
   uint64_t last_leader_ = 0;
   std::atomic<uint64_t> term_{0};  // for log lines on any thread
-  std::map<WriteKey, Waiter> writes_;
-  std::map<uint64_t, Waiter> registrations_;
+  // Requests taken and not yet answered (kv/server/pending.h): writes by (client, seq),
+  // registrations by nonce, reads by read number, leadership transfers by number (target node
+  // as extra).
+  Pending<WriteKey> writes_;
+  Pending<uint64_t> registrations_;
   std::map<uint64_t, Proposed> proposed_;
 
   raft::ReadContexts read_contexts_;                  // unique to this run (raft/read_context.h)
-  std::map<uint64_t, ReadWaiter> reads_;              // asked, by read number
+  Pending<uint64_t, pb::ClientRequest> reads_;        // asked, by read number
   std::multimap<uint64_t, uint64_t> reads_released_;  // read index -> context, awaiting apply
 
-  struct Transfer {
-    uint64_t target;
-    Waiter waiter;
-  };
-  std::vector<Transfer> transfers_;
+  Pending<uint64_t, uint64_t> transfers_;
+  uint64_t next_transfer_ = 0;
 
   uint64_t last_snapshot_index_ = 0;
   bool snapshotting_ = false;
@@ -291,53 +301,53 @@ class Server::Impl : private raft::ReadyHost {
 Status Server::Impl::run() {
   // HTTP first, so that the Hellos to peers advertise the address it is bound to.
   if (opt_.listen_http) {
-    http_hooks_.submit = [this](pb::ClientRequest req, Reply reply) {
-      handle(std::move(req), std::move(reply));
+    http_hooks_.submit = [this](pb::ClientRequest req, Respond send) {
+      handle(std::move(req), std::move(send));
     };
     http_hooks_.metrics = [this] { return render_metrics(); };
     http_hooks_.status = [this] { return status_response(0).status(); };
     http_hooks_.http_address_of = [this](uint64_t node) {
       return node == id_ ? http_bound_.to_string() : transport_->stats(node).http_address;
     };
-    net::HttpServerOptions ho;
+    net::HttpServerOptions http_options;
     // The request limit (1.5 MiB) holds a value at its limit (1 MiB) as a raw PUT body, or
     // base64 inside a txn's JSON (1.33 MiB plus the JSON around it).
-    ho.body_bytes_max = opt_.limits.request_bytes_max;
+    http_options.body_bytes_max = opt_.limits.request_bytes_max;
     http_ = std::make_unique<net::HttpServer>(
-        io_, ho, [this](net::HttpRequest request, net::HttpServer::Respond respond) {
+        io_, http_options, [this](net::HttpRequest request, net::HttpServer::Respond respond) {
           serve_http(http_hooks_, std::move(request), std::move(respond));
         });
     auto bound = http_->start(*opt_.listen_http);
     if (!bound.is_ok()) return bound.status();
     http_bound_ = *bound;
   }
-  net::PeerTransportOptions po;
-  po.node_id = id_;
-  po.node_name = opt_.name;
-  po.cluster_id = opt_.cluster_id;
-  po.frame_bytes_max = opt_.frame_bytes_max;
+  net::PeerTransportOptions peer_options;
+  peer_options.node_id = id_;
+  peer_options.node_name = opt_.name;
+  peer_options.cluster_id = opt_.cluster_id;
+  peer_options.frame_bytes_max = opt_.frame_bytes_max;
   if (http_) {
     // Peers redirect HTTP writes to this address: a wildcard bind is advertised under the
     // peer address's host, which the other members can reach.
     net::Endpoint advertised = http_bound_;
     if (advertised.host == "0.0.0.0" || advertised.host == "::") advertised.host = opt_.listen_peer.host;
-    po.http_address = advertised.to_string();
+    peer_options.http_address = advertised.to_string();
   }
   transport_ = std::make_unique<net::PeerTransport>(
-      io_, po, [this](raft::pb::Message m) { on_peer_message(std::move(m)); });
+      io_, peer_options, [this](raft::pb::Message m) { on_peer_message(std::move(m)); });
   for (size_t i = 0; i < opt_.members.size(); ++i) {
     if (i + 1 != id_) transport_->add_peer(i + 1, opt_.members[i].second);
   }
-  net::ClientListenerOptions co;
-  co.node_id = id_;
-  co.node_name = opt_.name;
-  co.cluster_id = opt_.cluster_id;
-  co.frame_bytes_max = opt_.frame_bytes_max;
-  co.idle_timeout = opt_.client_idle_timeout;
-  co.connections_max = opt_.client_connections_max;
-  co.write_timeout = opt_.client_write_timeout;
+  net::ClientListenerOptions client_options;
+  client_options.node_id = id_;
+  client_options.node_name = opt_.name;
+  client_options.cluster_id = opt_.cluster_id;
+  client_options.frame_bytes_max = opt_.frame_bytes_max;
+  client_options.idle_timeout = opt_.client_idle_timeout;
+  client_options.connections_max = opt_.client_connections_max;
+  client_options.write_timeout = opt_.client_write_timeout;
   clients_ = std::make_unique<net::ClientListener>(
-      io_, co, [this](std::string payload, net::ClientListener::Respond respond) {
+      io_, client_options, [this](std::string payload, net::ClientListener::Respond respond) {
         on_client_request(payload, std::move(respond));
       });
 
@@ -415,31 +425,29 @@ void Server::Impl::on_peer_message(raft::pb::Message m) {
 
 void Server::Impl::on_client_request(const std::string& payload, net::ClientListener::Respond respond) {
   pb::ClientRequest req;
-  Reply reply = [respond = std::move(respond)](pb::ClientResponse r) { respond(r.SerializeAsString()); };
+  Respond send = [respond = std::move(respond)](pb::ClientResponse r) { respond(r.SerializeAsString()); };
   if (!req.ParseFromString(payload)) {
-    return this->reply(reply,
-                       error_response(0, Code::kInvalidArgument, "request does not parse as ClientRequest"));
+    return answer(send, error_response(0, Code::kInvalidArgument, "request does not parse as ClientRequest"));
   }
-  handle(std::move(req), std::move(reply));
+  handle(std::move(req), std::move(send));
 }
 
-void Server::Impl::handle(pb::ClientRequest req, Reply reply) {
+void Server::Impl::handle(pb::ClientRequest req, Respond send) {
   const RequestOp op = request_op_of(req);
   const auto start = Clock::now();
-  Reply respond = [this, op, start, reply = std::move(reply)](pb::ClientResponse r) {
+  Respond respond = [this, op, start, send = std::move(send)](pb::ClientResponse r) {
     metrics_.request(op, r.code(), Clock::now() - start);
-    reply(std::move(r));
+    send(std::move(r));
   };
   if (stopping_)
-    return this->reply(respond,
-                       error_response(req.request_id(), Code::kUnavailable, "node is shutting down"));
+    return answer(respond, error_response(req.request_id(), Code::kUnavailable, "node is shutting down"));
   if (req.has_write() && req.write().client_id() == 0) {
     // A write without a session (kv.proto): this node tags it to find its answer.
     req.mutable_write()->set_seq(sessionless_seq_);
     sessionless_seq_ += 2;
   }
   if (Status v = validate(req, opt_.limits); !v.is_ok()) {
-    return this->reply(respond, error_response(req.request_id(), v.code(), v.message()));
+    return answer(respond, error_response(req.request_id(), v.code(), v.message()));
   }
   switch (req.request_case()) {
     case pb::ClientRequest::kGet:
@@ -452,16 +460,16 @@ void Server::Impl::handle(pb::ClientRequest req, Reply reply) {
     case pb::ClientRequest::kRegisterClient:
       return enqueue_write(req, std::move(respond));
     case pb::ClientRequest::kStatus:
-      return this->reply(respond, status_response(req.request_id()));
+      return answer(respond, status_response(req.request_id()));
     case pb::ClientRequest::kTransferLeader:
       return start_transfer(req, std::move(respond));
     case pb::ClientRequest::REQUEST_NOT_SET:
       break;
   }
-  this->reply(respond, error_response(req.request_id(), Code::kInvalidArgument, "request has no body"));
+  answer(respond, error_response(req.request_id(), Code::kInvalidArgument, "request has no body"));
 }
 
-void Server::Impl::reply(const Reply& respond, pb::ClientResponse r) const {
+void Server::Impl::answer(const Respond& respond, pb::ClientResponse r) const {
   pb::ResponseHeader* h = r.mutable_header();
   // Answers computed by the state machine carry the revision they saw; the rest (errors, status)
   // the latest committed one. Never an index: revisions and indexes are different counters.
@@ -572,7 +580,7 @@ void Server::Impl::reads_released(std::vector<raft::ReadState> reads) {
   for (const auto& rs : reads) {
     // An answer for another run's read (raft/read_context.h) names no read of ours.
     const std::optional<uint64_t> ctx = read_contexts_.number_of(rs.context);
-    if (ctx && reads_.count(*ctx)) reads_released_.emplace(rs.index.value, *ctx);
+    if (ctx && reads_.contains(*ctx)) reads_released_.emplace(rs.index.value, *ctx);
   }
 }
 
@@ -609,19 +617,13 @@ void Server::Impl::commit_applied() {
 
 void Server::Impl::on_answers(std::vector<AppliedCommand> answers) {
   for (AppliedCommand& ac : answers) {
-    if (ac.response.has_register_client()) {
-      auto it = registrations_.find(ac.response.register_client().nonce());
-      if (it == registrations_.end()) continue;
-      ac.response.set_request_id(it->second.request_id);
-      reply(it->second.respond, std::move(ac.response));
-      registrations_.erase(it);
-      continue;
-    }
-    auto it = writes_.find({ac.client_id, ac.seq});
-    if (it == writes_.end()) continue;  // proposed by another node, or its client gave up
-    ac.response.set_request_id(it->second.request_id);
-    reply(it->second.respond, std::move(ac.response));
-    writes_.erase(it);
+    // Nobody waits when another node proposed the command, or its client gave up.
+    std::optional<Waiting<>> w = ac.response.has_register_client()
+                                     ? registrations_.take(ac.response.register_client().nonce())
+                                     : writes_.take({ac.client_id, ac.seq});
+    if (!w) continue;
+    ac.response.set_request_id(w->request_id);
+    answer(w->respond, std::move(ac.response));
   }
 }
 
@@ -644,27 +646,21 @@ void Server::Impl::on_soft_state(const raft::SoftState& ss) {
   spdlog::info("now {}, leader {}", raft::role_name(ss.role), leader_name);
   // Reads not yet released may never be: the core dropped them with its leadership. They had
   // no effect, so the client may retry them anywhere.
-  for (auto it = reads_.begin(); it != reads_.end();) {
-    bool released = false;
-    for (const auto& [index, ctx] : reads_released_) released = released || ctx == it->first;
-    if (released) {
-      ++it;
-      continue;
+  auto unreleased = [this](uint64_t ctx, const auto&) {
+    for (const auto& [index, released] : reads_released_) {
+      if (released == ctx) return false;
     }
-    reply(it->second.respond, error_response(it->second.request.request_id(), Code::kUnavailable,
-                                             "leadership changed while confirming the read; retry"));
-    it = reads_.erase(it);
+    return true;
+  };
+  for (auto& [ctx, w] : reads_.take_if(unreleased)) {
+    fail(w, Code::kUnavailable, "leadership changed while confirming the read; retry");
   }
-  for (auto it = transfers_.begin(); it != transfers_.end();) {
-    if (ss.leader.value == it->target) {
-      pb::ClientResponse r;
-      r.set_request_id(it->waiter.request_id);
-      r.mutable_transfer_leader();
-      reply(it->waiter.respond, std::move(r));
-      it = transfers_.erase(it);
-    } else {
-      ++it;
-    }
+  auto took_over = [leader](uint64_t, const Waiting<uint64_t>& w) { return w.extra == leader; };
+  for (auto& [number, w] : transfers_.take_if(took_over)) {
+    pb::ClientResponse r;
+    r.set_request_id(w.request_id);
+    r.mutable_transfer_leader();
+    answer(w.respond, std::move(r));
   }
 }
 
@@ -675,38 +671,40 @@ void Server::Impl::forget_lost_proposals(const std::vector<raft::pb::Entry>& com
     if (it->second.term.value != e.term()) {
       // Another leader's entry took this index: our batch was not applied here. It may still
       // be somewhere (a retry, a copy the new leader holds), so its fate is UNKNOWN.
-      for (const WriteKey& k : it->second.writes) {
-        auto w = writes_.find(k);
-        if (w == writes_.end()) continue;
-        reply(w->second.respond, error_response(w->second.request_id, Code::kUnknown,
-                                                "leadership changed before the write committed"));
-        writes_.erase(w);
-        metrics_.proposals_failed.inc();
-      }
-      for (uint64_t nonce : it->second.nonces) {
-        auto r = registrations_.find(nonce);
-        if (r == registrations_.end()) continue;
-        reply(r->second.respond,
-              error_response(r->second.request_id, Code::kUnknown, "leadership changed; register again"));
-        registrations_.erase(r);
-      }
+      metrics_.proposals_failed.inc(fail_batch(it->second.writes, it->second.nonces, Code::kUnknown,
+                                               "leadership changed before the write committed"));
     }
     proposed_.erase(it);
   }
 }
 
+uint64_t Server::Impl::fail_batch(const std::vector<WriteKey>& writes, const std::vector<uint64_t>& nonces,
+                                  Code code, const std::string& why) {
+  uint64_t answered = 0;
+  for (const WriteKey& k : writes) {
+    if (std::optional<Waiting<>> w = writes_.take(k)) {
+      fail(*w, code, why);
+      ++answered;
+    }
+  }
+  for (uint64_t nonce : nonces) {
+    if (std::optional<Waiting<>> w = registrations_.take(nonce)) fail(*w, code, why);
+  }
+  return answered;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writes
 
-void Server::Impl::enqueue_write(const pb::ClientRequest& req, Reply respond) {
+void Server::Impl::enqueue_write(const pb::ClientRequest& req, Respond respond) {
   if (node_->role() != raft::Role::kLeader) {
-    return reply(respond, error_response(req.request_id(), Code::kNotLeader, "not the leader"));
+    return answer(respond, error_response(req.request_id(), Code::kNotLeader, "not the leader"));
   }
   if (std::string why = storage_full_reason(); !why.empty()) {
     if (log_nearly_full()) maybe_snapshot();  // compaction frees the log's map; nothing frees a disk
-    return reply(respond, error_response(req.request_id(), Code::kResourceExhausted, why));
+    return answer(respond, error_response(req.request_id(), Code::kResourceExhausted, why));
   }
-  const Waiter waiter{req.request_id(), std::move(respond), Clock::now() + opt_.request_timeout};
+  Waiting<> waiter = waiting(req.request_id(), std::move(respond));
   // An entry holds what fits one peer message (entry_bytes_max): a command that would push the
   // batch past it goes into the next entry.
   // (+64: the command's own fields and framing within the batch, well over what they take.)
@@ -725,20 +723,16 @@ void Server::Impl::enqueue_write(const pb::ClientRequest& req, Reply respond) {
   if (req.has_register_client()) {
     *c->mutable_register_client() = req.register_client();
     const uint64_t nonce = req.register_client().nonce();
-    if (auto old = registrations_.find(nonce); old != registrations_.end()) {
-      reply(old->second.respond,
-            error_response(old->second.request_id, Code::kUnknown, "superseded by a retry"));
+    if (std::optional<Waiting<>> old = registrations_.add(nonce, std::move(waiter))) {
+      fail(*old, Code::kUnknown, "superseded by a retry");
     }
-    registrations_.insert_or_assign(nonce, waiter);
     batch_nonces_.push_back(nonce);
   } else {
     *c->mutable_write() = req.write();
     const WriteKey key{req.write().client_id(), req.write().seq()};
-    if (auto old = writes_.find(key); old != writes_.end()) {
-      reply(old->second.respond,
-            error_response(old->second.request_id, Code::kUnknown, "superseded by a retry"));
+    if (std::optional<Waiting<>> old = writes_.add(key, std::move(waiter))) {
+      fail(*old, Code::kUnknown, "superseded by a retry");
     }
-    writes_.insert_or_assign(key, waiter);
     batch_writes_.push_back(key);
   }
   if (!flush_posted_) {
@@ -758,19 +752,7 @@ void Server::Impl::flush_batch() {
   } else {
     metrics_.proposals_dropped.inc(writes);
     // Refused before reaching the log: certainly not applied.
-    const Code code = p.status().code();
-    for (const WriteKey& k : batch_writes_) {
-      auto w = writes_.find(k);
-      if (w == writes_.end()) continue;
-      reply(w->second.respond, error_response(w->second.request_id, code, p.status().message()));
-      writes_.erase(w);
-    }
-    for (uint64_t nonce : batch_nonces_) {
-      auto r = registrations_.find(nonce);
-      if (r == registrations_.end()) continue;
-      reply(r->second.respond, error_response(r->second.request_id, code, p.status().message()));
-      registrations_.erase(r);
-    }
+    fail_batch(batch_writes_, batch_nonces_, p.status().code(), p.status().message());
   }
   batch_.Clear();
   batch_bytes_ = 0;
@@ -781,112 +763,91 @@ void Server::Impl::flush_batch() {
 
 void Server::Impl::fail_waiters_past_deadline() {
   const auto now = Clock::now();
-  for (auto it = writes_.begin(); it != writes_.end();) {
-    if (it->second.deadline > now) {
-      ++it;
-      continue;
-    }
-    reply(it->second.respond,
-          error_response(it->second.request_id, Code::kUnknown, "deadline passed before the write applied"));
-    it = writes_.erase(it);
+  for (auto& [key, w] : writes_.take_expired(now)) {
+    fail(w, Code::kUnknown, "deadline passed before the write applied");
     metrics_.proposals_failed.inc();
   }
-  for (auto it = registrations_.begin(); it != registrations_.end();) {
-    if (it->second.deadline > now) {
-      ++it;
-      continue;
-    }
-    reply(it->second.respond, error_response(it->second.request_id, Code::kUnknown, "deadline passed"));
-    it = registrations_.erase(it);
+  for (auto& [nonce, w] : registrations_.take_expired(now)) fail(w, Code::kUnknown, "deadline passed");
+  for (auto& [ctx, w] : reads_.take_expired(now)) {
+    fail(w, Code::kUnavailable, "deadline passed before the read was confirmed");
+    std::erase_if(reads_released_, [read = ctx](const auto& kv) { return kv.second == read; });
   }
-  for (auto it = reads_.begin(); it != reads_.end();) {
-    if (it->second.deadline > now) {
-      ++it;
-      continue;
-    }
-    reply(it->second.respond, error_response(it->second.request.request_id(), Code::kUnavailable,
-                                             "deadline passed before the read was confirmed"));
-    std::erase_if(reads_released_, [&](const auto& kv) { return kv.second == it->first; });
-    it = reads_.erase(it);
-  }
-  for (auto it = transfers_.begin(); it != transfers_.end();) {
-    if (it->waiter.deadline > now) {
-      ++it;
-      continue;
-    }
-    reply(it->waiter.respond,
-          error_response(it->waiter.request_id, Code::kUnavailable, "the target did not take over in time"));
-    it = transfers_.erase(it);
+  for (auto& [number, w] : transfers_.take_expired(now)) {
+    fail(w, Code::kUnavailable, "the target did not take over in time");
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reads (thesis 6.4)
 
-void Server::Impl::start_read(pb::ClientRequest req, Reply respond) {
+void Server::Impl::start_read(pb::ClientRequest req, Respond respond) {
   const std::string context = read_contexts_.next();
   const uint64_t ctx = *read_contexts_.number_of(context);
   if (opt_.unsafe_local_reads) {
     // The planted bug: this node's own commit index, no heartbeat round to confirm it still
     // leads, so a deposed leader serves stale data (thesis 6.4 explains why that is wrong).
-    reads_.emplace(ctx, ReadWaiter{std::move(req), std::move(respond), Clock::now() + opt_.request_timeout});
+    add_read(ctx, std::move(req), std::move(respond));
     reads_released_.emplace(node_->committed().value, ctx);
     return serve_ready_reads();
   }
   Status s = node_->read_index(context);
   if (!s.is_ok()) {
     const Code code = s.code() == Code::kNotLeader ? Code::kUnavailable : s.code();
-    return reply(respond,
-                 error_response(req.request_id(), code, "no leader to confirm the read: " + s.message()));
+    return answer(respond,
+                  error_response(req.request_id(), code, "no leader to confirm the read: " + s.message()));
   }
-  reads_.emplace(ctx, ReadWaiter{std::move(req), std::move(respond), Clock::now() + opt_.request_timeout});
+  add_read(ctx, std::move(req), std::move(respond));
   schedule_drive();
+}
+
+void Server::Impl::add_read(uint64_t ctx, pb::ClientRequest req, Respond respond) {
+  const uint64_t request_id = req.request_id();  // read before req moves into the waiter
+  const bool replaced = reads_.add(ctx, waiting(request_id, std::move(respond), std::move(req))).has_value();
+  CASTOR_ASSERT(!replaced, "two reads share a read context (raft/read_context.h)");
 }
 
 void Server::Impl::serve_ready_reads() {
   while (!reads_released_.empty() && reads_released_.begin()->first <= applied_) {
     const uint64_t ctx = reads_released_.begin()->second;
     reads_released_.erase(reads_released_.begin());
-    auto it = reads_.find(ctx);
-    if (it == reads_.end()) continue;
-    serve_read(it->second.request, it->second.respond);
-    reads_.erase(it);
+    if (std::optional<Waiting<pb::ClientRequest>> w = reads_.take(ctx)) serve_read(w->extra, w->respond);
   }
   // The rest wait for entries applied but not yet committed, or about to be: no waiting for the
   // end of the state machine's commit interval.
   if (!reads_released_.empty()) apply_queue_.commit_soon();
 }
 
-void Server::Impl::serve_read(const pb::ClientRequest& req, const Reply& respond) {
+void Server::Impl::serve_read(const pb::ClientRequest& req, const Respond& respond) {
   Result<pb::ClientResponse> r = req.has_get() ? sm_->get(req.get()) : sm_->range(req.range());
   if (!r.is_ok())
-    return reply(respond, error_response(req.request_id(), r.status().code(), r.status().message()));
+    return answer(respond, error_response(req.request_id(), r.status().code(), r.status().message()));
   r->set_request_id(req.request_id());
-  reply(respond, std::move(*r));
+  answer(respond, std::move(*r));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Admin
 
-void Server::Impl::start_transfer(const pb::ClientRequest& req, Reply respond) {
+void Server::Impl::start_transfer(const pb::ClientRequest& req, Respond respond) {
   uint64_t target = 0;
   for (size_t i = 0; i < opt_.members.size(); ++i) {
     if (opt_.members[i].first == req.transfer_leader().target()) target = i + 1;
   }
   if (target == 0) {
-    return reply(respond, error_response(req.request_id(), Code::kInvalidArgument,
-                                         "no member named '" + req.transfer_leader().target() + "'"));
+    return answer(respond, error_response(req.request_id(), Code::kInvalidArgument,
+                                          "no member named '" + req.transfer_leader().target() + "'"));
   }
   if (target == id_ && node_->role() == raft::Role::kLeader) {
     pb::ClientResponse r;
     r.set_request_id(req.request_id());
     r.mutable_transfer_leader();
-    return reply(respond, std::move(r));
+    return answer(respond, std::move(r));
   }
   Status s = node_->transfer_leadership(raft::NodeId(target));
-  if (!s.is_ok()) return reply(respond, error_response(req.request_id(), s.code(), s.message()));
-  transfers_.push_back(
-      {target, Waiter{req.request_id(), std::move(respond), Clock::now() + opt_.request_timeout}});
+  if (!s.is_ok()) return answer(respond, error_response(req.request_id(), s.code(), s.message()));
+  const bool replaced =
+      transfers_.add(next_transfer_++, waiting(req.request_id(), std::move(respond), target)).has_value();
+  CASTOR_ASSERT(!replaced, "transfer numbers are unique");
   schedule_drive();
 }
 
@@ -1188,21 +1149,21 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   if (Status s = raft::create_dirs_durably(dir); !s.is_ok())
     return Status(Code::kUnavailable, "cannot create data directory: " + s.message());
 
-  raft::LmdbLog::Options lo;
-  lo.data_dir = dir;
-  lo.map_bytes_max = options.log_map_bytes_max;
-  lo.create_if_missing = fresh;
-  lo.unsafe_skip_fsync = options.unsafe_skip_fsync;
-  for (size_t i = 0; i < options.members.size(); ++i) lo.bootstrap_conf.add_voters(i + 1);
-  auto log = raft::LmdbLog::open(lo);
+  raft::LmdbLog::Options log_options;
+  log_options.data_dir = dir;
+  log_options.map_bytes_max = options.log_map_bytes_max;
+  log_options.create_if_missing = fresh;
+  log_options.unsafe_skip_fsync = options.unsafe_skip_fsync;
+  for (size_t i = 0; i < options.members.size(); ++i) log_options.bootstrap_conf.add_voters(i + 1);
+  auto log = raft::LmdbLog::open(log_options);
   if (!log.is_ok()) return log.status();
 
-  StateMachineOptions so;
-  so.data_dir = options.data_dir;
-  so.limits = options.limits;
-  so.sessions = options.sessions;
-  so.unsafe_skip_dedup = options.unsafe_skip_dedup;
-  so.unsafe_revision_per_entry = options.unsafe_revision_per_entry;
+  StateMachineOptions machine_options;
+  machine_options.data_dir = options.data_dir;
+  machine_options.limits = options.limits;
+  machine_options.sessions = options.sessions;
+  machine_options.unsafe_skip_dedup = options.unsafe_skip_dedup;
+  machine_options.unsafe_revision_per_entry = options.unsafe_revision_per_entry;
   if (options.unsafe_local_reads || options.unsafe_skip_dedup || options.unsafe_revision_per_entry ||
       options.unsafe_skip_fsync) {
     spdlog::warn(
@@ -1211,7 +1172,7 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
         options.unsafe_local_reads, options.unsafe_skip_dedup, options.unsafe_revision_per_entry,
         options.unsafe_skip_fsync);
   }
-  auto sm = StateMachine::open(so);
+  auto sm = StateMachine::open(machine_options);
   if (!sm.is_ok()) return sm.status();
 
   if (Status s = reconcile(**log, **sm, dir); !s.is_ok()) return s;
