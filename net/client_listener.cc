@@ -16,6 +16,9 @@ namespace castor::net {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+// The most one write of the writer gathers from the queue of response frames.
+constexpr size_t kWriteBatchBytesMax = 1 << 20;
+
 struct ClientListener::Conn {
   Conn(tcp::socket s, uint32_t frame_bytes_max, asio::io_context& io)
       : sock(std::move(s), frame_bytes_max), wake_writer(io), wake_reader(io) {}
@@ -244,9 +247,13 @@ asio::awaitable<void> ClientListener::write_loop(std::shared_ptr<Conn> conn) {
       co_await conn->wake_writer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    // Every response ready now goes out in one write.
+    // The responses ready now go out together, up to kWriteBatchBytesMax per write: one system
+    // call for many small answers, but a long queue of large ones is never copied whole. That
+    // copy doubled what a client that does not read costs the node (the queue's freed frames
+    // stay in the heap): 138 MiB for 64 MiB of answers (tests/bad_input/test_answers.py).
     std::string batch;
-    while (!conn->out.empty()) {
+    while (!conn->out.empty() &&
+           (batch.empty() || batch.size() + conn->out.front().size() <= kWriteBatchBytesMax)) {
       batch += conn->out.front();
       conn->out.pop_front();
     }

@@ -343,9 +343,13 @@ class FaultRunner:
         self.cluster.wait_for_leader(LEADER_WAIT_S)
         if point == "during-snapshot-install":
             # Reached only by a node that must install a snapshot: let the others compact past
-            # its log first.
+            # its log first. Its log may have grown after ``last`` was read (a node that has
+            # just rejoined appends fast): the leader's log bounds it too, as it holds every
+            # entry the node can have been sent.
+            leader = self.cluster.leader()
+            leader_last = (self._status_field(leader, "last_index") or 0) if leader else 0
             active.notes["leader_snapshot_index"] = self._leader_snapshot_beyond(
-                last, SNAPSHOT_HOLD_MAX_S)
+                max(last, leader_last), SNAPSHOT_HOLD_MAX_S)
         self.cluster.start(node, failpoint=point)
 
     def _begin_lost_replies(self, active: Active) -> None:

@@ -22,11 +22,13 @@
 
 namespace castor::kv {
 
+// How the answer to one request goes back to its client (a frame, an HTTP response).
+using Respond = std::function<void(pb::ClientResponse)>;
+
 // One request waiting for its answer. `extra` is what the answer needs beyond the id (a read
 // keeps its request; a transfer its target).
 template <typename Extra = std::monostate>
 struct Waiting {
-  using Respond = std::function<void(pb::ClientResponse)>;
   uint64_t request_id = 0;
   Respond respond;
   std::chrono::steady_clock::time_point deadline;

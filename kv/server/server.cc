@@ -22,11 +22,14 @@
 #include "kv/machine/error_code.h"
 #include "kv/machine/state_machine.h"
 #include "kv/server/disk_space.h"
+#include "kv/server/error_response.h"
 #include "kv/server/failpoints.h"
 #include "kv/server/http_api.h"
 #include "kv/server/pending.h"
+#include "kv/server/reads.h"
 #include "kv/server/recovery.h"
 #include "kv/server/server_metrics.h"
+#include "kv/server/writes.h"
 #include "net/client_listener.h"
 #include "net/http_server.h"
 #include "net/peer_transport.h"
@@ -42,8 +45,6 @@ namespace castor::kv {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
-// How the answer to one request goes back to its client (a frame, an HTTP response).
-using Respond = std::function<void(pb::ClientResponse)>;
 
 namespace {
 
@@ -69,20 +70,6 @@ class Worker {
   std::thread thread_;
 };
 
-uint64_t wall_ms() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
-pb::ClientResponse error_response(uint64_t request_id, Code code, const std::string& message) {
-  pb::ClientResponse r;
-  r.set_request_id(request_id);
-  r.set_code(to_error_code(code));
-  r.set_message(message);
-  return r;
-}
-
 // The largest Raft entry this node proposes: one request of the largest size with its
 // command envelope (timestamps, session fields). Smaller commands are batched into one entry
 // only up to this size, so every entry fits one message to the followers.
@@ -103,8 +90,9 @@ constexpr auto kInlineFsyncMax = std::chrono::milliseconds(2);
 
 }  // namespace
 
-// The host of one node: implements raft::ReadyHost for the Ready loop (raft/ready_loop.h).
-class Server::Impl : private raft::ReadyHost {
+// The host of one node: raft::ReadyHost for the Ready loop (raft/ready_loop.h), and the host
+// of its write and read paths (kv/server/writes.h, kv/server/reads.h).
+class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsHost {
  public:
   Impl(ServerOptions options, uint64_t id, std::unique_ptr<raft::LmdbLog> log,
        std::unique_ptr<StateMachine> sm)
@@ -113,8 +101,7 @@ class Server::Impl : private raft::ReadyHost {
         log_(std::move(log)),
         sm_(std::move(sm)),
         tick_timer_(io_),
-        sessionless_seq_(random_u64() | 1),
-        read_contexts_(random_u64()) {
+        sessionless_seq_(random_u64() | 1) {
     raft::Config cfg;
     cfg.id = raft::NodeId(id_);
     cfg.heartbeat_interval_ticks = 1;
@@ -138,14 +125,6 @@ class Server::Impl : private raft::ReadyHost {
   uint64_t term() const { return term_.load(std::memory_order_relaxed); }
 
  private:
-  using WriteKey = std::pair<uint64_t, uint64_t>;  // (client_id, seq)
-  // What one proposed entry carries, to answer its writers if another leader's entry wins.
-  struct Proposed {
-    raft::Term term;
-    std::vector<WriteKey> writes;
-    std::vector<uint64_t> nonces;
-  };
-
   // Events.
   void on_tick();
   void on_peer_message(raft::pb::Message m);
@@ -170,15 +149,14 @@ class Server::Impl : private raft::ReadyHost {
   Status write_log(const raft::Ready& rd);
   void apply_batch(const std::vector<raft::pb::Entry>& entries);
   void commit_applied();
-  void on_answers(std::vector<AppliedCommand> answers);
   void on_applied(const Status& s);
   // Requests.
   void enqueue_write(const pb::ClientRequest& req, Respond respond);
-  void flush_batch();
-  void start_read(pb::ClientRequest req, Respond respond);
-  void add_read(uint64_t ctx, pb::ClientRequest req, Respond respond);
-  void serve_read(const pb::ClientRequest& req, const Respond& respond);
-  void serve_ready_reads();
+  // ReadsHost (and serializable reads): serves one read from the state machine.
+  void serve_read(const pb::ClientRequest& req, const Respond& respond) override;
+  Status read_index(const std::string& context) override;
+  uint64_t committed() const override { return node_->committed().value; }
+  void commit_soon() override { apply_queue_.commit_soon(); }
   void start_transfer(const pb::ClientRequest& req, Respond respond);
   pb::ClientResponse status_response(uint64_t request_id) const;
   // The rule of GET /health and `castorctl check`: "" when healthy, else why not.
@@ -203,29 +181,16 @@ class Server::Impl : private raft::ReadyHost {
   const raft::Progress* leader_progress(uint64_t peer) const;
   // Every answer to a client goes out here: the header (term, leader, node, revision) filled in,
   // then handed to `respond`, the request's way back (a frame, an HTTP response).
-  void answer(const Respond& respond, pb::ClientResponse r) const;
-  // Answers a waiting request with an error.
-  template <typename Extra>
-  void fail(const Waiting<Extra>& w, Code code, const std::string& why) const {
-    answer(w.respond, error_response(w.request_id, code, why));
-  }
-  // A request waiting from now until its deadline (--request-timeout-ms).
-  template <typename Extra = std::monostate>
-  Waiting<Extra> waiting(uint64_t request_id, Respond respond, Extra extra = {}) const {
-    return Waiting<Extra>{request_id, std::move(respond), Clock::now() + opt_.request_timeout,
-                          std::move(extra)};
-  }
-  // Answers every writer of one batch (its writes and registrations) that still waits with
-  // code and why; returns how many writes it answered.
-  uint64_t fail_batch(const std::vector<WriteKey>& writes, const std::vector<uint64_t>& nonces, Code code,
-                      const std::string& why);
+  void answer(const Respond& respond, pb::ClientResponse r) const override;
+  // WritesHost: Node::propose, then a drive to carry the entry.
+  Result<raft::Proposal> propose(std::string data) override;
+  void post(std::function<void()> job) override { asio::post(io_, std::move(job)); }
   // Metrics.
   void register_metrics();
   std::string render_metrics();
   void observe_fsync(Clock::duration took);
   void observe_apply(Clock::duration took);
   void fail_waiters_past_deadline();
-  void forget_lost_proposals(const std::vector<raft::pb::Entry>& committed);
   // Snapshots and compaction.
   void maybe_snapshot();
   void maybe_compact();
@@ -265,27 +230,17 @@ class Server::Impl : private raft::ReadyHost {
   Status fatal_;
   uint64_t applied_ = 0;  // what the io thread knows the state machine has applied
 
-  pb::CommandBatch batch_;
-  std::vector<WriteKey> batch_writes_;
-  std::vector<uint64_t> batch_nonces_;
-  bool flush_posted_ = false;
-  uint64_t batch_bytes_ = 0;  // an upper bound on batch_'s serialized size
   uint64_t commit_watched_ = 0;
   Clock::time_point commit_moved_at_ = Clock::now();
-  uint64_t last_stamp_ms_ = 0;
   uint64_t sessionless_seq_;  // the next tag of a write without a session (odd: never 0)
   uint64_t last_leader_ = 0;
   std::atomic<uint64_t> term_{0};  // for log lines on any thread
-  // Requests taken and not yet answered (kv/server/pending.h): writes by (client, seq),
-  // registrations by nonce, reads by read number, leadership transfers by number (target node
-  // as extra).
-  Pending<WriteKey> writes_;
-  Pending<uint64_t> registrations_;
-  std::map<uint64_t, Proposed> proposed_;
+  // Requests taken and not yet answered (kv/server/pending.h): writes in Writes, linearizable
+  // reads in Reads, leadership transfers here by number (target node as extra).
+  Writes writes_{WritesOptions{entry_bytes_max(opt_), opt_.sessions.session_timeout_ms, opt_.request_timeout},
+                 *this, metrics_};
 
-  raft::ReadContexts read_contexts_;                  // unique to this run (raft/read_context.h)
-  Pending<uint64_t, pb::ClientRequest> reads_;        // asked, by read number
-  std::multimap<uint64_t, uint64_t> reads_released_;  // read index -> context, awaiting apply
+  Reads reads_{ReadsOptions{opt_.request_timeout, random_u64(), opt_.unsafe_local_reads}, *this};
 
   Pending<uint64_t, uint64_t> transfers_;
   uint64_t next_transfer_ = 0;
@@ -454,7 +409,7 @@ void Server::Impl::handle(pb::ClientRequest req, Respond send) {
     case pb::ClientRequest::kRange: {
       const bool serializable = req.has_get() ? req.get().serializable() : req.range().serializable();
       if (serializable) return serve_read(req, respond);
-      return start_read(std::move(req), std::move(respond));
+      return reads_.start(std::move(req), std::move(respond), applied_);
     }
     case pb::ClientRequest::kWrite:
     case pb::ClientRequest::kRegisterClient:
@@ -571,26 +526,20 @@ void Server::Impl::install_snapshot(const raft::pb::Snapshot& snapshot) {
       spdlog::info("installed the leader's snapshot at index {}", r->index.value);
       applied_ = std::max(applied_, r->index.value);
       last_snapshot_index_ = std::max(last_snapshot_index_, r->index.value);
-      serve_ready_reads();
+      reads_.serve_ready(applied_);
     });
   });
 }
 
-void Server::Impl::reads_released(std::vector<raft::ReadState> reads) {
-  for (const auto& rs : reads) {
-    // An answer for another run's read (raft/read_context.h) names no read of ours.
-    const std::optional<uint64_t> ctx = read_contexts_.number_of(rs.context);
-    if (ctx && reads_.contains(*ctx)) reads_released_.emplace(rs.index.value, *ctx);
-  }
-}
+void Server::Impl::reads_released(std::vector<raft::ReadState> reads) { reads_.released(reads); }
 
 void Server::Impl::turn_finished() {
-  serve_ready_reads();
+  reads_.serve_ready(applied_);
   schedule_drive();
 }
 
 void Server::Impl::apply(std::vector<raft::pb::Entry> committed) {
-  forget_lost_proposals(committed);
+  writes_.forget_lost(committed);
   apply_queue_.apply(std::move(committed));
 }
 
@@ -601,7 +550,8 @@ void Server::Impl::apply_batch(const std::vector<raft::pb::Entry>& entries) {
   // Raft log already makes the answers durable (StateMachine::apply_uncommitted). Reads wait
   // for on_applied, which comes after the commit.
   Status s = sm_->apply_uncommitted(entries, [this](std::vector<AppliedCommand> answers) {
-    asio::post(io_, [this, answers = std::move(answers)]() mutable { on_answers(std::move(answers)); });
+    asio::post(
+        io_, [this, answers = std::move(answers)]() mutable { writes_.answer_applied(std::move(answers)); });
   });
   if (!s.is_ok()) asio::post(io_, [this, s] { fatal(s); });
 }
@@ -615,22 +565,10 @@ void Server::Impl::commit_applied() {
   asio::post(io_, [this, s] { on_applied(s); });
 }
 
-void Server::Impl::on_answers(std::vector<AppliedCommand> answers) {
-  for (AppliedCommand& ac : answers) {
-    // Nobody waits when another node proposed the command, or its client gave up.
-    std::optional<Waiting<>> w = ac.response.has_register_client()
-                                     ? registrations_.take(ac.response.register_client().nonce())
-                                     : writes_.take({ac.client_id, ac.seq});
-    if (!w) continue;
-    ac.response.set_request_id(w->request_id);
-    answer(w->respond, std::move(ac.response));
-  }
-}
-
 void Server::Impl::on_applied(const Status& s) {
   if (!s.is_ok()) return fatal(s);
   applied_ = std::max(applied_, sm_->applied_index().value);
-  serve_ready_reads();
+  reads_.serve_ready(applied_);
   maybe_snapshot();
 }
 
@@ -646,15 +584,7 @@ void Server::Impl::on_soft_state(const raft::SoftState& ss) {
   spdlog::info("now {}, leader {}", raft::role_name(ss.role), leader_name);
   // Reads not yet released may never be: the core dropped them with its leadership. They had
   // no effect, so the client may retry them anywhere.
-  auto unreleased = [this](uint64_t ctx, const auto&) {
-    for (const auto& [index, released] : reads_released_) {
-      if (released == ctx) return false;
-    }
-    return true;
-  };
-  for (auto& [ctx, w] : reads_.take_if(unreleased)) {
-    fail(w, Code::kUnavailable, "leadership changed while confirming the read; retry");
-  }
+  reads_.drop_unreleased();
   auto took_over = [leader](uint64_t, const Waiting<uint64_t>& w) { return w.extra == leader; };
   for (auto& [number, w] : transfers_.take_if(took_over)) {
     pb::ClientResponse r;
@@ -662,35 +592,6 @@ void Server::Impl::on_soft_state(const raft::SoftState& ss) {
     r.mutable_transfer_leader();
     answer(w.respond, std::move(r));
   }
-}
-
-void Server::Impl::forget_lost_proposals(const std::vector<raft::pb::Entry>& committed) {
-  for (const auto& e : committed) {
-    auto it = proposed_.find(e.index());
-    if (it == proposed_.end()) continue;
-    if (it->second.term.value != e.term()) {
-      // Another leader's entry took this index: our batch was not applied here. It may still
-      // be somewhere (a retry, a copy the new leader holds), so its fate is UNKNOWN.
-      metrics_.proposals_failed.inc(fail_batch(it->second.writes, it->second.nonces, Code::kUnknown,
-                                               "leadership changed before the write committed"));
-    }
-    proposed_.erase(it);
-  }
-}
-
-uint64_t Server::Impl::fail_batch(const std::vector<WriteKey>& writes, const std::vector<uint64_t>& nonces,
-                                  Code code, const std::string& why) {
-  uint64_t answered = 0;
-  for (const WriteKey& k : writes) {
-    if (std::optional<Waiting<>> w = writes_.take(k)) {
-      fail(*w, code, why);
-      ++answered;
-    }
-  }
-  for (uint64_t nonce : nonces) {
-    if (std::optional<Waiting<>> w = registrations_.take(nonce)) fail(*w, code, why);
-  }
-  return answered;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -704,117 +605,32 @@ void Server::Impl::enqueue_write(const pb::ClientRequest& req, Respond respond) 
     if (log_nearly_full()) maybe_snapshot();  // compaction frees the log's map; nothing frees a disk
     return answer(respond, error_response(req.request_id(), Code::kResourceExhausted, why));
   }
-  Waiting<> waiter = waiting(req.request_id(), std::move(respond));
-  // An entry holds what fits one peer message (entry_bytes_max): a command that would push the
-  // batch past it goes into the next entry.
-  // (+64: the command's own fields and framing within the batch, well over what they take.)
-  // handle()'s validate() sized this request already (ByteSizeLong caches it), so it is not
-  // sized twice per write.
-  CASTOR_ASSERT(req.GetCachedSize() > 0, "a write reached the batch without validate() sizing it");
-  const uint64_t command_bytes = static_cast<uint64_t>(req.GetCachedSize()) + 64;
-  if (batch_.commands_size() > 0 && batch_bytes_ + command_bytes > entry_bytes_max(opt_)) flush_batch();
-  batch_bytes_ += command_bytes;
-  pb::Command* c = batch_.add_commands();
-  // Session expiry runs on these stamps (never on a replica's clock); keeping them monotone on
-  // this leader keeps expiry monotone even if the wall clock steps back.
-  last_stamp_ms_ = std::max(last_stamp_ms_, wall_ms());
-  c->set_timestamp_ms(last_stamp_ms_);
-  c->set_session_timeout_ms(opt_.sessions.session_timeout_ms);
-  if (req.has_register_client()) {
-    *c->mutable_register_client() = req.register_client();
-    const uint64_t nonce = req.register_client().nonce();
-    if (std::optional<Waiting<>> old = registrations_.add(nonce, std::move(waiter))) {
-      fail(*old, Code::kUnknown, "superseded by a retry");
-    }
-    batch_nonces_.push_back(nonce);
-  } else {
-    *c->mutable_write() = req.write();
-    const WriteKey key{req.write().client_id(), req.write().seq()};
-    if (std::optional<Waiting<>> old = writes_.add(key, std::move(waiter))) {
-      fail(*old, Code::kUnknown, "superseded by a retry");
-    }
-    batch_writes_.push_back(key);
-  }
-  if (!flush_posted_) {
-    flush_posted_ = true;
-    asio::post(io_, [this] { flush_batch(); });
-  }
+  writes_.take(req, std::move(respond));
 }
 
-void Server::Impl::flush_batch() {
-  flush_posted_ = false;
-  if (batch_.commands_size() == 0) return;
-  Result<raft::Proposal> p = node_->propose(batch_.SerializeAsString());
-  const auto writes = static_cast<uint64_t>(batch_.commands_size());
-  if (p.is_ok()) {
-    metrics_.proposals_accepted.inc(writes);
-    proposed_[p->index.value] = Proposed{p->term, std::move(batch_writes_), std::move(batch_nonces_)};
-  } else {
-    metrics_.proposals_dropped.inc(writes);
-    // Refused before reaching the log: certainly not applied.
-    fail_batch(batch_writes_, batch_nonces_, p.status().code(), p.status().message());
-  }
-  batch_.Clear();
-  batch_bytes_ = 0;
-  batch_writes_.clear();
-  batch_nonces_.clear();
+Result<raft::Proposal> Server::Impl::propose(std::string data) {
+  Result<raft::Proposal> p = node_->propose(std::move(data));
   schedule_drive();
+  return p;
 }
 
 void Server::Impl::fail_waiters_past_deadline() {
   const auto now = Clock::now();
-  for (auto& [key, w] : writes_.take_expired(now)) {
-    fail(w, Code::kUnknown, "deadline passed before the write applied");
-    metrics_.proposals_failed.inc();
-  }
-  for (auto& [nonce, w] : registrations_.take_expired(now)) fail(w, Code::kUnknown, "deadline passed");
-  for (auto& [ctx, w] : reads_.take_expired(now)) {
-    fail(w, Code::kUnavailable, "deadline passed before the read was confirmed");
-    std::erase_if(reads_released_, [read = ctx](const auto& kv) { return kv.second == read; });
-  }
+  writes_.fail_expired(now);
+  reads_.fail_expired(now);
   for (auto& [number, w] : transfers_.take_expired(now)) {
-    fail(w, Code::kUnavailable, "the target did not take over in time");
+    answer(w.respond,
+           error_response(w.request_id, Code::kUnavailable, "the target did not take over in time"));
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reads (thesis 6.4)
 
-void Server::Impl::start_read(pb::ClientRequest req, Respond respond) {
-  const std::string context = read_contexts_.next();
-  const uint64_t ctx = *read_contexts_.number_of(context);
-  if (opt_.unsafe_local_reads) {
-    // The planted bug: this node's own commit index, no heartbeat round to confirm it still
-    // leads, so a deposed leader serves stale data (thesis 6.4 explains why that is wrong).
-    add_read(ctx, std::move(req), std::move(respond));
-    reads_released_.emplace(node_->committed().value, ctx);
-    return serve_ready_reads();
-  }
+Status Server::Impl::read_index(const std::string& context) {
   Status s = node_->read_index(context);
-  if (!s.is_ok()) {
-    const Code code = s.code() == Code::kNotLeader ? Code::kUnavailable : s.code();
-    return answer(respond,
-                  error_response(req.request_id(), code, "no leader to confirm the read: " + s.message()));
-  }
-  add_read(ctx, std::move(req), std::move(respond));
-  schedule_drive();
-}
-
-void Server::Impl::add_read(uint64_t ctx, pb::ClientRequest req, Respond respond) {
-  const uint64_t request_id = req.request_id();  // read before req moves into the waiter
-  const bool replaced = reads_.add(ctx, waiting(request_id, std::move(respond), std::move(req))).has_value();
-  CASTOR_ASSERT(!replaced, "two reads share a read context (raft/read_context.h)");
-}
-
-void Server::Impl::serve_ready_reads() {
-  while (!reads_released_.empty() && reads_released_.begin()->first <= applied_) {
-    const uint64_t ctx = reads_released_.begin()->second;
-    reads_released_.erase(reads_released_.begin());
-    if (std::optional<Waiting<pb::ClientRequest>> w = reads_.take(ctx)) serve_read(w->extra, w->respond);
-  }
-  // The rest wait for entries applied but not yet committed, or about to be: no waiting for the
-  // end of the state machine's commit interval.
-  if (!reads_released_.empty()) apply_queue_.commit_soon();
+  if (s.is_ok()) schedule_drive();
+  return s;
 }
 
 void Server::Impl::serve_read(const pb::ClientRequest& req, const Respond& respond) {
@@ -846,7 +662,10 @@ void Server::Impl::start_transfer(const pb::ClientRequest& req, Respond respond)
   Status s = node_->transfer_leadership(raft::NodeId(target));
   if (!s.is_ok()) return answer(respond, error_response(req.request_id(), s.code(), s.message()));
   const bool replaced =
-      transfers_.add(next_transfer_++, waiting(req.request_id(), std::move(respond), target)).has_value();
+      transfers_
+          .add(next_transfer_++, Waiting<uint64_t>{req.request_id(), std::move(respond),
+                                                   Clock::now() + opt_.request_timeout, target})
+          .has_value();
   CASTOR_ASSERT(!replaced, "transfer numbers are unique");
   schedule_drive();
 }
@@ -998,9 +817,9 @@ void Server::Impl::register_metrics() {
   gauge("castor_snapshot_index", "Index of the snapshot the log starts after.",
         [this] { return double(last_snapshot_index_); });
   gauge("castor_pending_reads", "Linearizable reads waiting for ReadIndex or apply.",
-        [this] { return double(reads_.size()); });
+        [this] { return double(reads_.waiting()); });
   gauge("castor_pending_writes", "Writes proposed and not yet answered.",
-        [this] { return double(writes_.size() + registrations_.size()); });
+        [this] { return double(writes_.waiting()); });
   gauge("castor_log_bytes", "Size of the Raft log's file on disk.",
         [this] { return double(log_file_bytes()); });
   gauge("castor_sessions", "Open client sessions (exactly-once writes).", [this] {
