@@ -130,7 +130,8 @@ asio::awaitable<void> ClientListener::refuse(std::shared_ptr<Conn> conn, std::st
   hello.set_refused(std::move(why));
   std::string frame;
   append_frame(frame, FrameKind::kHello, hello.SerializeAsString());
-  co_await conn->sock.write_within(frame, std::chrono::seconds(1));
+  // Best effort: the refusal is logged and counted already, and the connection closes either way.
+  [[maybe_unused]] const Status told = co_await conn->sock.write_within(frame, std::chrono::seconds(1));
   conn->close();
 }
 

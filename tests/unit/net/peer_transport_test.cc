@@ -50,8 +50,9 @@ asio::awaitable<void> serve_silently(std::shared_ptr<tcp::acceptor> acceptor,
     auto conn = std::make_shared<FramedSocket>(std::move(s), kFrameBytesMaxDefault);
     Result<Frame> hello = co_await conn->read_frame_within(milliseconds(5000));
     if (!hello.is_ok() || hello->kind != FrameKind::kHello) continue;
-    co_await conn->write(
+    Status greeted_back = co_await conn->write(
         frame_of(FrameKind::kHello, make_hello("castor", 2, pb::Hello::PEER, "fake").SerializeAsString()));
+    if (!greeted_back.is_ok()) continue;
     ++*greeted;
     open.push_back(conn);
   }
@@ -68,13 +69,15 @@ asio::awaitable<std::string> ping_once_then_fall_silent(Endpoint ep, millisecond
                            asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return "connect: " + ec.message();
   FramedSocket conn(std::move(s), kFrameBytesMaxDefault);
-  co_await conn.write(
+  Status sent = co_await conn.write(
       frame_of(FrameKind::kHello, make_hello("castor", 2, pb::Hello::PEER, "n2").SerializeAsString()));
+  if (!sent.is_ok()) co_return "Hello: " + sent.to_string();
   Result<Frame> hello = co_await conn.read_frame_within(milliseconds(5000));
   if (!hello.is_ok() || hello->kind != FrameKind::kHello) co_return "no Hello back";
   pb::Ping ping;
   ping.set_nonce(42);
-  co_await conn.write(frame_of(FrameKind::kPing, ping.SerializeAsString()));
+  sent = co_await conn.write(frame_of(FrameKind::kPing, ping.SerializeAsString()));
+  if (!sent.is_ok()) co_return "Ping: " + sent.to_string();
   Result<Frame> answer = co_await conn.read_frame_within(milliseconds(5000));
   pb::Pong pong;
   if (!answer.is_ok() || answer->kind != FrameKind::kPong || !pong.ParseFromString(answer->payload)) {
