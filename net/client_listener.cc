@@ -155,15 +155,7 @@ asio::awaitable<void> ClientListener::serve(tcp::socket socket) {
 asio::awaitable<bool> ClientListener::handshake(std::shared_ptr<Conn> conn) {
   Result<Frame> first = co_await conn->sock.read_frame_within(opt_.handshake_timeout);
   pb::Hello hello;
-  Status why;
-  if (!first.is_ok()) {
-    why = first.status();
-  } else if (first->kind != FrameKind::kHello || !hello.ParseFromString(first->payload)) {
-    why = Status(Code::kInvalidArgument, "the first frame is not a Hello");
-  } else {
-    why = check_hello(hello, opt_.cluster_id, pb::Hello::CLIENT);
-  }
-  if (!why.is_ok()) {
+  if (Status why = check_first_frame(first, opt_.cluster_id, pb::Hello::CLIENT, hello); !why.is_ok()) {
     reject("refused connection", conn->remote + ": " + why.message());
     if (first.is_ok() && first->kind == FrameKind::kHello) co_await refuse(conn, why.message());
     co_return false;

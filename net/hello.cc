@@ -17,6 +17,15 @@ pb::Hello make_hello(const std::string& cluster_id, uint64_t node_id, pb::Hello:
   return h;
 }
 
+Status check_first_frame(const Result<Frame>& first, const std::string& cluster_id,
+                         pb::Hello::Role expect_role, pb::Hello& hello) {
+  if (!first.is_ok()) return first.status();
+  if (first->kind != FrameKind::kHello || !hello.ParseFromString(first->payload)) {
+    return Status(Code::kInvalidArgument, "the first frame is not a Hello");
+  }
+  return check_hello(hello, cluster_id, expect_role);
+}
+
 Status check_hello(const pb::Hello& got, const std::string& cluster_id, pb::Hello::Role expect_role) {
   if (got.magic() != kMagic) return Status(Code::kInvalidArgument, "not a Castor peer (bad magic)");
   if (got.protocol_version() != kProtocolVersion) {

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "net/frame.h"
 #include "net/net.pb.h"
 #include "raft/base/status.h"
 
@@ -18,5 +19,10 @@ pb::Hello make_hello(const std::string& cluster_id, uint64_t node_id, pb::Hello:
 // Checks a received Hello against what this end expects. `expect_role` is the role the other
 // end must have. kInvalidArgument with the reason on any mismatch.
 Status check_hello(const pb::Hello& got, const std::string& cluster_id, pb::Hello::Role expect_role);
+
+// The first frame of an incoming connection, as the Hello it must be: its read error, "the first
+// frame is not a Hello", or check_hello's verdict. Parses what it can into `hello`.
+Status check_first_frame(const Result<Frame>& first, const std::string& cluster_id,
+                         pb::Hello::Role expect_role, pb::Hello& hello);
 
 }  // namespace castor::net

@@ -133,11 +133,7 @@ asio::awaitable<void> PeerTransport::accept_loop() {
 // Whether the first frame of an incoming connection is the Hello of a member of this cluster;
 // parses it into hello.
 Status PeerTransport::check_incoming_hello(const Result<Frame>& first, pb::Hello& hello) const {
-  if (!first.is_ok()) return first.status();
-  if (first->kind != FrameKind::kHello || !hello.ParseFromString(first->payload)) {
-    return Status(Code::kInvalidArgument, "the first frame is not a Hello");
-  }
-  if (Status s = check_hello(hello, opt_.cluster_id, pb::Hello::PEER); !s.is_ok()) return s;
+  if (Status s = check_first_frame(first, opt_.cluster_id, pb::Hello::PEER, hello); !s.is_ok()) return s;
   if (!peers_.count(hello.node_id())) {
     return Status(Code::kInvalidArgument, "node id " + std::to_string(hello.node_id()) + " is not a member");
   }

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "kv/machine/encoding.h"
 #include "raft/storage/disk_error.h"
 
 namespace castor::kv {
@@ -127,6 +128,14 @@ Result<bool> LmdbCursor::seek(std::string_view key) {
 Result<bool> LmdbCursor::next() {
   MDB_val k{0, nullptr};
   return position(&k, MDB_NEXT);
+}
+
+Result<uint64_t> read_u64_record(LmdbTxn& txn, MDB_dbi dbi, std::string_view key, uint64_t absent) {
+  auto bytes = txn.get(dbi, key);
+  if (!bytes.is_ok()) return bytes.status();
+  if (!bytes->has_value()) return absent;
+  if ((*bytes)->size() != 8) return Status(Code::kCorruption, std::string(key) + " is not 8 bytes");
+  return read_u64_be(**bytes, 0);
 }
 
 }  // namespace castor::kv

@@ -50,6 +50,10 @@ class LmdbTxn {
   MDB_txn* txn_;
 };
 
+// The 8-byte big-endian number stored under `key` in `dbi`, or `absent` when there is none;
+// CORRUPTION when the record is not 8 bytes.
+Result<uint64_t> read_u64_record(LmdbTxn& txn, MDB_dbi dbi, std::string_view key, uint64_t absent);
+
 // A cursor over one database within one LmdbTxn, which must outlive it. Positioning calls
 // return false when there is no such record.
 class LmdbCursor {

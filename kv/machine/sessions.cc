@@ -25,14 +25,6 @@ std::string response_key(uint64_t client_id, uint64_t seq) {
   return key;
 }
 
-Result<uint64_t> read_meta(LmdbTxn& txn, MDB_dbi meta, std::string_view key, uint64_t absent) {
-  auto bytes = txn.get(meta, key);
-  if (!bytes.is_ok()) return bytes.status();
-  if (!bytes->has_value()) return absent;
-  if ((*bytes)->size() != 8) return Status(Code::kCorruption, std::string(key) + " is not 8 bytes");
-  return read_u64_be(**bytes, 0);
-}
-
 pb::ClientResponse refusal(Code code, std::string message) {
   pb::ClientResponse response;
   response.set_code(to_error_code(code));
@@ -104,7 +96,7 @@ Status Sessions::evict_oldest(LmdbTxn& txn) const {
 
 Result<uint64_t> Sessions::advance_clock(LmdbTxn& txn, uint64_t timestamp_ms, uint64_t timeout_ms) const {
   if (timeout_ms == 0) timeout_ms = SessionOptions{}.session_timeout_ms;
-  auto clock = read_meta(txn, tables_.meta, kClockKey, 0);
+  auto clock = read_u64_record(txn, tables_.meta, kClockKey, 0);
   if (!clock.is_ok()) return clock.status();
   uint64_t now = *clock;
   if (timestamp_ms > now) {
@@ -133,7 +125,7 @@ Result<uint64_t> Sessions::register_client(LmdbTxn& txn, uint64_t now_ms) const 
   if (*count >= options_.sessions_max) {
     if (Status s = evict_oldest(txn); !s.is_ok()) return s;
   }
-  auto client_id = read_meta(txn, tables_.meta, kNextClientIdKey, 1);
+  auto client_id = read_u64_record(txn, tables_.meta, kNextClientIdKey, 1);
   if (!client_id.is_ok()) return client_id.status();
   if (Status s = txn.put(tables_.meta, kNextClientIdKey, u64_key(*client_id + 1)); !s.is_ok()) return s;
   if (Status s = store(txn, *client_id, Session{now_ms, 0, 0}); !s.is_ok()) return s;

@@ -33,14 +33,6 @@ enum SnapshotTable : uint8_t {
 // answer a few range responses); it only stops a damaged length from buffering a whole stream.
 constexpr uint64_t kSnapshotRecordBytesMax = uint64_t{256} << 20;
 
-Result<uint64_t> read_meta(LmdbTxn& txn, MDB_dbi meta, std::string_view key, uint64_t absent) {
-  auto bytes = txn.get(meta, key);
-  if (!bytes.is_ok()) return bytes.status();
-  if (!bytes->has_value()) return absent;
-  if ((*bytes)->size() != 8) return Status(Code::kCorruption, std::string(key) + " is not 8 bytes");
-  return read_u64_be(**bytes, 0);
-}
-
 // What to do about state of another format version. Version 1 (revisions were Raft indexes)
 // cannot be converted in place: each replica would derive a different store revision from its
 // own applied index, and replicas must agree.
@@ -146,16 +138,16 @@ Result<std::unique_ptr<StateMachine>> StateMachine::open(const StateMachineOptio
       return lmdb_status(rc, "mdb_dbi_open");
     }
   }
-  auto version = read_meta(*txn, tables.meta, kFormatVersionKey, 0);
+  auto version = read_u64_record(*txn, tables.meta, kFormatVersionKey, 0);
   if (!version.is_ok()) return version.status();
   if (*version == 0) {
     if (Status s = txn->put(tables.meta, kFormatVersionKey, u64_key(kFormatVersion)); !s.is_ok()) return s;
   } else if (*version != kFormatVersion) {
     return Status(Code::kCorruption, format_version_error("state in " + dir.string(), *version));
   }
-  auto applied = read_meta(*txn, tables.meta, kAppliedIndexKey, 0);
+  auto applied = read_u64_record(*txn, tables.meta, kAppliedIndexKey, 0);
   if (!applied.is_ok()) return applied.status();
-  auto revision = read_meta(*txn, tables.meta, kRevisionKey, 0);
+  auto revision = read_u64_record(*txn, tables.meta, kRevisionKey, 0);
   if (!revision.is_ok()) return revision.status();
   if (Status s = txn->commit(); !s.is_ok()) return s;
   return std::unique_ptr<StateMachine>(
@@ -265,7 +257,7 @@ Status StateMachine::ensure_open_txn() {
   if (!begun.is_ok()) return begun.status();
   // Read from the transaction rather than taken from revision_: after a failed batch was
   // dropped, the stored revision is the one to continue from.
-  auto revision = read_meta(*begun, tables_.meta, kRevisionKey, 0);
+  auto revision = read_u64_record(*begun, tables_.meta, kRevisionKey, 0);
   if (!revision.is_ok()) return revision.status();
   open_revision_ = *revision;
   open_txn_.emplace(std::move(*begun));
@@ -379,7 +371,7 @@ Result<pb::ClientResponse> StateMachine::get(const pb::GetRequest& request) cons
   auto txn = begin_read();
   if (!txn.is_ok()) return txn.status();
   // The revision comes from the same transaction as the data, so they agree.
-  auto revision = read_meta(*txn, tables_.meta, kRevisionKey, 0);
+  auto revision = read_u64_record(*txn, tables_.meta, kRevisionKey, 0);
   if (!revision.is_ok()) return revision.status();
   auto kv = keys_.get(*txn, request.key());
   if (!kv.is_ok()) return kv.status();
@@ -394,7 +386,7 @@ Result<pb::ClientResponse> StateMachine::range(const pb::RangeRequest& request) 
   if (Status s = validate(request, options_.limits); !s.is_ok()) return s;
   auto txn = begin_read();
   if (!txn.is_ok()) return txn.status();
-  auto revision = read_meta(*txn, tables_.meta, kRevisionKey, 0);
+  auto revision = read_u64_record(*txn, tables_.meta, kRevisionKey, 0);
   if (!revision.is_ok()) return revision.status();
   auto result = keys_.range(*txn, request);
   if (!result.is_ok()) return result.status();
@@ -408,9 +400,9 @@ Result<SnapshotInfo> StateMachine::snapshot(uint64_t chunk_bytes, const Snapshot
   auto txn = begin_read();
   if (!txn.is_ok()) return txn.status();
   SnapshotInfo info;
-  auto index = read_meta(*txn, tables_.meta, kAppliedIndexKey, 0);
+  auto index = read_u64_record(*txn, tables_.meta, kAppliedIndexKey, 0);
   if (!index.is_ok()) return index.status();
-  auto term = read_meta(*txn, tables_.meta, kAppliedTermKey, 0);
+  auto term = read_u64_record(*txn, tables_.meta, kAppliedTermKey, 0);
   if (!term.is_ok()) return term.status();
   info.index = raft::LogIndex(*index);
   info.term = raft::Term(*term);
@@ -487,15 +479,15 @@ Result<SnapshotInfo> StateMachine::restore(const SnapshotReader::Source& source)
     if (Status s = txn->put(dbi, r.key, r.value); !s.is_ok()) return s;
   }
   // The stream was intact (the reader checked its checksum); now check it is a state machine's.
-  auto version = read_meta(*txn, tables_.meta, kFormatVersionKey, 0);
+  auto version = read_u64_record(*txn, tables_.meta, kFormatVersionKey, 0);
   if (!version.is_ok()) return version.status();
   if (*version != kFormatVersion)
     return Status(Code::kCorruption, format_version_error("snapshot", *version));
-  auto index = read_meta(*txn, tables_.meta, kAppliedIndexKey, 0);
+  auto index = read_u64_record(*txn, tables_.meta, kAppliedIndexKey, 0);
   if (!index.is_ok()) return index.status();
-  auto term = read_meta(*txn, tables_.meta, kAppliedTermKey, 0);
+  auto term = read_u64_record(*txn, tables_.meta, kAppliedTermKey, 0);
   if (!term.is_ok()) return term.status();
-  auto revision = read_meta(*txn, tables_.meta, kRevisionKey, 0);
+  auto revision = read_u64_record(*txn, tables_.meta, kRevisionKey, 0);
   if (!revision.is_ok()) return revision.status();
   if (Status s = txn->commit(); !s.is_ok()) return s;
   revision_.store(*revision, std::memory_order_release);

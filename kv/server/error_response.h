@@ -1,15 +1,22 @@
 // error_response: a client answer that carries only an error (the header is filled when it is
-// sent, kv::Server::Impl::answer).
+// sent, kv::Server::Impl::answer); fail: such an answer to a waiting request.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "kv/kv.pb.h"
+#include "kv/server/pending.h"
 #include "raft/base/status.h"
 
 namespace castor::kv {
 
 pb::ClientResponse error_response(uint64_t request_id, Code code, const std::string& message);
+
+// Answers a waiting request with an error, through `host`'s answer() (which fills the header).
+template <typename Host, typename Extra>
+void fail(const Host& host, const Waiting<Extra>& w, Code code, const std::string& why) {
+  host.answer(w.respond, error_response(w.request_id, code, why));
+}
 
 }  // namespace castor::kv

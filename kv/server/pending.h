@@ -35,6 +35,14 @@ struct Waiting {
   Extra extra{};
 };
 
+// A request that waits from now until `timeout` has passed (--request-timeout-ms).
+template <typename Extra = std::monostate>
+Waiting<Extra> waiting_for(std::chrono::milliseconds timeout, uint64_t request_id, Respond respond,
+                           Extra extra = {}) {
+  return Waiting<Extra>{request_id, std::move(respond), std::chrono::steady_clock::now() + timeout,
+                        std::move(extra)};
+}
+
 template <typename Key, typename Extra = std::monostate>
 class Pending {
  public:
@@ -43,9 +51,9 @@ class Pending {
   // Registers `w` under `key`, and returns the waiter it replaces (a client's retry of the same
   // request), which the caller must answer.
   [[nodiscard]] std::optional<Waiter> add(const Key& key, Waiter w) {
-    std::optional<Waiter> old = take(key);
-    waiting_.emplace(key, std::move(w));
-    return old;
+    auto [it, added] = waiting_.try_emplace(key, std::move(w));  // moves `w` only when added
+    if (added) return std::nullopt;
+    return std::exchange(it->second, std::move(w));
   }
 
   // Removes and returns the waiter under `key`, if there is one.

@@ -29,9 +29,9 @@ void Reads::start(pb::ClientRequest req, Respond respond, uint64_t applied) {
 
 void Reads::add(uint64_t number, pb::ClientRequest req, Respond respond) {
   const uint64_t request_id = req.request_id();  // read before req moves into the waiter
-  const auto deadline = std::chrono::steady_clock::now() + opt_.deadline;
-  Waiting<pb::ClientRequest> w{request_id, std::move(respond), deadline, std::move(req)};
-  const bool replaced = waiting_.add(number, std::move(w)).has_value();
+  const bool replaced =
+      waiting_.add(number, waiting_for(opt_.deadline, request_id, std::move(respond), std::move(req)))
+          .has_value();
   CASTOR_ASSERT(!replaced, "two reads share a read context (raft/read_context.h)");
 }
 
@@ -63,19 +63,15 @@ void Reads::drop_unreleased() {
     return true;
   };
   for (auto& [number, w] : waiting_.take_if(unreleased)) {
-    fail(w, Code::kUnavailable, "leadership changed while confirming the read; retry");
+    fail(host_, w, Code::kUnavailable, "leadership changed while confirming the read; retry");
   }
 }
 
 void Reads::fail_expired(std::chrono::steady_clock::time_point now) {
   for (auto& [number, w] : waiting_.take_expired(now)) {
-    fail(w, Code::kUnavailable, "deadline passed before the read was confirmed");
+    fail(host_, w, Code::kUnavailable, "deadline passed before the read was confirmed");
     std::erase_if(released_, [read = number](const auto& kv) { return kv.second == read; });
   }
-}
-
-void Reads::fail(const Waiting<pb::ClientRequest>& w, Code code, const std::string& why) const {
-  host_.answer(w.respond, error_response(w.request_id, code, why));
 }
 
 }  // namespace castor::kv

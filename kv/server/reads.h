@@ -70,7 +70,6 @@ class Reads {
 
  private:
   void add(uint64_t number, pb::ClientRequest req, Respond respond);
-  void fail(const Waiting<pb::ClientRequest>& w, Code code, const std::string& why) const;
 
   const ReadsOptions opt_;
   ReadsHost& host_;

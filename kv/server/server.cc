@@ -19,7 +19,6 @@
 #include <thread>
 
 #include "kv/machine/apply_queue.h"
-#include "kv/machine/error_code.h"
 #include "kv/machine/state_machine.h"
 #include "kv/server/disk_space.h"
 #include "kv/server/error_response.h"
@@ -661,11 +660,10 @@ void Server::Impl::start_transfer(const pb::ClientRequest& req, Respond respond)
   }
   Status s = node_->transfer_leadership(raft::NodeId(target));
   if (!s.is_ok()) return answer(respond, error_response(req.request_id(), s.code(), s.message()));
-  const bool replaced =
-      transfers_
-          .add(next_transfer_++, Waiting<uint64_t>{req.request_id(), std::move(respond),
-                                                   Clock::now() + opt_.request_timeout, target})
-          .has_value();
+  const bool replaced = transfers_
+                            .add(next_transfer_++, waiting_for(opt_.request_timeout, req.request_id(),
+                                                               std::move(respond), target))
+                            .has_value();
   CASTOR_ASSERT(!replaced, "transfer numbers are unique");
   schedule_drive();
 }

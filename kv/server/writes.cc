@@ -19,8 +19,7 @@ uint64_t wall_ms() {
 }  // namespace
 
 void Writes::take(const pb::ClientRequest& req, Respond respond) {
-  Waiting<> waiter{
-      req.request_id(), std::move(respond), std::chrono::steady_clock::now() + opt_.deadline, {}};
+  Waiting<> waiter = waiting_for(opt_.deadline, req.request_id(), std::move(respond));
   // An entry holds what fits one peer message (entry_bytes_max): a command that would push the
   // batch past it goes into the next entry.
   // (+64: the command's own fields and framing within the batch, well over what they take.)
@@ -47,7 +46,7 @@ void Writes::take(const pb::ClientRequest& req, Respond respond) {
     replaced = writes_.add(key, std::move(waiter));
     batch_writes_.push_back(key);
   }
-  if (replaced) fail(*replaced, Code::kUnknown, "superseded by a retry");
+  if (replaced) fail(host_, *replaced, Code::kUnknown, "superseded by a retry");
   if (!flush_posted_) {
     flush_posted_ = true;
     host_.post([this] { flush(); });
@@ -101,16 +100,12 @@ void Writes::forget_lost(const std::vector<raft::pb::Entry>& committed) {
 
 void Writes::fail_expired(std::chrono::steady_clock::time_point now) {
   for (auto& [key, w] : writes_.take_expired(now)) {
-    fail(w, Code::kUnknown, "deadline passed before the write applied");
+    fail(host_, w, Code::kUnknown, "deadline passed before the write applied");
     metrics_.proposals_failed.inc();
   }
   for (auto& [nonce, w] : registrations_.take_expired(now)) {
-    fail(w, Code::kUnknown, "deadline passed");
+    fail(host_, w, Code::kUnknown, "deadline passed");
   }
-}
-
-void Writes::fail(const Waiting<>& w, Code code, const std::string& why) const {
-  host_.answer(w.respond, error_response(w.request_id, code, why));
 }
 
 uint64_t Writes::fail_batch(const std::vector<WriteKey>& writes, const std::vector<uint64_t>& nonces,
@@ -118,13 +113,13 @@ uint64_t Writes::fail_batch(const std::vector<WriteKey>& writes, const std::vect
   uint64_t answered = 0;
   for (const WriteKey& k : writes) {
     if (std::optional<Waiting<>> w = writes_.take(k)) {
-      fail(*w, code, why);
+      fail(host_, *w, code, why);
       ++answered;
     }
   }
   for (uint64_t nonce : nonces) {
     if (std::optional<Waiting<>> w = registrations_.take(nonce)) {
-      fail(*w, code, why);
+      fail(host_, *w, code, why);
     }
   }
   return answered;

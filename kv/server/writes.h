@@ -78,7 +78,6 @@ class Writes {
   };
 
   void flush();
-  void fail(const Waiting<>& w, Code code, const std::string& why) const;
   // Answers every writer of one batch that still waits; returns how many writes it answered.
   uint64_t fail_batch(const std::vector<WriteKey>& writes, const std::vector<uint64_t>& nonces, Code code,
                       const std::string& why);

@@ -222,9 +222,12 @@ class TestCluster {
     // The receiver's check (Node::step) may refuse a message: a rewritten one is what some
     // tests forge, and after noise (message_check_test) even an honest node may send terms the
     // check refuses. Refusals are counted for the test to look at.
-    pb::Message copy = m;
-    if (rewrite_) rewrite_(copy);
-    if (!node(m.to()).step(copy).is_ok()) ++refused_;
+    pb::Message rewritten;
+    if (rewrite_) {
+      rewritten = m;
+      rewrite_(rewritten);
+    }
+    if (!node(m.to()).step(rewrite_ ? rewritten : m).is_ok()) ++refused_;
     process(m.to());
     return true;
   }
