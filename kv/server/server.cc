@@ -10,24 +10,25 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <random>
-#include <thread>
 
 #include "kv/machine/apply_queue.h"
 #include "kv/machine/state_machine.h"
-#include "kv/server/disk_space.h"
 #include "kv/server/error_response.h"
 #include "kv/server/failpoints.h"
+#include "kv/server/health.h"
 #include "kv/server/http_api.h"
+#include "kv/server/log_writer.h"
+#include "kv/server/node_status.h"
 #include "kv/server/pending.h"
 #include "kv/server/reads.h"
 #include "kv/server/recovery.h"
 #include "kv/server/server_metrics.h"
+#include "kv/server/storage_room.h"
 #include "kv/server/writes.h"
 #include "net/client_listener.h"
 #include "net/http_server.h"
@@ -47,28 +48,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// One thread running posted jobs in order: the log thread.
-class Worker {
- public:
-  Worker() : guard_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
-  ~Worker() { join(); }
-  template <typename F>
-  void post(F f) {
-    asio::post(io_, std::move(f));
-  }
-  // Runs every job already posted, then ends the thread.
-  void join() {
-    if (!thread_.joinable()) return;
-    guard_.reset();
-    thread_.join();
-  }
-
- private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::thread thread_;
-};
-
 // The largest Raft entry this node proposes: one request of the largest size with its
 // command envelope (timestamps, session fields). Smaller commands are batched into one entry
 // only up to this size, so every entry fits one message to the followers.
@@ -83,9 +62,6 @@ constexpr uint64_t kMessageDataBytesMax = 1 << 20;
 
 // 64 random bits: a tag no earlier run of this node chose (with overwhelming probability).
 uint64_t random_u64() { return (uint64_t{std::random_device()()} << 32) | std::random_device()(); }
-
-// A follower whose last log write took less than this does the next on its io thread.
-constexpr auto kInlineFsyncMax = std::chrono::milliseconds(2);
 
 }  // namespace
 
@@ -144,8 +120,6 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   void reads_released(std::vector<raft::ReadState> reads) override;
   void fatal(const Status& s) override;
   void turn_finished() override;
-  // The log write of persist(), on whichever thread runs it.
-  Status write_log(const raft::Ready& rd);
   void apply_batch(const std::vector<raft::pb::Entry>& entries);
   void commit_applied();
   void on_applied(const Status& s);
@@ -157,37 +131,18 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   uint64_t committed() const override { return node_->committed().value; }
   void commit_soon() override { apply_queue_.commit_soon(); }
   void start_transfer(const pb::ClientRequest& req, Respond respond);
-  pb::ClientResponse status_response(uint64_t request_id) const;
-  // The rule of GET /health and `castorctl check`: "" when healthy, else why not.
+  // This node's view (kv/server/node_status.h), and the health verdict in it (health.h).
+  pb::StatusResponse status() const;
   std::string unhealthy_reason() const;
-  // A log write that finds the map at its maximum stops the node (LmdbLog), so at 7/8 of it
-  // the node refuses new writes (RESOURCE_EXHAUSTED) and snapshots at once to compact the log;
-  // reads go on, and writes resume once compaction freed the space. The eighth left covers
-  // what is already proposed and in flight.
-  bool log_nearly_full() const;
-  // Why the node's storage takes no new writes now ("" when it does): the log's map at 7/8 of
-  // its maximum, or the disk below its reserve (kv/server/disk_space.h). Reads go on either way.
-  std::string storage_full_reason() const;
-  // A leader whose commit index has not moved for a while although entries wait: replication is
-  // stuck (a follower refuses what it is sent, say), however healthy everything else looks.
-  // watch_commit() runs every tick and notes when the commit index last moved.
-  void watch_commit();
-  bool commit_stalled() const;
   bool entries_waiting() const;  // a leader with uncommitted entries
-  std::string log_full_message() const;
-  uint64_t log_file_bytes() const;
-  // What the leader knows of a peer's log; nullptr on other nodes.
-  const raft::Progress* leader_progress(uint64_t peer) const;
   // Every answer to a client goes out here: the header (term, leader, node, revision) filled in,
   // then handed to `respond`, the request's way back (a frame, an HTTP response).
   void answer(const Respond& respond, pb::ClientResponse r) const override;
   // WritesHost: Node::propose, then a drive to carry the entry.
   Result<raft::Proposal> propose(std::string data) override;
   void post(std::function<void()> job) override { asio::post(io_, std::move(job)); }
-  // Metrics.
-  void register_metrics();
+  // Metrics (kv/server/server_metrics.h).
   std::string render_metrics();
-  void observe_fsync(Clock::duration took);
   void observe_apply(Clock::duration took);
   void fail_waiters_past_deadline();
   // Snapshots and compaction.
@@ -209,15 +164,12 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   HttpApiHooks http_hooks_;
   net::Endpoint http_bound_;
   ServerMetrics metrics_;
-  DiskSpace disk_{opt_.data_dir, opt_.disk_reserve_bytes};
-  net::RateLimitedLog slow_fsync_log_;  // whichever thread writes the log (one at a time)
+  StorageRoom room_{*log_, opt_.data_dir, opt_.disk_reserve_bytes};
   // Peer input the core refused, by reason, for castor_rejected_total, and its log (io thread).
   std::map<std::string, uint64_t> refused_;
   net::RateLimitedLog refused_log_;
   net::RateLimitedLog disk_log_;
-  // Whether the last log write was quick enough for a follower to do the next on the io thread.
-  std::atomic<bool> last_fsync_fast_{true};
-  Worker log_worker_;
+  LogWriter log_writer_{*log_, metrics_, opt_.slow_fsync};
   ApplyQueue apply_queue_{[this](std::vector<raft::pb::Entry> entries) { apply_batch(entries); },
                           [this] { commit_applied(); }, ApplyQueue::Options{}};
 
@@ -229,8 +181,7 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   Status fatal_;
   uint64_t applied_ = 0;  // what the io thread knows the state machine has applied
 
-  uint64_t commit_watched_ = 0;
-  Clock::time_point commit_moved_at_ = Clock::now();
+  CommitWatch commit_watch_;
   uint64_t sessionless_seq_;  // the next tag of a write without a session (odd: never 0)
   uint64_t last_leader_ = 0;
   std::atomic<uint64_t> term_{0};  // for log lines on any thread
@@ -259,7 +210,7 @@ Status Server::Impl::run() {
       handle(std::move(req), std::move(send));
     };
     http_hooks_.metrics = [this] { return render_metrics(); };
-    http_hooks_.status = [this] { return status_response(0).status(); };
+    http_hooks_.status = [this] { return status(); };
     http_hooks_.http_address_of = [this](uint64_t node) {
       return node == id_ ? http_bound_.to_string() : transport_->stats(node).http_address;
     };
@@ -307,13 +258,13 @@ Status Server::Impl::run() {
 
   if (auto r = transport_->start(opt_.listen_peer); !r.is_ok()) return r.status();
   if (auto r = clients_->start(opt_.listen_client); !r.is_ok()) return r.status();
-  register_metrics();
+  metrics_.add_node_gauges(status());
   spdlog::info("node {} of cluster '{}' serving clients on {}, peers on {}, HTTP on {}; applied index {}",
                id_, opt_.cluster_id, opt_.listen_client.to_string(), opt_.listen_peer.to_string(),
                http_ ? http_bound_.to_string() : "(none)", applied_);
   on_tick();
   io_.run();
-  log_worker_.join();
+  log_writer_.join();
   apply_queue_.join();
   return fatal_;
 }
@@ -326,7 +277,7 @@ void Server::Impl::shutdown() {
   if (clients_) clients_->stop();
   if (http_) http_->stop();
   // The log thread finishes the write in flight first; then the loop ends.
-  log_worker_.post([this] { asio::post(io_, [this] { io_.stop(); }); });
+  log_writer_.post([this] { asio::post(io_, [this] { io_.stop(); }); });
 }
 
 void Server::Impl::fatal(const Status& s) {
@@ -341,8 +292,8 @@ void Server::Impl::fatal(const Status& s) {
 void Server::Impl::on_tick() {
   if (stopping_) return;
   node_->tick();
-  disk_.refresh(Clock::now());
-  watch_commit();
+  room_.refresh(Clock::now());
+  commit_watch_.observe(entries_waiting(), node_->committed().value, Clock::now());
   fail_waiters_past_deadline();
   schedule_drive();
   tick_timer_.expires_after(std::chrono::milliseconds(opt_.heartbeat_ms));
@@ -353,9 +304,10 @@ void Server::Impl::on_tick() {
 
 void Server::Impl::on_peer_message(raft::pb::Message m) {
   if (stopping_) return;
-  if (disk_.low() && (m.type() == raft::pb::MSG_APP || m.type() == raft::pb::MSG_SNAP)) {
+  if (room_.disk().low() && (m.type() == raft::pb::MSG_APP || m.type() == raft::pb::MSG_SNAP)) {
     // Not refused as bad input: not taken until space is freed. The leader sends it again.
-    disk_log_.warn("not taking entries or snapshots from n" + std::to_string(m.from()), disk_.message());
+    disk_log_.warn("not taking entries or snapshots from n" + std::to_string(m.from()),
+                   room_.disk().message());
     return;
   }
   // A message inconsistent in itself (raft/message_check.h) is refused by the core: a bug in
@@ -413,8 +365,12 @@ void Server::Impl::handle(pb::ClientRequest req, Respond send) {
     case pb::ClientRequest::kWrite:
     case pb::ClientRequest::kRegisterClient:
       return enqueue_write(req, std::move(respond));
-    case pb::ClientRequest::kStatus:
-      return answer(respond, status_response(req.request_id()));
+    case pb::ClientRequest::kStatus: {
+      pb::ClientResponse r;
+      r.set_request_id(req.request_id());
+      *r.mutable_status() = status();
+      return answer(respond, std::move(r));
+    }
     case pb::ClientRequest::kTransferLeader:
       return start_transfer(req, std::move(respond));
     case pb::ClientRequest::REQUEST_NOT_SET:
@@ -458,18 +414,17 @@ void Server::Impl::drive() {
 }
 
 void Server::Impl::persist(const raft::Ready& rd) {
-  if (!rd.snapshot && node_->role() == raft::Role::kFollower &&
-      last_fsync_fast_.load(std::memory_order_relaxed)) {
+  if (!rd.snapshot && node_->role() == raft::Role::kFollower && log_writer_.last_write_fast()) {
     // A follower has nothing to send until this write is durable (its acknowledgement needs
     // it), so on a fast disk it writes here and saves two thread hand-offs on every write's
     // critical path (measured on the 2-core machine: put p50 at one client -6%, put x256 +7%,
     // docs/PERFORMANCE.md). After a slow write the log thread takes the next, so that this
     // thread keeps answering pings, status and serializable reads while the disk is slow.
-    return loop_->persisted(write_log(rd));
+    return loop_->persisted(log_writer_.write(rd));
   }
   // `rd` stays put until persisted() (ReadyLoop's contract).
-  log_worker_.post([this, &rd] {
-    Status s = write_log(rd);
+  log_writer_.post([this, &rd] {
+    Status s = log_writer_.write(rd);
     asio::post(io_, [this, s] {
       if (stopping_) return;
       loop_->persisted(s);
@@ -479,22 +434,6 @@ void Server::Impl::persist(const raft::Ready& rd) {
       drive();
     });
   });
-}
-
-// On the log thread (on a follower with a fast disk, the io thread): everything in the Ready
-// that must be durable, in one fsync.
-Status Server::Impl::write_log(const raft::Ready& rd) {
-  if (rd.snapshot) {
-    failpoint("during-snapshot-install");
-    if (Status s = log_->install_snapshot(*rd.snapshot); !s.is_ok()) return s;
-  }
-  if (!rd.hard_state && rd.entries.empty()) return Status::ok();
-  failpoint("before-log-fsync");
-  const auto start = Clock::now();
-  Status s = log_->append(rd.hard_state, rd.entries);
-  observe_fsync(Clock::now() - start);
-  failpoint("after-log-fsync");
-  return s;
 }
 
 void Server::Impl::send(const raft::pb::Message& m) {
@@ -600,8 +539,8 @@ void Server::Impl::enqueue_write(const pb::ClientRequest& req, Respond respond) 
   if (node_->role() != raft::Role::kLeader) {
     return answer(respond, error_response(req.request_id(), Code::kNotLeader, "not the leader"));
   }
-  if (std::string why = storage_full_reason(); !why.empty()) {
-    if (log_nearly_full()) maybe_snapshot();  // compaction frees the log's map; nothing frees a disk
+  if (std::string why = room_.full_reason(); !why.empty()) {
+    if (room_.log_nearly_full()) maybe_snapshot();  // compaction frees the log's map; nothing frees a disk
     return answer(respond, error_response(req.request_id(), Code::kResourceExhausted, why));
   }
   writes_.take(req, std::move(respond));
@@ -668,218 +607,43 @@ void Server::Impl::start_transfer(const pb::ClientRequest& req, Respond respond)
   schedule_drive();
 }
 
-pb::ClientResponse Server::Impl::status_response(uint64_t request_id) const {
-  pb::ClientResponse r;
-  r.set_request_id(request_id);
-  pb::StatusResponse* s = r.mutable_status();
-  s->set_name(opt_.name);
-  s->set_id(id_);
-  s->set_role(raft::role_name(node_->role()));
-  s->set_term(node_->term().value);
-  const uint64_t leader = node_->leader().value;
-  s->set_leader(leader);
-  if (leader >= 1 && leader <= opt_.members.size()) s->set_leader_name(opt_.members[leader - 1].first);
-  s->set_commit(node_->committed().value);
-  s->set_applied(applied_);
-  s->set_last_index(node_->last_index().value);
-  s->set_snapshot_index(last_snapshot_index_);
-  s->set_client_address(opt_.listen_client.to_string());
-  s->set_peer_address(opt_.listen_peer.to_string());
-  if (http_) s->set_http_address(http_bound_.to_string());
-  s->set_cluster_id(opt_.cluster_id);
-  const std::string why = unhealthy_reason();
-  s->set_healthy(why.empty());
-  s->set_unhealthy_reason(why);
-  if (auto n = sm_->session_count(); n.is_ok()) s->set_sessions(*n);
-  s->set_log_bytes(log_file_bytes());
-  for (size_t i = 0; i < opt_.members.size(); ++i) {
-    const uint64_t peer = i + 1;
-    if (peer == id_) continue;
-    pb::PeerStatus* p = s->add_peers();
-    p->set_id(peer);
-    p->set_name(opt_.members[i].first);
-    p->set_peer_address(opt_.members[i].second.to_string());
-    if (transport_) {
-      const net::PeerStats st = transport_->stats(peer);
-      p->set_http_address(st.http_address);
-      p->set_connected(st.connected);
-      p->set_rtt_seconds(st.rtt_seconds.value_or(0));
-      p->set_queue_depth(st.queue_depth);
-      p->set_dropped(st.dropped);
-    }
-    if (const raft::Progress* pr = leader_progress(peer)) {
-      p->set_match(pr->match.value);
-      p->set_next(pr->next.value);
-    }
-  }
-  return r;
+pb::StatusResponse Server::Impl::status() const {
+  std::optional<uint64_t> sessions;
+  if (auto n = sm_->session_count(); n.is_ok()) sessions = *n;
+  return node_status({opt_, id_, *node_, applied_, last_snapshot_index_, transport_.get(),
+                      http_ ? http_bound_.to_string() : "", unhealthy_reason(), sessions,
+                      room_.log_file_bytes()});
 }
 
 std::string Server::Impl::unhealthy_reason() const {
-  if (stopping_) return "shutting down";
-  if (node_->leader().value == 0)
-    return "no leader (role " + std::string(raft::role_name(node_->role())) + ")";
-  const uint64_t commit = node_->committed().value;
-  if (commit > applied_ && commit - applied_ >= opt_.health_apply_lag_max) {
-    return "applied index " + std::to_string(applied_) + " trails commit index " + std::to_string(commit) +
-           " by " + std::to_string(commit - applied_) + " entries (bound " +
-           std::to_string(opt_.health_apply_lag_max) + ")";
-  }
-  if (std::string why = storage_full_reason(); !why.empty()) return why;
-  if (commit_stalled()) {
-    const auto stalled_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - commit_moved_at_).count();
-    return "the commit index " + std::to_string(commit) + " has not moved for " + std::to_string(stalled_ms) +
-           " ms while " + std::to_string(node_->last_index().value - commit) +
-           " entries wait: the followers are not taking them (see castor_rejected_total and the peers' logs)";
-  }
-  return "";
+  const auto stall_bound =
+      std::max<Clock::duration>(std::chrono::seconds(2), 2 * std::chrono::milliseconds(opt_.election_ms));
+  HealthFacts facts;
+  facts.stopping = stopping_;
+  facts.leader = node_->leader().value;
+  facts.role = node_->role();
+  facts.commit = node_->committed().value;
+  facts.applied = applied_;
+  facts.apply_lag_max = opt_.health_apply_lag_max;
+  facts.storage_full = room_.full_reason();
+  facts.last_index = node_->last_index().value;
+  facts.commit_stalled = commit_watch_.stalled(entries_waiting(), facts.commit, Clock::now(), stall_bound);
+  return kv::unhealthy_reason(facts);
 }
 
 bool Server::Impl::entries_waiting() const {
   return node_->role() == raft::Role::kLeader && node_->last_index() > node_->committed();
 }
 
-void Server::Impl::watch_commit() {
-  if (!entries_waiting() || node_->committed().value != commit_watched_) {
-    commit_watched_ = node_->committed().value;
-    commit_moved_at_ = Clock::now();
-  }
-}
-
-bool Server::Impl::commit_stalled() const {
-  const auto bound =
-      std::max<Clock::duration>(std::chrono::seconds(2), 2 * std::chrono::milliseconds(opt_.election_ms));
-  return entries_waiting() && node_->committed().value == commit_watched_ &&
-         Clock::now() - commit_moved_at_ > bound;
-}
-
-bool Server::Impl::log_nearly_full() const { return log_->used_bytes() >= log_->map_bytes_max() / 8 * 7; }
-
-std::string Server::Impl::storage_full_reason() const {
-  if (log_nearly_full()) return log_full_message();
-  return disk_.low() ? disk_.message() : "";
-}
-
-std::string Server::Impl::log_full_message() const {
-  return "the Raft log holds " + std::to_string(log_->used_bytes()) + " of its " +
-         std::to_string(log_->map_bytes_max()) +
-         " bytes (--log-map-bytes-max): writes are refused until a snapshot compacts it; reads are served";
-}
-
-const raft::Progress* Server::Impl::leader_progress(uint64_t peer) const {
-  if (node_->role() != raft::Role::kLeader) return nullptr;
-  auto it = node_->progress().find(raft::NodeId(peer));
-  return it == node_->progress().end() ? nullptr : &it->second;
-}
-
-uint64_t Server::Impl::log_file_bytes() const {
-  std::error_code ec;
-  const auto n = std::filesystem::file_size(std::filesystem::path(opt_.data_dir) / "log" / "data.mdb", ec);
-  return ec ? 0 : static_cast<uint64_t>(n);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Metrics (docs/HTTP.md lists them)
 
-void Server::Impl::register_metrics() {
-  Metrics& m = metrics_.registry();
-  auto gauge = [&m](const char* name, const char* help, std::function<double()> f,
-                    const Labels& labels = {}) { m.gauge_callback(name, help, labels, std::move(f)); };
-  gauge("castor_info", "Identifies the node: always 1.", [] { return 1.0; },
-        {{"node", opt_.name}, {"id", std::to_string(id_)}, {"cluster", opt_.cluster_id}});
-  gauge("castor_term", "Current Raft term.", [this] { return double(node_->term().value); });
-  gauge(
-      "castor_disk_below_reserve",
-      "1 while the data directory's disk has less free space than --disk-reserve-bytes: writes are refused.",
-      [this] { return disk_.low() ? 1.0 : 0.0; });
-  for (raft::Role role :
-       {raft::Role::kLeader, raft::Role::kFollower, raft::Role::kCandidate, raft::Role::kPreCandidate}) {
-    std::string label = raft::role_name(role);
-    std::replace(label.begin(), label.end(), '-', '_');
-    gauge("castor_role", "1 for this node's current Raft role.",
-          [this, role] { return node_->role() == role ? 1.0 : 0.0; }, {{"role", label}});
-  }
-  gauge("castor_healthy", "1 when GET /health would answer 200 (a leader seen, applied close to commit).",
-        [this] { return unhealthy_reason().empty() ? 1.0 : 0.0; });
-  gauge("castor_is_leader", "1 on the leader.",
-        [this] { return node_->role() == raft::Role::kLeader ? 1.0 : 0.0; });
-  gauge("castor_leader_id", "The leader this node follows; 0 when none.",
-        [this] { return double(node_->leader().value); });
-  gauge("castor_commit_index", "Raft commit index on this node.",
-        [this] { return double(node_->committed().value); });
-  gauge("castor_applied_index", "Index of the last entry the state machine applied.",
-        [this] { return double(applied_); });
-  gauge("castor_last_log_index", "Index of the last entry in this node's log.",
-        [this] { return double(node_->last_index().value); });
-  gauge("castor_snapshot_index", "Index of the snapshot the log starts after.",
-        [this] { return double(last_snapshot_index_); });
-  gauge("castor_pending_reads", "Linearizable reads waiting for ReadIndex or apply.",
-        [this] { return double(reads_.waiting()); });
-  gauge("castor_pending_writes", "Writes proposed and not yet answered.",
-        [this] { return double(writes_.waiting()); });
-  gauge("castor_log_bytes", "Size of the Raft log's file on disk.",
-        [this] { return double(log_file_bytes()); });
-  gauge("castor_sessions", "Open client sessions (exactly-once writes).", [this] {
-    auto n = sm_->session_count();
-    return n.is_ok() ? double(*n) : 0.0;
-  });
-  for (size_t i = 0; i < opt_.members.size(); ++i) {
-    const uint64_t peer = i + 1;
-    if (peer == id_) continue;
-    const Labels labels{{"peer", opt_.members[i].first}};
-    gauge(
-        "castor_peer_connected", "1 while this node's connection to the peer is up.",
-        [this, peer] { return transport_->stats(peer).connected ? 1.0 : 0.0; }, labels);
-    gauge(
-        "castor_peer_round_trip_seconds", "Smoothed round-trip time of peer pings (0 until measured).",
-        [this, peer] { return transport_->stats(peer).rtt_seconds.value_or(0); }, labels);
-    gauge(
-        "castor_peer_match_index",
-        "On the leader: the highest index known to be in the peer's log (0 elsewhere).",
-        [this, peer] {
-          const raft::Progress* pr = leader_progress(peer);
-          return pr == nullptr ? 0.0 : double(pr->match.value);
-        },
-        labels);
-    gauge(
-        "castor_peer_send_queue_depth", "Raft messages queued for the peer.",
-        [this, peer] { return double(transport_->stats(peer).queue_depth); }, labels);
-    m.counter_callback("castor_peer_messages_dropped_total",
-                       "Raft messages dropped because the peer's queue was full.", labels,
-                       [this, peer] { return double(transport_->stats(peer).dropped); });
-  }
-}
-
 std::string Server::Impl::render_metrics() {
-  // Rejection reasons appear at runtime; give each its series before rendering.
-  auto add = [this](const char* listener, const std::map<std::string, uint64_t>& rejected) {
-    for (const auto& [reason, n] : rejected) {
-      metrics_.registry().counter_callback(
-          "castor_rejected_total", "Connections or requests refused for bad input, by listener and reason.",
-          {{"listener", listener}, {"reason", reason}}, [&rejected, reason = reason] {
-            auto it = rejected.find(reason);
-            return it == rejected.end() ? 0.0 : double(it->second);
-          });
-    }
-  };
-  add("peer", transport_->rejected());
-  add("peer", refused_);
-  add("client", clients_->rejected());
-  if (http_) add("http", http_->rejected());
-  return metrics_.registry().render();
-}
-
-void Server::Impl::observe_fsync(Clock::duration took) {
-  metrics_.fsync.observe(std::chrono::duration<double>(took).count());
-  last_fsync_fast_.store(took < kInlineFsyncMax, std::memory_order_relaxed);
-  if (took < opt_.slow_fsync) return;
-  metrics_.slow_fsyncs.inc();
-  slow_fsync_log_.warn(
-      "slow fsync", "a Raft log write took " +
-                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()) +
-                        " ms (threshold " + std::to_string(opt_.slow_fsync.count()) +
-                        " ms): the disk is slow; see docs/RUNBOOK.md");
+  metrics_.count_rejected("peer", transport_->rejected());
+  metrics_.count_rejected("peer", refused_);
+  metrics_.count_rejected("client", clients_->rejected());
+  if (http_) metrics_.count_rejected("http", http_->rejected());
+  return metrics_.render({status(), room_.disk().low(), reads_.waiting(), writes_.waiting()});
 }
 
 void Server::Impl::observe_apply(Clock::duration took) {
@@ -892,7 +656,7 @@ void Server::Impl::observe_apply(Clock::duration took) {
 void Server::Impl::maybe_snapshot() {
   if (snapshotting_ || stopping_) return;
   const bool due = applied_ >= last_snapshot_index_ + opt_.snapshot_entries ||
-                   (log_nearly_full() && applied_ > last_snapshot_index_);
+                   (room_.log_nearly_full() && applied_ > last_snapshot_index_);
   if (!due) return;
   snapshotting_ = true;
   apply_queue_.run([this] {

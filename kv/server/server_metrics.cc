@@ -1,5 +1,9 @@
 #include "kv/server/server_metrics.h"
 
+#include <algorithm>
+
+#include "raft/ready.h"
+
 namespace castor::kv {
 
 const char* request_op_name(RequestOp op) {
@@ -105,6 +109,96 @@ void ServerMetrics::request(RequestOp op, pb::ErrorCode code, std::chrono::stead
                            {{"op", request_op_name(op)}, {"code", pb::ErrorCode_Name(code)}});
   }
   c->inc();
+}
+
+void ServerMetrics::add_node_gauges(const pb::StatusResponse& first) {
+  auto gauge = [this](const char* name, const char* help, std::function<double()> f,
+                      const Labels& labels = {}) {
+    registry_.gauge_callback(name, help, labels, std::move(f));
+  };
+  const pb::StatusResponse& s = scrape_.status;  // read at render time, never `first`
+  gauge("castor_info", "Identifies the node: always 1.", [] { return 1.0; },
+        {{"node", first.name()}, {"id", std::to_string(first.id())}, {"cluster", first.cluster_id()}});
+  gauge("castor_term", "Current Raft term.", [&s] { return double(s.term()); });
+  gauge(
+      "castor_disk_below_reserve",
+      "1 while the data directory's disk has less free space than --disk-reserve-bytes: writes are refused.",
+      [this] { return scrape_.disk_low ? 1.0 : 0.0; });
+  for (raft::Role role :
+       {raft::Role::kLeader, raft::Role::kFollower, raft::Role::kCandidate, raft::Role::kPreCandidate}) {
+    std::string label = raft::role_name(role);
+    std::replace(label.begin(), label.end(), '-', '_');
+    gauge("castor_role", "1 for this node's current Raft role.",
+          [&s, role] { return s.role() == raft::role_name(role) ? 1.0 : 0.0; }, {{"role", label}});
+  }
+  gauge("castor_healthy", "1 when GET /health would answer 200 (a leader seen, applied close to commit).",
+        [&s] { return s.healthy() ? 1.0 : 0.0; });
+  gauge("castor_is_leader", "1 on the leader.",
+        [&s] { return s.role() == raft::role_name(raft::Role::kLeader) ? 1.0 : 0.0; });
+  gauge("castor_leader_id", "The leader this node follows; 0 when none.",
+        [&s] { return double(s.leader()); });
+  gauge("castor_commit_index", "Raft commit index on this node.", [&s] { return double(s.commit()); });
+  gauge("castor_applied_index", "Index of the last entry the state machine applied.",
+        [&s] { return double(s.applied()); });
+  gauge("castor_last_log_index", "Index of the last entry in this node's log.",
+        [&s] { return double(s.last_index()); });
+  gauge("castor_snapshot_index", "Index of the snapshot the log starts after.",
+        [&s] { return double(s.snapshot_index()); });
+  gauge("castor_pending_reads", "Linearizable reads waiting for ReadIndex or apply.",
+        [this] { return double(scrape_.pending_reads); });
+  gauge("castor_pending_writes", "Writes proposed and not yet answered.",
+        [this] { return double(scrape_.pending_writes); });
+  gauge("castor_log_bytes", "Size of the Raft log's file on disk.", [&s] { return double(s.log_bytes()); });
+  gauge("castor_sessions", "Open client sessions (exactly-once writes).",
+        [&s] { return double(s.sessions()); });
+  for (const pb::PeerStatus& peer : first.peers()) add_peer_gauges(peer);
+}
+
+void ServerMetrics::add_peer_gauges(const pb::PeerStatus& peer) {
+  const Labels labels{{"peer", peer.name()}};
+  // A peer's series read its entry of the scraped status; all zero if it were ever missing.
+  auto read = [this, id = peer.id()](auto field) {
+    return [this, id, field] {
+      const pb::PeerStatus* p = scraped_peer(id);
+      return p == nullptr ? 0.0 : double(field(*p));
+    };
+  };
+  registry_.gauge_callback("castor_peer_connected", "1 while this node's connection to the peer is up.",
+                           labels, read([](const pb::PeerStatus& p) { return p.connected() ? 1 : 0; }));
+  registry_.gauge_callback("castor_peer_round_trip_seconds",
+                           "Smoothed round-trip time of peer pings (0 until measured).", labels,
+                           read([](const pb::PeerStatus& p) { return p.rtt_seconds(); }));
+  registry_.gauge_callback("castor_peer_match_index",
+                           "On the leader: the highest index known to be in the peer's log (0 elsewhere).",
+                           labels, read([](const pb::PeerStatus& p) { return p.match(); }));
+  registry_.gauge_callback("castor_peer_send_queue_depth", "Raft messages queued for the peer.", labels,
+                           read([](const pb::PeerStatus& p) { return p.queue_depth(); }));
+  registry_.counter_callback("castor_peer_messages_dropped_total",
+                             "Raft messages dropped because the peer's queue was full.", labels,
+                             read([](const pb::PeerStatus& p) { return p.dropped(); }));
+}
+
+const pb::PeerStatus* ServerMetrics::scraped_peer(uint64_t id) const {
+  for (const pb::PeerStatus& p : scrape_.status.peers()) {
+    if (p.id() == id) return &p;
+  }
+  return nullptr;
+}
+
+void ServerMetrics::count_rejected(const char* listener, const std::map<std::string, uint64_t>& rejected) {
+  for (const auto& [reason, n] : rejected) {
+    registry_.counter_callback("castor_rejected_total",
+                               "Connections or requests refused for bad input, by listener and reason.",
+                               {{"listener", listener}, {"reason", reason}}, [&rejected, reason = reason] {
+                                 auto it = rejected.find(reason);
+                                 return it == rejected.end() ? 0.0 : double(it->second);
+                               });
+  }
+}
+
+std::string ServerMetrics::render(NodeScrape now) {
+  scrape_ = std::move(now);
+  return registry_.render();
 }
 
 }  // namespace castor::kv

@@ -106,7 +106,7 @@ class LmdbLog final : public LogReader {
   uint64_t map_bytes() const;
   // What the log's pages take (its entries and records, as of the last write or the open), and
   // the most the map may grow to. A write that finds the map at its maximum fails and stops
-  // the node, so the host refuses new proposals well before (kv::Server, log_nearly_full).
+  // the node, so the host refuses new proposals well before (kv::StorageRoom::log_nearly_full).
   uint64_t used_bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
   uint64_t map_bytes_max() const { return options_.map_bytes_max; }
 
