@@ -55,9 +55,9 @@ struct Refusal {
 
 std::string error_body(Code code, const std::string& message) {
   Json j = Json::object();
-  j.set("code", code_name(code));
-  j.set("message", message);
-  return j.dump();
+  j["code"] = code_name(code);
+  j["message"] = message;
+  return dump_json(j);
 }
 
 int hex_value(char c) {

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "kv/client/blocking_client.h"
+#include "kv/client/kv_json.h"
 #include "raft/base/json.h"
-#include "tools/json_writer.h"
 #include "tools/txn_text.h"
 
 namespace castor::tools {
@@ -323,29 +323,12 @@ void print_table(const std::vector<std::string>& head, const std::vector<std::ve
   rule();
 }
 
-void json_header(JsonWriter& j, const pb::ResponseHeader& h) {
-  j.key("header").begin_object();
-  j.key("revision").number(h.revision());
-  j.key("term").number(h.term());
-  j.key("leader").number(h.leader());
-  j.key("node").number(h.node());
-  j.end_object();
-}
-
-void json_kv(JsonWriter& j, const pb::KeyValue& kv) {
-  j.begin_object();
-  j.bytes_field("key", kv.key());
-  j.bytes_field("value", kv.value());
-  j.key("create_revision").number(kv.create_revision());
-  j.key("mod_revision").number(kv.mod_revision());
-  j.key("version").number(kv.version());
-  j.end_object();
-}
-
-void json_kvs(JsonWriter& j, const google::protobuf::RepeatedPtrField<pb::KeyValue>& kvs) {
-  j.key("kvs").begin_array();
-  for (const auto& kv : kvs) json_kv(j, kv);
-  j.end_array();
+// One JSON object on a line of its own (-w json), starting with the response header.
+void json_line(const Json& j) { line(castor::dump_json(j)); }
+Json with_header(const pb::ResponseHeader& h) {
+  Json j = Json::object();
+  j["header"] = kv::header_json(h);
+  return j;
 }
 
 void simple_kv(const pb::KeyValue& kv, bool keys_only) {
@@ -373,13 +356,11 @@ int usage_error(const std::string& why) {
 int report_failure(const Flags& f, const Status& status, kv::OutcomeKind kind) {
   const bool unknown = kind == kv::OutcomeKind::kUnknown;
   if (f.format == Format::kJson) {
-    JsonWriter j;
-    j.begin_object();
-    j.key("outcome").string(kv::outcome_name(kind));
-    j.key("error").string(code_name(status.code()));
-    j.key("message").string(status.message());
-    j.end_object();
-    line(j.str());
+    Json j = Json::object();
+    j["outcome"] = kv::outcome_name(kind);
+    j["error"] = code_name(status.code());
+    j["message"] = status.message();
+    json_line(j);
   } else if (unknown) {
     std::fprintf(stderr, "castorctl: UNKNOWN: the request may or may not have applied: %s\n",
                  status.message().c_str());
@@ -404,15 +385,11 @@ int cmd_get(const Flags& f, kv::BlockingClient& c) {
   auto o = c.run([&](kv::Client& k) { return k.get(f.args[1], kv::ReadOptions{f.serializable}); });
   return report<pb::GetResponse>(f, o, [&](const pb::GetResponse& r, const pb::ResponseHeader& h) {
     if (f.format == Format::kJson) {
-      JsonWriter j;
-      j.begin_object();
-      json_header(j, h);
-      j.key("kvs").begin_array();
-      if (r.has_kv()) json_kv(j, r.kv());
-      j.end_array();
-      j.key("count").number(r.has_kv() ? 1 : 0);
-      j.end_object();
-      line(j.str());
+      Json j = with_header(h);
+      j["kvs"] = Json::array();
+      if (r.has_kv()) j["kvs"].push_back(kv::kv_json(r.kv()));
+      j["count"] = r.has_kv() ? 1 : 0;
+      json_line(j);
     } else if (f.format == Format::kTable) {
       std::vector<const pb::KeyValue*> kvs;
       if (r.has_kv()) kvs.push_back(&r.kv());
@@ -436,14 +413,11 @@ int cmd_range(const Flags& f, kv::BlockingClient& c) {
   });
   return report<pb::RangeResponse>(f, o, [&](const pb::RangeResponse& r, const pb::ResponseHeader& h) {
     if (f.format == Format::kJson) {
-      JsonWriter j;
-      j.begin_object();
-      json_header(j, h);
-      json_kvs(j, r.kvs());
-      j.key("more").boolean(r.more());
-      j.key("count").number(r.count());
-      j.end_object();
-      line(j.str());
+      Json j = with_header(h);
+      j["kvs"] = kv::kvs_json(r.kvs());
+      j["more"] = r.more();
+      j["count"] = r.count();
+      json_line(j);
     } else if (f.count_only) {
       line(std::to_string(r.count()));
     } else if (f.format == Format::kTable) {
@@ -462,11 +436,10 @@ int cmd_range(const Flags& f, kv::BlockingClient& c) {
 }
 
 // put and del print their previous state with --prev-kv.
-void print_prev(const Flags& f, JsonWriter& j, bool has_prev, const pb::KeyValue& prev) {
+void print_prev(const Flags& f, Json& j, bool has_prev, const pb::KeyValue& prev) {
   if (!f.prev_kv || !has_prev) return;
   if (f.format == Format::kJson) {
-    j.key("prev_kv");
-    json_kv(j, prev);
+    j["prev_kv"] = kv::kv_json(prev);
   } else {
     simple_kv(prev, false);
   }
@@ -476,13 +449,10 @@ int cmd_put(const Flags& f, kv::BlockingClient& c) {
   if (f.args.size() != 3) return usage_error("want: put KEY VALUE");
   auto o = c.run([&](kv::Client& k) { return k.put(f.args[1], f.args[2], f.prev_kv); });
   return report<pb::PutResponse>(f, o, [&](const pb::PutResponse& r, const pb::ResponseHeader& h) {
-    JsonWriter j;
+    Json j = with_header(h);
     if (f.format == Format::kJson) {
-      j.begin_object();
-      json_header(j, h);
       print_prev(f, j, r.has_prev_kv(), r.prev_kv());
-      j.end_object();
-      line(j.str());
+      json_line(j);
     } else {
       line("OK");
       print_prev(f, j, r.has_prev_kv(), r.prev_kv());
@@ -495,14 +465,11 @@ int cmd_del(const Flags& f, kv::BlockingClient& c) {
   if (f.args.size() != 2) return usage_error("want: del KEY");
   auto o = c.run([&](kv::Client& k) { return k.del(f.args[1], f.prev_kv); });
   return report<pb::DeleteResponse>(f, o, [&](const pb::DeleteResponse& r, const pb::ResponseHeader& h) {
-    JsonWriter j;
+    Json j = with_header(h);
     if (f.format == Format::kJson) {
-      j.begin_object();
-      json_header(j, h);
-      j.key("deleted").number(r.deleted());
+      j["deleted"] = r.deleted();
       print_prev(f, j, r.has_prev_kv(), r.prev_kv());
-      j.end_object();
-      line(j.str());
+      json_line(j);
     } else {
       line(std::to_string(r.deleted()));
       print_prev(f, j, r.has_prev_kv(), r.prev_kv());
@@ -511,71 +478,69 @@ int cmd_del(const Flags& f, kv::BlockingClient& c) {
   });
 }
 
-// One response of a Txn, as a member of the "responses" array or as simple lines.
-void print_op_response(const Flags& f, JsonWriter& j, const pb::ResponseOp& op) {
-  const bool json = f.format == Format::kJson;
-  if (json) j.begin_object();
+// One response of a Txn, as a member of the "responses" array.
+Json op_response_json(const pb::ResponseOp& op) {
+  Json j = Json::object();
   switch (op.response_case()) {
-    case pb::ResponseOp::kGet:
-      if (json) {
-        j.key("get").begin_object().key("kvs").begin_array();
-        if (op.get().has_kv()) json_kv(j, op.get().kv());
-        j.end_array().end_object();
-      } else if (op.get().has_kv()) {
-        simple_kv(op.get().kv(), false);
-      }
+    case pb::ResponseOp::kGet: {
+      Json kvs = Json::array();
+      if (op.get().has_kv()) kvs.push_back(kv::kv_json(op.get().kv()));
+      j["get"] = {{"kvs", kvs}};
       break;
+    }
     case pb::ResponseOp::kRange:
-      if (json) {
-        j.key("range").begin_object();
-        json_kvs(j, op.range().kvs());
-        j.key("more").boolean(op.range().more()).key("count").number(op.range().count()).end_object();
-      } else {
-        for (const auto& kv : op.range().kvs()) simple_kv(kv, false);
-      }
+      j["range"] = {{"kvs", kv::kvs_json(op.range().kvs())},
+                    {"more", op.range().more()},
+                    {"count", op.range().count()}};
       break;
     case pb::ResponseOp::kPut:
-      if (json) {
-        j.key("put").begin_object().end_object();
-      } else {
-        line("OK");
-      }
+      j["put"] = Json::object();
       break;
     case pb::ResponseOp::kDeleteKey:
-      if (json) {
-        j.key("delete_key").begin_object().key("deleted").number(op.delete_key().deleted()).end_object();
-      } else {
-        line(std::to_string(op.delete_key().deleted()));
-      }
+      j["delete_key"] = {{"deleted", op.delete_key().deleted()}};
       break;
     case pb::ResponseOp::kDeleteRange:
-      if (json) {
-        j.key("delete_range").begin_object().key("deleted").number(op.delete_range().deleted()).end_object();
-      } else {
-        line(std::to_string(op.delete_range().deleted()));
-      }
+      j["delete_range"] = {{"deleted", op.delete_range().deleted()}};
       break;
     case pb::ResponseOp::RESPONSE_NOT_SET:
       break;
   }
-  if (json) j.end_object();
+  return j;
+}
+
+// One response of a Txn as simple lines.
+void print_op_response(const pb::ResponseOp& op) {
+  switch (op.response_case()) {
+    case pb::ResponseOp::kGet:
+      if (op.get().has_kv()) simple_kv(op.get().kv(), false);
+      break;
+    case pb::ResponseOp::kRange:
+      for (const auto& kv : op.range().kvs()) simple_kv(kv, false);
+      break;
+    case pb::ResponseOp::kPut:
+      line("OK");
+      break;
+    case pb::ResponseOp::kDeleteKey:
+      line(std::to_string(op.delete_key().deleted()));
+      break;
+    case pb::ResponseOp::kDeleteRange:
+      line(std::to_string(op.delete_range().deleted()));
+      break;
+    case pb::ResponseOp::RESPONSE_NOT_SET:
+      break;
+  }
 }
 
 void print_txn(const Flags& f, const pb::TxnResponse& r, const pb::ResponseHeader& h) {
-  JsonWriter j;
   if (f.format == Format::kJson) {
-    j.begin_object();
-    json_header(j, h);
-    j.key("succeeded").boolean(r.succeeded());
-    j.key("responses").begin_array();
-    for (const auto& op : r.responses()) print_op_response(f, j, op);
-    j.end_array();
-    j.end_object();
-    line(j.str());
-    return;
+    Json j = with_header(h);
+    j["succeeded"] = r.succeeded();
+    j["responses"] = Json::array();
+    for (const auto& op : r.responses()) j["responses"].push_back(op_response_json(op));
+    return json_line(j);
   }
   line(r.succeeded() ? "SUCCESS" : "FAILURE");
-  for (const auto& op : r.responses()) print_op_response(f, j, op);
+  for (const auto& op : r.responses()) print_op_response(op);
 }
 
 int cmd_cas(const Flags& f, kv::BlockingClient& c) {
@@ -590,16 +555,10 @@ int cmd_cas(const Flags& f, kv::BlockingClient& c) {
     const pb::TxnResponse& r = o.value();
     const bool present = r.responses_size() == 1 && r.responses(0).get().has_kv();
     if (f.format == Format::kJson) {
-      JsonWriter j;
-      j.begin_object();
-      json_header(j, o.header());
-      j.key("succeeded").boolean(false);
-      if (present) {
-        j.key("kv");
-        json_kv(j, r.responses(0).get().kv());
-      }
-      j.end_object();
-      line(j.str());
+      Json j = with_header(o.header());
+      j["succeeded"] = false;
+      if (present) j["kv"] = kv::kv_json(r.responses(0).get().kv());
+      json_line(j);
     } else {
       line("COMPARE FAILED");
       if (present) {
@@ -617,12 +576,9 @@ int cmd_cas(const Flags& f, kv::BlockingClient& c) {
   }
   return report<pb::TxnResponse>(f, o, [&](const pb::TxnResponse&, const pb::ResponseHeader& h) {
     if (f.format == Format::kJson) {
-      JsonWriter j;
-      j.begin_object();
-      json_header(j, h);
-      j.key("succeeded").boolean(true);
-      j.end_object();
-      line(j.str());
+      Json j = with_header(h);
+      j["succeeded"] = true;
+      json_line(j);
     } else {
       line("OK");
     }
@@ -642,6 +598,37 @@ int cmd_txn(const Flags& f, kv::BlockingClient& c) {
   });
 }
 
+Json status_json(const std::string& address, const pb::StatusResponse& s, const pb::ResponseHeader& h) {
+  Json j = Json::object();
+  j["endpoint"] = address;
+  j["header"] = kv::header_json(h);
+  j["name"] = s.name();
+  j["id"] = s.id();
+  j["role"] = s.role();
+  j["term"] = s.term();
+  j["leader"] = s.leader();
+  j["leader_name"] = s.leader_name();
+  j["commit"] = s.commit();
+  j["applied"] = s.applied();
+  j["last_index"] = s.last_index();
+  j["snapshot_index"] = s.snapshot_index();
+  j["client_address"] = s.client_address();
+  j["peer_address"] = s.peer_address();
+  j["http_address"] = s.http_address();
+  j["healthy"] = s.healthy();
+  if (!s.healthy()) j["reason"] = s.unhealthy_reason();
+  return j;
+}
+
+Json unreachable_json(const std::string& address, const kv::Outcome<pb::StatusResponse>& o) {
+  Json j = Json::object();
+  j["endpoint"] = address;
+  j["outcome"] = kv::outcome_name(o.kind());
+  j["error"] = code_name(o.status().code());
+  j["message"] = o.status().message();
+  return j;
+}
+
 // `status` and `check` print the same view; check also fails when a node is unhealthy.
 int status_or_check(const Flags& f, kv::BlockingClient& c, bool check) {
   if (f.args.size() != 1) return usage_error(f.args[0] + " takes no arguments");
@@ -653,34 +640,7 @@ int status_or_check(const Flags& f, kv::BlockingClient& c, bool check) {
     const auto& o = all[i];
     if (!o.is_ok() || (check && !o.value().healthy())) code = kExitError;
     if (f.format == Format::kJson) {
-      JsonWriter j;
-      j.begin_object();
-      j.key("endpoint").string(address);
-      if (o.is_ok()) {
-        const pb::StatusResponse& s = o.value();
-        json_header(j, o.header());
-        j.key("name").string(s.name());
-        j.key("id").number(s.id());
-        j.key("role").string(s.role());
-        j.key("term").number(s.term());
-        j.key("leader").number(s.leader());
-        j.key("leader_name").string(s.leader_name());
-        j.key("commit").number(s.commit());
-        j.key("applied").number(s.applied());
-        j.key("last_index").number(s.last_index());
-        j.key("snapshot_index").number(s.snapshot_index());
-        j.key("client_address").string(s.client_address());
-        j.key("peer_address").string(s.peer_address());
-        j.key("http_address").string(s.http_address());
-        j.key("healthy").boolean(s.healthy());
-        if (!s.healthy()) j.key("reason").string(s.unhealthy_reason());
-      } else {
-        j.key("outcome").string(kv::outcome_name(o.kind()));
-        j.key("error").string(code_name(o.status().code()));
-        j.key("message").string(o.status().message());
-      }
-      j.end_object();
-      line(j.str());
+      json_line(o.is_ok() ? status_json(address, o.value(), o.header()) : unreachable_json(address, o));
       continue;
     }
     if (!o.is_ok()) {
@@ -721,12 +681,9 @@ int cmd_leader(const Flags& f, kv::BlockingClient& c) {
   return report<pb::TransferLeaderResponse>(
       f, o, [&](const pb::TransferLeaderResponse&, const pb::ResponseHeader& h) {
         if (f.format == Format::kJson) {
-          JsonWriter j;
-          j.begin_object();
-          json_header(j, h);
-          j.key("leader_name").string(name);
-          j.end_object();
-          line(j.str());
+          Json j = with_header(h);
+          j["leader_name"] = name;
+          json_line(j);
         } else {
           line("OK: " + name + " leads");
         }

@@ -31,8 +31,8 @@ class TermFlag : public spdlog::custom_flag_formatter {
 class JsonMessageFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
-    std::string out;
-    castor::append_json_string(out, std::string_view(msg.payload.data(), msg.payload.size()));
+    const std::string out =
+        castor::dump_json(castor::Json(std::string(msg.payload.data(), msg.payload.size())));
     dest.append(out.data(), out.data() + out.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -60,8 +60,7 @@ void setup_logging(const std::string& node, const std::string& format, const std
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   formatter->add_flag<TermFlag>('k', std::move(term));
   if (format == "json") {
-    std::string quoted;
-    castor::append_json_string(quoted, node);
+    const std::string quoted = castor::dump_json(castor::Json(node));
     formatter->add_flag<JsonMessageFlag>('j');
     formatter->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e","level":"%l","node":)" + quoted +
                            R"(,"term":%k,"msg":%j})");

@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <memory>
 
+#include "kv/client/kv_json.h"
 #include "kv/client/request_builders.h"
 #include "raft/base/base64.h"
 #include "raft/base/metrics.h"
@@ -23,23 +24,14 @@ constexpr std::string_view kKvPrefix = "/v1/kv/";
 HttpResponse json_response(int status, const Json& body) {
   HttpResponse r;
   r.status = status;
-  r.body = body.dump();
+  r.body = dump_json(body);
   return r;
-}
-
-Json header_json(const pb::ResponseHeader& h) {
-  Json j = Json::object();
-  j.set("revision", h.revision());
-  j.set("term", h.term());
-  j.set("leader", h.leader());
-  j.set("node", h.node());
-  return j;
 }
 
 HttpResponse error_response(int status, pb::ErrorCode code, const std::string& message) {
   Json j = Json::object();
-  j.set("code", pb::ErrorCode_Name(code));
-  j.set("message", message);
+  j["code"] = pb::ErrorCode_Name(code);
+  j["message"] = message;
   return json_response(status, j);
 }
 
@@ -53,62 +45,37 @@ HttpResponse bad_method(const std::string& allow) {
   return r;
 }
 
-// Bytes as JSON: a string when they are UTF-8 text, else `<name>_base64` (docs/HTTP.md).
-void set_bytes(Json& j, const std::string& name, const std::string& bytes) {
-  if (is_valid_utf8(bytes)) {
-    j.set(name, bytes);
-  } else {
-    j.set(name + "_base64", base64_encode(bytes));
-  }
-}
-
-Json kv_json(const pb::KeyValue& kv, bool keys_only = false) {
-  Json j = Json::object();
-  set_bytes(j, "key", kv.key());
-  if (!keys_only) set_bytes(j, "value", kv.value());
-  j.set("create_revision", kv.create_revision());
-  j.set("mod_revision", kv.mod_revision());
-  j.set("version", kv.version());
-  return j;
-}
-
-Json kvs_json(const google::protobuf::RepeatedPtrField<pb::KeyValue>& kvs, bool keys_only = false) {
-  Json a = Json::array();
-  for (const pb::KeyValue& kv : kvs) a.push_back(kv_json(kv, keys_only));
-  return a;
-}
-
 Json op_response_json(const pb::ResponseOp& op) {
   Json j = Json::object();
   switch (op.response_case()) {
     case pb::ResponseOp::kGet:
-      j.set("get", op.get().has_kv() ? kv_json(op.get().kv()) : Json());
+      j["get"] = op.get().has_kv() ? kv_json(op.get().kv()) : Json();
       break;
     case pb::ResponseOp::kRange: {
       Json r = Json::object();
-      r.set("kvs", kvs_json(op.range().kvs()));
-      r.set("more", op.range().more());
-      r.set("count", op.range().count());
-      j.set("range", r);
+      r["kvs"] = kvs_json(op.range().kvs());
+      r["more"] = op.range().more();
+      r["count"] = op.range().count();
+      j["range"] = r;
       break;
     }
     case pb::ResponseOp::kPut: {
       Json r = Json::object();
-      if (op.put().has_prev_kv()) r.set("prev_kv", kv_json(op.put().prev_kv()));
-      j.set("put", r);
+      if (op.put().has_prev_kv()) r["prev_kv"] = kv_json(op.put().prev_kv());
+      j["put"] = r;
       break;
     }
     case pb::ResponseOp::kDeleteKey: {
       Json r = Json::object();
-      r.set("deleted", op.delete_key().deleted());
-      if (op.delete_key().has_prev_kv()) r.set("prev_kv", kv_json(op.delete_key().prev_kv()));
-      j.set("delete", r);
+      r["deleted"] = op.delete_key().deleted();
+      if (op.delete_key().has_prev_kv()) r["prev_kv"] = kv_json(op.delete_key().prev_kv());
+      j["delete"] = r;
       break;
     }
     case pb::ResponseOp::kDeleteRange: {
       Json r = Json::object();
-      r.set("deleted", op.delete_range().deleted());
-      j.set("delete_range", r);
+      r["deleted"] = op.delete_range().deleted();
+      j["delete_range"] = r;
       break;
     }
     case pb::ResponseOp::RESPONSE_NOT_SET:
@@ -158,17 +125,17 @@ Status json_error(const std::string& where, const std::string& what) {
 // A bytes field given as "<name>" (UTF-8 text) or "<name>_base64".
 Result<std::optional<std::string>> bytes_field(const Json& obj, const std::string& name,
                                                const std::string& where) {
-  const Json* text = obj.find(name);
-  const Json* b64 = obj.find(name + "_base64");
+  const Json* text = json_find(obj, name);
+  const Json* b64 = json_find(obj, name + "_base64");
   if (text != nullptr && b64 != nullptr)
     return json_error(where, "give " + name + " or " + name + "_base64, not both");
   if (text != nullptr) {
     if (!text->is_string()) return json_error(where, name + " must be a string");
-    return std::optional<std::string>(*text->get_string());
+    return std::optional<std::string>(text->get_ref<const std::string&>());
   }
   if (b64 != nullptr) {
     if (!b64->is_string()) return json_error(where, name + "_base64 must be a string");
-    auto decoded = base64_decode(*b64->get_string());
+    auto decoded = base64_decode(b64->get_ref<const std::string&>());
     if (!decoded.is_ok()) return json_error(where, name + "_base64: " + decoded.status().message());
     return std::optional<std::string>(std::move(*decoded));
   }
@@ -185,23 +152,23 @@ Result<std::string> required_key(const Json& obj, const std::string& where) {
 Status check_members(const Json& obj, std::initializer_list<std::string_view> known,
                      const std::string& where) {
   if (!obj.is_object()) return json_error(where, "must be an object");
-  for (const auto& [name, value] : *obj.get_object()) {
+  for (const auto& [name, value] : obj.get_ref<const Json::object_t&>()) {
     if (!is_one_of(name, known)) return json_error(where, "unknown member '" + name + "'");
   }
   return Status::ok();
 }
 
 Result<bool> bool_member(const Json& obj, const std::string& name, const std::string& where) {
-  const Json* v = obj.find(name);
+  const Json* v = json_find(obj, name);
   if (v == nullptr) return false;
-  if (!v->is_bool()) return json_error(where, name + " must be true or false");
-  return *v->get_bool();
+  if (!v->is_boolean()) return json_error(where, name + " must be true or false");
+  return v->get<bool>();
 }
 
 Result<uint64_t> uint_member(const Json& obj, const std::string& name, const std::string& where) {
-  const Json* v = obj.find(name);
+  const Json* v = json_find(obj, name);
   if (v == nullptr) return uint64_t{0};
-  auto n = v->get_uint64();
+  auto n = json_uint64(*v);
   if (!n) return json_error(where, name + " must be a non-negative integer");
   return *n;
 }
@@ -213,14 +180,14 @@ Result<pb::Compare> compare_from_json(const Json& c, const std::string& where) {
   }
   auto key = required_key(c, where);
   if (!key.is_ok()) return key.status();
-  const Json* op = c.find("op");
-  const Json* target = c.find("target");
+  const Json* op = json_find(c, "op");
+  const Json* target = json_find(c, "target");
   if (op == nullptr || !op->is_string()) return json_error(where, "op must be one of ==, !=, <, >");
   if (target == nullptr || !target->is_string()) {
     return json_error(where, "target must be one of version, create_revision, mod_revision, value");
   }
   pb::Compare::Op o;
-  const std::string& os = *op->get_string();
+  const std::string& os = op->get_ref<const std::string&>();
   if (os == "==") {
     o = pb::Compare::EQUAL;
   } else if (os == "!=") {
@@ -232,15 +199,15 @@ Result<pb::Compare> compare_from_json(const Json& c, const std::string& where) {
   } else {
     return json_error(where, "op '" + os + "' is not one of ==, !=, <, >");
   }
-  const std::string& t = *target->get_string();
+  const std::string& t = target->get_ref<const std::string&>();
   if (t == "value") {
     auto v = bytes_field(c, "value", where);
     if (!v.is_ok()) return v.status();
     if (!v->has_value()) return json_error(where, "value is missing");
     return compare_value(std::move(*key), o, std::move(**v));
   }
-  const Json* n = c.find("value");
-  const std::optional<uint64_t> number = n == nullptr ? std::nullopt : n->get_uint64();
+  const Json* n = json_find(c, "value");
+  const std::optional<uint64_t> number = n == nullptr ? std::nullopt : json_uint64(*n);
   if (!number) return json_error(where, "value must be a non-negative integer for target " + t);
   if (t == "version") return compare_version(std::move(*key), o, *number);
   if (t == "create_revision") return compare_create_revision(std::move(*key), o, *number);
@@ -264,10 +231,10 @@ Status range_from_json(const Json& body, RangeLike& r, const std::string& where)
 }
 
 Result<pb::RequestOp> op_from_json(const Json& op, const std::string& where) {
-  if (!op.is_object() || op.get_object()->size() != 1) {
+  if (!op.is_object() || op.size() != 1) {
     return json_error(where, "must be an object with one member: get, range, put, delete or delete_range");
   }
-  const auto& [kind, body] = op.get_object()->front();
+  const auto& [kind, body] = op.get_ref<const Json::object_t&>().front();
   const std::string at = where + "." + kind;
   pb::RequestOp out;
   if (kind == "get") {
@@ -323,11 +290,11 @@ Result<pb::RequestOp> op_from_json(const Json& op, const std::string& where) {
 
 Status ops_from_json(const Json& txn, const std::string& name,
                      google::protobuf::RepeatedPtrField<pb::RequestOp>& out) {
-  const Json* ops = txn.find(name);
+  const Json* ops = json_find(txn, name);
   if (ops == nullptr) return Status::ok();
   if (!ops->is_array()) return json_error(name, "must be an array");
-  for (size_t i = 0; i < ops->get_array()->size(); ++i) {
-    auto op = op_from_json((*ops->get_array())[i], name + "[" + std::to_string(i) + "]");
+  for (size_t i = 0; i < ops->size(); ++i) {
+    auto op = op_from_json((*ops)[i], name + "[" + std::to_string(i) + "]");
     if (!op.is_ok()) return op.status();
     *out.Add() = std::move(*op);
   }
@@ -342,9 +309,9 @@ HttpResponse not_leader(const HttpApiHooks& hooks, const HttpRequest& req, const
   const uint64_t leader = r.header().leader();
   const std::string address = leader == 0 ? "" : hooks.http_address_of(leader);
   Json j = Json::object();
-  j.set("code", "NOT_LEADER");
-  j.set("message", r.message());
-  j.set("leader", leader);
+  j["code"] = "NOT_LEADER";
+  j["message"] = r.message();
+  j["leader"] = leader;
   if (address.empty()) return json_response(421, j);
   HttpResponse resp = json_response(307, j);
   resp.headers.emplace_back("Location", "http://" + address + req.target);
@@ -355,9 +322,9 @@ HttpResponse not_leader(const HttpApiHooks& hooks, const HttpRequest& req, const
 HttpResponse failure(const HttpApiHooks& hooks, const HttpRequest& req, const pb::ClientResponse& r) {
   if (r.code() == pb::NOT_LEADER) return not_leader(hooks, req, r);
   Json j = Json::object();
-  j.set("code", pb::ErrorCode_Name(r.code()));
-  j.set("message", r.message());
-  j.set("header", header_json(r.header()));
+  j["code"] = pb::ErrorCode_Name(r.code());
+  j["message"] = r.message();
+  j["header"] = header_json(r.header());
   HttpResponse resp = json_response(http_status_of(r.code()), j);
   if (resp.status == 503) resp.headers.emplace_back("Retry-After", "1");
   return resp;
@@ -376,8 +343,8 @@ void run(const HttpApiHooks& hooks, HttpRequest req, pb::ClientRequest request, 
 // A write's answer with its header; `extra` adds the op's own fields.
 HttpResponse write_ok(const pb::ClientResponse& r, const std::function<void(Json&)>& extra) {
   Json j = Json::object();
-  j.set("header", header_json(r.header()));
-  j.set("revision", r.header().revision());
+  j["header"] = header_json(r.header());
+  j["revision"] = r.header().revision();
   extra(j);
   return json_response(200, j);
 }
@@ -385,14 +352,14 @@ HttpResponse write_ok(const pb::ClientResponse& r, const std::function<void(Json
 // A compare-and-swap that failed: 409 with the key's current state (the txn's failure get).
 HttpResponse cas_failed(const pb::ClientResponse& r, uint64_t expected) {
   Json j = Json::object();
-  j.set("code", "FAILED_PRECONDITION");
+  j["code"] = "FAILED_PRECONDITION";
   const pb::TxnResponse& t = r.write().txn();
   const bool found = t.responses_size() == 1 && t.responses(0).get().has_kv();
   const uint64_t actual = found ? t.responses(0).get().kv().mod_revision() : 0;
-  j.set("message", "compare failed: the mod_revision of the key is " + std::to_string(actual) + ", not " +
-                       std::to_string(expected) + (found ? "" : " (the key does not exist)"));
-  j.set("header", header_json(r.header()));
-  j.set("current", found ? kv_json(t.responses(0).get().kv()) : Json());
+  j["message"] = "compare failed: the mod_revision of the key is " + std::to_string(actual) + ", not " +
+                 std::to_string(expected) + (found ? "" : " (the key does not exist)");
+  j["header"] = header_json(r.header());
+  j["current"] = found ? kv_json(t.responses(0).get().kv()) : Json();
   return json_response(409, j);
 }
 
@@ -420,9 +387,9 @@ void kv_get(const HttpApiHooks& hooks, HttpRequest req, const std::string& key, 
                [raw](const pb::ClientResponse& r) {
                  if (!r.get().has_kv()) {
                    Json j = Json::object();
-                   j.set("code", "NOT_FOUND");
-                   j.set("message", "key not found");
-                   j.set("header", header_json(r.header()));
+                   j["code"] = "NOT_FOUND";
+                   j["message"] = "key not found";
+                   j["header"] = header_json(r.header());
                    return json_response(404, j);
                  }
                  if (raw) {
@@ -432,7 +399,7 @@ void kv_get(const HttpApiHooks& hooks, HttpRequest req, const std::string& key, 
                    return resp;
                  }
                  Json j = kv_json(r.get().kv());
-                 j.set("header", header_json(r.header()));
+                 j["header"] = header_json(r.header());
                  return json_response(200, j);
                });
   }
@@ -449,10 +416,10 @@ void kv_get(const HttpApiHooks& hooks, HttpRequest req, const std::string& key, 
   run(hooks, std::move(req), std::move(request), std::move(respond),
       [keys_only](const pb::ClientResponse& r) {
         Json j = Json::object();
-        j.set("header", header_json(r.header()));
-        j.set("kvs", kvs_json(r.range().kvs(), keys_only));
-        j.set("more", r.range().more());
-        j.set("count", r.range().count());
+        j["header"] = header_json(r.header());
+        j["kvs"] = kvs_json(r.range().kvs(), keys_only);
+        j["more"] = r.range().more();
+        j["count"] = r.range().count();
         return json_response(200, j);
       });
 }
@@ -481,7 +448,7 @@ void kv_put(const HttpApiHooks& hooks, HttpRequest req, const std::string& key, 
   put->set_prev_kv(req.has_query("prev_kv"));
   run(hooks, std::move(req), std::move(request), std::move(respond), [](const pb::ClientResponse& r) {
     return write_ok(r, [&r](Json& j) {
-      if (r.write().put().has_prev_kv()) j.set("prev_kv", kv_json(r.write().put().prev_kv()));
+      if (r.write().put().has_prev_kv()) j["prev_kv"] = kv_json(r.write().put().prev_kv());
     });
   });
 }
@@ -499,7 +466,7 @@ void kv_delete(const HttpApiHooks& hooks, HttpRequest req, const std::string& ke
     d->set_prefix(true);
     return run(hooks, std::move(req), std::move(request), std::move(respond),
                [](const pb::ClientResponse& r) {
-                 return write_ok(r, [&r](Json& j) { j.set("deleted", r.write().delete_range().deleted()); });
+                 return write_ok(r, [&r](Json& j) { j["deleted"] = r.write().delete_range().deleted(); });
                });
   }
   if (key.empty()) return respond(bad_request("empty key (to delete every key, use DELETE /v1/kv/?prefix)"));
@@ -513,7 +480,7 @@ void kv_delete(const HttpApiHooks& hooks, HttpRequest req, const std::string& ke
                [expected](const pb::ClientResponse& r) {
                  if (!r.write().txn().succeeded()) return cas_failed(r, expected);
                  return write_ok(r, [&r](Json& j) {
-                   j.set("deleted", r.write().txn().responses(0).delete_key().deleted());
+                   j["deleted"] = r.write().txn().responses(0).delete_key().deleted();
                  });
                });
   }
@@ -522,8 +489,8 @@ void kv_delete(const HttpApiHooks& hooks, HttpRequest req, const std::string& ke
   d->set_prev_kv(req.has_query("prev_kv"));
   run(hooks, std::move(req), std::move(request), std::move(respond), [](const pb::ClientResponse& r) {
     return write_ok(r, [&r](Json& j) {
-      j.set("deleted", r.write().delete_key().deleted());
-      if (r.write().delete_key().has_prev_kv()) j.set("prev_kv", kv_json(r.write().delete_key().prev_kv()));
+      j["deleted"] = r.write().delete_key().deleted();
+      if (r.write().delete_key().has_prev_kv()) j["prev_kv"] = kv_json(r.write().delete_key().prev_kv());
     });
   });
 }
@@ -539,10 +506,10 @@ void txn(const HttpApiHooks& hooks, HttpRequest req, Respond respond) {
   *request.mutable_write()->mutable_txn() = std::move(*t);
   run(hooks, std::move(req), std::move(request), std::move(respond), [](const pb::ClientResponse& r) {
     return write_ok(r, [&r](Json& j) {
-      j.set("succeeded", r.write().txn().succeeded());
+      j["succeeded"] = r.write().txn().succeeded();
       Json a = Json::array();
       for (const pb::ResponseOp& op : r.write().txn().responses()) a.push_back(op_response_json(op));
-      j.set("responses", a);
+      j["responses"] = a;
     });
   });
 }
@@ -550,14 +517,14 @@ void txn(const HttpApiHooks& hooks, HttpRequest req, Respond respond) {
 HttpResponse health(const HttpApiHooks& hooks) {
   const pb::StatusResponse s = hooks.status();
   Json j = Json::object();
-  j.set("healthy", s.healthy());
-  if (!s.healthy()) j.set("reason", s.unhealthy_reason());
-  j.set("name", s.name());
-  j.set("role", s.role());
-  j.set("term", s.term());
-  j.set("leader", s.leader());
-  j.set("commit", s.commit());
-  j.set("applied", s.applied());
+  j["healthy"] = s.healthy();
+  if (!s.healthy()) j["reason"] = s.unhealthy_reason();
+  j["name"] = s.name();
+  j["role"] = s.role();
+  j["term"] = s.term();
+  j["leader"] = s.leader();
+  j["commit"] = s.commit();
+  j["applied"] = s.applied();
   return json_response(s.healthy() ? 200 : 503, j);
 }
 
@@ -593,15 +560,15 @@ int http_status_of(pb::ErrorCode code) {
 }
 
 Result<pb::TxnRequest> txn_from_json(std::string_view body) {
-  auto parsed = Json::parse(body);
+  auto parsed = parse_json(body);
   if (!parsed.is_ok()) return Status(parsed.status().code(), "txn body: " + parsed.status().message());
   const Json& j = *parsed;
   if (Status s = check_members(j, {"compares", "success", "failure"}, "body"); !s.is_ok()) return s;
   pb::TxnRequest t;
-  if (const Json* compares = j.find("compares"); compares != nullptr) {
+  if (const Json* compares = json_find(j, "compares"); compares != nullptr) {
     if (!compares->is_array()) return json_error("compares", "must be an array");
-    for (size_t i = 0; i < compares->get_array()->size(); ++i) {
-      auto c = compare_from_json((*compares->get_array())[i], "compares[" + std::to_string(i) + "]");
+    for (size_t i = 0; i < compares->size(); ++i) {
+      auto c = compare_from_json((*compares)[i], "compares[" + std::to_string(i) + "]");
       if (!c.is_ok()) return c.status();
       *t.add_compares() = std::move(*c);
     }
@@ -613,46 +580,46 @@ Result<pb::TxnRequest> txn_from_json(std::string_view body) {
 
 Json status_json(const pb::StatusResponse& s) {
   Json j = Json::object();
-  j.set("name", s.name());
-  j.set("id", s.id());
-  j.set("cluster_id", s.cluster_id());
-  j.set("role", s.role());
-  j.set("term", s.term());
+  j["name"] = s.name();
+  j["id"] = s.id();
+  j["cluster_id"] = s.cluster_id();
+  j["role"] = s.role();
+  j["term"] = s.term();
   Json leader = Json::object();
-  leader.set("id", s.leader());
-  leader.set("name", s.leader_name());
-  j.set("leader", leader);
-  j.set("healthy", s.healthy());
-  if (!s.healthy()) j.set("reason", s.unhealthy_reason());
-  j.set("commit", s.commit());
-  j.set("applied", s.applied());
-  j.set("last_index", s.last_index());
-  j.set("snapshot_index", s.snapshot_index());
-  j.set("sessions", s.sessions());
-  j.set("log_bytes", s.log_bytes());
+  leader["id"] = s.leader();
+  leader["name"] = s.leader_name();
+  j["leader"] = leader;
+  j["healthy"] = s.healthy();
+  if (!s.healthy()) j["reason"] = s.unhealthy_reason();
+  j["commit"] = s.commit();
+  j["applied"] = s.applied();
+  j["last_index"] = s.last_index();
+  j["snapshot_index"] = s.snapshot_index();
+  j["sessions"] = s.sessions();
+  j["log_bytes"] = s.log_bytes();
   Json addresses = Json::object();
-  addresses.set("client", s.client_address());
-  addresses.set("peer", s.peer_address());
-  addresses.set("http", s.http_address());
-  j.set("addresses", addresses);
+  addresses["client"] = s.client_address();
+  addresses["peer"] = s.peer_address();
+  addresses["http"] = s.http_address();
+  j["addresses"] = addresses;
   Json peers = Json::array();
   for (const pb::PeerStatus& p : s.peers()) {
     Json pj = Json::object();
-    pj.set("id", p.id());
-    pj.set("name", p.name());
-    pj.set("peer_address", p.peer_address());
-    pj.set("http_address", p.http_address());
-    pj.set("connected", p.connected());
-    pj.set("rtt_ms", p.rtt_seconds() * 1000);
-    pj.set("queue_depth", p.queue_depth());
-    pj.set("dropped", p.dropped());
+    pj["id"] = p.id();
+    pj["name"] = p.name();
+    pj["peer_address"] = p.peer_address();
+    pj["http_address"] = p.http_address();
+    pj["connected"] = p.connected();
+    pj["rtt_ms"] = p.rtt_seconds() * 1000;
+    pj["queue_depth"] = p.queue_depth();
+    pj["dropped"] = p.dropped();
     if (s.role() == "leader") {
-      pj.set("match", p.match());
-      pj.set("next", p.next());
+      pj["match"] = p.match();
+      pj["next"] = p.next();
     }
     peers.push_back(pj);
   }
-  j.set("peers", peers);
+  j["peers"] = peers;
   return j;
 }
 

@@ -12,27 +12,11 @@
 #include <vector>
 
 #include "kv/machine/state_machine.h"
+#include "tests/unit/temp_dir.h"
 
 namespace castor::kv::testing {
 
-// A fresh directory under /tmp, removed with everything in it when the object goes.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/castor-kv-test-XXXXXX";
-    char* made = mkdtemp(pattern.data());
-    EXPECT_NE(made, nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using castor::testing::TempDir;
 
 inline raft::pb::Entry entry(uint64_t index, const std::vector<pb::Command>& commands, uint64_t term = 1) {
   pb::CommandBatch batch;
@@ -97,7 +81,7 @@ class KvHarness {
   }
 
   StateMachine& sm() { return *sm_; }
-  const std::string& dir() const { return dir_.path(); }
+  std::string dir() const { return dir_.path().string(); }
   // Closes the state machine (as a stopped node would); reopen() starts it again.
   void close() { sm_.reset(); }
   const StateMachineOptions& options() const { return options_; }

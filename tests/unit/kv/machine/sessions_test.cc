@@ -196,7 +196,7 @@ TEST(Sessions, ExpiryIsTheSameOnEveryReplica) {
   // matter, so they agree on every answer.
   testing::TempDir d1, d2;
   std::vector<std::vector<AppliedCommand>> answers;
-  for (const std::string& dir : {d1.path(), d2.path()}) {
+  for (const std::filesystem::path& dir : {d1.path(), d2.path()}) {
     StateMachineOptions options = with_sessions(1000, 2);
     options.data_dir = dir;
     auto sm = StateMachine::open(options);

@@ -58,15 +58,15 @@ HttpResponse serve(FakeNode& node, HttpRequest req) {
 }
 
 Json body_of(const HttpResponse& r) {
-  auto j = Json::parse(r.body);
+  auto j = castor::parse_json(r.body);
   EXPECT_TRUE(j.is_ok()) << r.body;
   return j.is_ok() ? *j : Json();
 }
 
 std::string code_of(const HttpResponse& r) {
   const Json body = body_of(r);
-  const Json* c = body.find("code");
-  return c != nullptr && c->is_string() ? *c->get_string() : "";
+  const Json* c = castor::json_find(body, "code");
+  return c != nullptr && c->is_string() ? c->get<std::string>() : "";
 }
 
 TEST(HttpApi, PutIsASessionlessWriteAndAnswersWithTheRevision) {
@@ -79,7 +79,7 @@ TEST(HttpApi, PutIsASessionlessWriteAndAnswersWithTheRevision) {
   EXPECT_EQ(node.got->write().client_id(), 0u);
   EXPECT_EQ(node.got->write().put().key(), "models/a");
   EXPECT_EQ(node.got->write().put().value(), std::string("v\0\xff", 3));
-  EXPECT_EQ(body_of(r).find("revision")->get_uint64(), 42u);
+  EXPECT_EQ(body_of(r).at("revision"), 42u);
 }
 
 TEST(HttpApi, CasBecomesAModRevisionCompareAndAFailedCompareIs409WithTheCurrentKey) {
@@ -100,7 +100,7 @@ TEST(HttpApi, CasBecomesAModRevisionCompareAndAFailedCompareIs409WithTheCurrentK
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(code_of(r), "FAILED_PRECONDITION");
   const Json body = body_of(r);
-  EXPECT_EQ(*body.find("current")->find("value")->get_string(), "now");
+  EXPECT_EQ(body.at("current").at("value"), "now");
 }
 
 TEST(HttpApi, UnknownOrBadParametersAreRefusedBeforeTheNode) {
@@ -143,7 +143,7 @@ TEST(HttpApi, NotLeaderRedirectsToTheLeadersHttpAddressOrSays421) {
   node.leader_http = "";
   r = serve(node, req);
   EXPECT_EQ(r.status, 421);
-  EXPECT_EQ(body_of(r).find("leader")->get_uint64(), 3u);
+  EXPECT_EQ(body_of(r).at("leader"), 3u);
 }
 
 TEST(HttpApi, EveryCodeHasItsStatus) {
@@ -201,7 +201,7 @@ TEST(HttpApi, HealthIs503WithTheReasonAndMetricsArePrometheusText) {
   HttpResponse r = serve(node, request("GET", "/health"));
   EXPECT_EQ(r.status, 503);
   const Json body = body_of(r);
-  EXPECT_EQ(*body.find("reason")->get_string(), "no leader (role pre-candidate)");
+  EXPECT_EQ(body.at("reason"), "no leader (role pre-candidate)");
   r = serve(node, request("GET", "/metrics"));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "castor_term 3\n");

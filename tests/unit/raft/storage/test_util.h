@@ -1,4 +1,4 @@
-// Helpers shared by the storage tests: a temporary directory and entry builders.
+// Helpers shared by the storage tests: entry builders (and TempDir, tests/unit/temp_dir.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,29 +9,11 @@
 #include <vector>
 
 #include "raft/raft.pb.h"
+#include "tests/unit/temp_dir.h"
 
 namespace castor::raft::testing {
 
-// A fresh directory under /tmp, removed with everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "castor-storage-XXXXXX").string();
-    const char* made = ::mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr) << "mkdtemp " << tmpl;
-    path_ = tmpl;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using castor::testing::TempDir;
 
 inline pb::Entry make_entry(uint64_t index, uint64_t term, std::string data = "") {
   pb::Entry e;
