@@ -1,21 +1,17 @@
 // castorctl: Castor's command-line client. Each invocation makes one call (or, for `status`,
-// one per endpoint) through kv::BlockingClient and prints the result; see kUsage for the
-// commands, output formats and exit codes.
-#include <cctype>
-#include <charconv>
-#include <chrono>
+// one per endpoint) through kv::BlockingClient and prints the result; castorctl --help
+// (tools/castorctl_flags.cc) lists the commands, output formats and exit codes.
 #include <cstdio>
 #include <functional>
 #include <iostream>
 #include <iterator>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "kv/client/blocking_client.h"
 #include "kv/client/kv_json.h"
 #include "raft/base/json.h"
+#include "tools/castorctl_flags.h"
 #include "tools/txn_text.h"
 
 namespace castor::tools {
@@ -23,237 +19,11 @@ namespace {
 
 namespace pb = kv::pb;
 
-const char kUsage[] = R"(castorctl: Castor's command-line client.
-
-Usage: castorctl [flags] COMMAND [args]
-
-Commands:
-  get KEY                        the key's value (nothing when absent)
-  put KEY VALUE                  set KEY to VALUE
-  del KEY                        delete KEY; prints how many keys were deleted (0 or 1)
-  range PREFIX                   every key starting with PREFIX
-  range --from START [--to END]  the keys in [START, END) (no END: to the last key)
-  cas KEY NEW (--expect-value V | --expect-version N | --expect-mod-revision R | --expect-absent)
-                                 put NEW under KEY if the condition holds (one atomic Txn)
-  txn                            a transaction read from stdin, one line per directive:
-                                   compare FIELD KEY OP OPERAND   FIELD: value|version|create_revision|mod_revision
-                                                                  OP: = != < >
-                                   success|failure get KEY | range PREFIX | put KEY VALUE
-                                                   | del KEY | del_prefix PREFIX
-                                 e.g.
-                                   compare mod_revision models/fraud/serving = 42
-                                   success put models/fraud/serving v8
-                                   failure get models/fraud/serving
-                                 Quote tokens with spaces or odd bytes: "a b", C escapes \" \\ \n \t \xHH.
-                                 '#' starts a comment.
-  status                         every endpoint: name, address, role, term, commit, applied, leader,
-                                 health (a leader seen, applied close to commit: the rule of /health)
-  check                          the same; exits 4 when any node is unreachable or unhealthy
-  leader transfer NAME           make the member NAME (as in castord --initial-cluster) the leader
-
-Flags:
-  --endpoints H:P,H:P,...  the nodes' client addresses (default 127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379)
-  --cluster-id ID          (default castor)
-  --timeout D              deadline of the whole call, retries included: 5s, 500ms, 1m (default 5s)
-  -w, --write-out FORMAT   simple (default), json (one JSON object per result, with its header)
-                           or table
-  --serializable           get/range: answer from one node's state without a quorum round (may be stale)
-  --prev-kv                put/del: also print the key's previous state
-  --limit N                range: at most N keys
-  --keys-only              range: keys without values
-  --count-only             range: only the number of keys
-  -h, --help               this text
-
-Keys and values are bytes. simple prints them as they are (get and range print the key, then the
-value, on lines of their own); json writes "key"/"value" strings when they are valid UTF-8 and
-"key_base64"/"value_base64" otherwise; table escapes what is not printable.
-
-Outcomes: a write that may or may not have applied (the leader failed mid-request, the deadline
-passed after sending) is reported as UNKNOWN, never as failed; FAILED means it certainly did not
-happen. Reads never report UNKNOWN.
-
-Exit codes:
-  0  OK
-  1  a compare failed (cas, or a txn that ran its failure branch)
-  2  usage error (bad flags, bad txn text)
-  3  UNKNOWN: the write may or may not have applied
-  4  unavailable, or any other error (status: some endpoint did not answer; check: some node
-     did not answer or is unhealthy)
-)";
-
 constexpr int kExitOk = 0;
 constexpr int kExitCompareFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitUnknown = 3;
 constexpr int kExitError = 4;
-
-enum class Format { kSimple, kJson, kTable };
-
-struct Flags {
-  std::vector<net::Endpoint> endpoints;
-  std::string cluster_id = "castor";
-  std::chrono::milliseconds timeout{5000};
-  Format format = Format::kSimple;
-  bool help = false;
-  bool serializable = false;
-  bool prev_kv = false;
-  bool keys_only = false;
-  bool count_only = false;
-  uint64_t limit = 0;
-  std::optional<std::string> from;
-  std::optional<std::string> to;
-  std::vector<kv::CasExpect> expect;
-  std::vector<std::string> args;  // the command and its arguments
-};
-
-Status usage(std::string why) { return Status(Code::kInvalidArgument, std::move(why)); }
-
-Result<uint64_t> parse_u64(const std::string& flag, const std::string& v) {
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size())
-    return usage(flag + ": '" + v + "' is not a number");
-  return n;
-}
-
-// "5s", "500ms", "2m"; a bare number is seconds.
-Result<std::chrono::milliseconds> parse_duration(const std::string& v) {
-  size_t digits = 0;
-  while (digits < v.size() && std::isdigit(static_cast<unsigned char>(v[digits]))) ++digits;
-  auto n = parse_u64("--timeout", v.substr(0, digits));
-  if (!n.is_ok()) return n.status();
-  const std::string unit = v.substr(digits);
-  uint64_t ms;
-  if (unit == "ms") {
-    ms = *n;
-  } else if (unit == "s" || unit.empty()) {
-    ms = *n * 1000;
-  } else if (unit == "m") {
-    ms = *n * 60 * 1000;
-  } else {
-    return usage("--timeout: unit '" + unit + "' (want ms, s or m)");
-  }
-  if (ms == 0) return usage("--timeout must be positive");
-  return std::chrono::milliseconds(ms);
-}
-
-Result<std::vector<net::Endpoint>> parse_endpoints(const std::string& v) {
-  std::vector<net::Endpoint> out;
-  std::stringstream ss(v);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
-    auto ep = net::parse_endpoint(item);
-    if (!ep.is_ok()) return usage("--endpoints: " + ep.status().message());
-    out.push_back(*ep);
-  }
-  if (out.empty()) return usage("--endpoints: no address given");
-  return out;
-}
-
-// A flag that takes no value; false when arg is none of them.
-bool set_switch(const std::string& arg, Flags& f) {
-  if (arg == "-h" || arg == "--help") {
-    f.help = true;
-  } else if (arg == "--serializable") {
-    f.serializable = true;
-  } else if (arg == "--prev-kv") {
-    f.prev_kv = true;
-  } else if (arg == "--keys-only") {
-    f.keys_only = true;
-  } else if (arg == "--count-only") {
-    f.count_only = true;
-  } else if (arg == "--expect-absent") {
-    f.expect.push_back(kv::CasExpect::absent());
-  } else {
-    return false;
-  }
-  return true;
-}
-
-bool takes_text(const std::string& arg) {
-  return arg == "--endpoints" || arg == "--cluster-id" || arg == "--timeout" || arg == "-w" ||
-         arg == "--write-out" || arg == "--from" || arg == "--to" || arg == "--expect-value";
-}
-
-// A flag that takes text (takes_text(arg)), with its value v.
-Status set_text_flag(const std::string& arg, const std::string& v, Flags& f) {
-  if (arg == "--endpoints") {
-    auto eps = parse_endpoints(v);
-    if (!eps.is_ok()) return eps.status();
-    f.endpoints = *eps;
-  } else if (arg == "--cluster-id") {
-    f.cluster_id = v;
-  } else if (arg == "--timeout") {
-    auto d = parse_duration(v);
-    if (!d.is_ok()) return d.status();
-    f.timeout = *d;
-  } else if (arg == "--from") {
-    f.from = v;
-  } else if (arg == "--to") {
-    f.to = v;
-  } else if (arg == "--expect-value") {
-    f.expect.push_back(kv::CasExpect::value(v));
-  } else if (v == "simple") {
-    f.format = Format::kSimple;
-  } else if (v == "json") {
-    f.format = Format::kJson;
-  } else if (v == "table") {
-    f.format = Format::kTable;
-  } else {
-    return usage("-w: '" + v + "' (want simple, json or table)");
-  }
-  return Status::ok();
-}
-
-bool takes_number(const std::string& arg) {
-  return arg == "--limit" || arg == "--expect-version" || arg == "--expect-mod-revision";
-}
-
-// A flag that takes a number (takes_number(arg)), with its value n.
-void set_number_flag(const std::string& arg, uint64_t n, Flags& f) {
-  if (arg == "--limit") {
-    f.limit = n;
-  } else if (arg == "--expect-version") {
-    f.expect.push_back(kv::CasExpect::version(n));
-  } else {
-    f.expect.push_back(kv::CasExpect::mod_revision(n));
-  }
-}
-
-Result<Flags> parse_flags(const std::vector<std::string>& argv) {
-  Flags f;
-  auto defaults = parse_endpoints("127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379");
-  f.endpoints = *defaults;
-  for (size_t i = 0; i < argv.size(); ++i) {
-    std::string arg = argv[i];
-    if (arg == "--") {
-      f.args.insert(f.args.end(), argv.begin() + i + 1, argv.end());
-      break;
-    }
-    if (arg.size() < 2 || arg[0] != '-') {
-      f.args.push_back(arg);
-      continue;
-    }
-    std::optional<std::string> inline_value;
-    if (const size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      inline_value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    }
-    if (set_switch(arg, f)) continue;
-    if (!takes_text(arg) && !takes_number(arg)) return usage("unknown flag '" + arg + "'");
-    if (!inline_value && i + 1 >= argv.size()) return usage(arg + " needs a value");
-    const std::string value = inline_value ? *inline_value : argv[++i];
-    if (takes_text(arg)) {
-      if (Status s = set_text_flag(arg, value, f); !s.is_ok()) return s;
-      continue;
-    }
-    auto n = parse_u64(arg, value);
-    if (!n.is_ok()) return n.status();
-    set_number_flag(arg, *n, f);
-  }
-  return f;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Output
@@ -353,7 +123,7 @@ int usage_error(const std::string& why) {
 }
 
 // Prints a call that did not succeed and returns its exit code.
-int report_failure(const Flags& f, const Status& status, kv::OutcomeKind kind) {
+int report_failure(const CtlFlags& f, const Status& status, kv::OutcomeKind kind) {
   const bool unknown = kind == kv::OutcomeKind::kUnknown;
   if (f.format == Format::kJson) {
     Json j = Json::object();
@@ -371,7 +141,7 @@ int report_failure(const Flags& f, const Status& status, kv::OutcomeKind kind) {
 }
 
 template <typename T>
-int report(const Flags& f, const kv::Outcome<T>& o,
+int report(const CtlFlags& f, const kv::Outcome<T>& o,
            const std::function<int(const T&, const pb::ResponseHeader&)>& ok) {
   if (o.is_ok()) return ok(o.value(), o.header());
   return report_failure(f, o.status(), o.kind());
@@ -380,7 +150,7 @@ int report(const Flags& f, const kv::Outcome<T>& o,
 // ---------------------------------------------------------------------------------------------
 // Commands
 
-int cmd_get(const Flags& f, kv::BlockingClient& c) {
+int cmd_get(const CtlFlags& f, kv::BlockingClient& c) {
   if (f.args.size() != 2) return usage_error("want: get KEY");
   auto o = c.run([&](kv::Client& k) { return k.get(f.args[1], kv::ReadOptions{f.serializable}); });
   return report<pb::GetResponse>(f, o, [&](const pb::GetResponse& r, const pb::ResponseHeader& h) {
@@ -401,7 +171,7 @@ int cmd_get(const Flags& f, kv::BlockingClient& c) {
   });
 }
 
-int cmd_range(const Flags& f, kv::BlockingClient& c) {
+int cmd_range(const CtlFlags& f, kv::BlockingClient& c) {
   const bool bounded = f.from.has_value();
   if (f.to && !bounded) return usage_error("--to needs --from");
   if (f.args.size() != (bounded ? 1u : 2u)) {
@@ -436,7 +206,7 @@ int cmd_range(const Flags& f, kv::BlockingClient& c) {
 }
 
 // put and del print their previous state with --prev-kv.
-void print_prev(const Flags& f, Json& j, bool has_prev, const pb::KeyValue& prev) {
+void print_prev(const CtlFlags& f, Json& j, bool has_prev, const pb::KeyValue& prev) {
   if (!f.prev_kv || !has_prev) return;
   if (f.format == Format::kJson) {
     j["prev_kv"] = kv::kv_json(prev);
@@ -445,7 +215,7 @@ void print_prev(const Flags& f, Json& j, bool has_prev, const pb::KeyValue& prev
   }
 }
 
-int cmd_put(const Flags& f, kv::BlockingClient& c) {
+int cmd_put(const CtlFlags& f, kv::BlockingClient& c) {
   if (f.args.size() != 3) return usage_error("want: put KEY VALUE");
   auto o = c.run([&](kv::Client& k) { return k.put(f.args[1], f.args[2], f.prev_kv); });
   return report<pb::PutResponse>(f, o, [&](const pb::PutResponse& r, const pb::ResponseHeader& h) {
@@ -461,7 +231,7 @@ int cmd_put(const Flags& f, kv::BlockingClient& c) {
   });
 }
 
-int cmd_del(const Flags& f, kv::BlockingClient& c) {
+int cmd_del(const CtlFlags& f, kv::BlockingClient& c) {
   if (f.args.size() != 2) return usage_error("want: del KEY");
   auto o = c.run([&](kv::Client& k) { return k.del(f.args[1], f.prev_kv); });
   return report<pb::DeleteResponse>(f, o, [&](const pb::DeleteResponse& r, const pb::ResponseHeader& h) {
@@ -531,7 +301,7 @@ void print_op_response(const pb::ResponseOp& op) {
   }
 }
 
-void print_txn(const Flags& f, const pb::TxnResponse& r, const pb::ResponseHeader& h) {
+void print_txn(const CtlFlags& f, const pb::TxnResponse& r, const pb::ResponseHeader& h) {
   if (f.format == Format::kJson) {
     Json j = with_header(h);
     j["succeeded"] = r.succeeded();
@@ -543,7 +313,7 @@ void print_txn(const Flags& f, const pb::TxnResponse& r, const pb::ResponseHeade
   for (const auto& op : r.responses()) print_op_response(op);
 }
 
-int cmd_cas(const Flags& f, kv::BlockingClient& c) {
+int cmd_cas(const CtlFlags& f, kv::BlockingClient& c) {
   if (f.args.size() != 3 || f.expect.size() != 1) {
     return usage_error(
         "want: cas KEY NEW and exactly one of --expect-value V, --expect-version N, "
@@ -586,7 +356,7 @@ int cmd_cas(const Flags& f, kv::BlockingClient& c) {
   });
 }
 
-int cmd_txn(const Flags& f, kv::BlockingClient& c) {
+int cmd_txn(const CtlFlags& f, kv::BlockingClient& c) {
   if (f.args.size() != 1) return usage_error("txn takes no arguments: it reads stdin");
   const std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   auto txn = parse_txn_text(text);
@@ -630,7 +400,7 @@ Json unreachable_json(const std::string& address, const kv::Outcome<pb::StatusRe
 }
 
 // `status` and `check` print the same view; check also fails when a node is unhealthy.
-int status_or_check(const Flags& f, kv::BlockingClient& c, bool check) {
+int status_or_check(const CtlFlags& f, kv::BlockingClient& c, bool check) {
   if (f.args.size() != 1) return usage_error(f.args[0] + " takes no arguments");
   const std::vector<kv::Outcome<pb::StatusResponse>> all = c.status_all();
   int code = kExitOk;
@@ -669,10 +439,10 @@ int status_or_check(const Flags& f, kv::BlockingClient& c, bool check) {
   return code;
 }
 
-int cmd_status(const Flags& f, kv::BlockingClient& c) { return status_or_check(f, c, false); }
-int cmd_check(const Flags& f, kv::BlockingClient& c) { return status_or_check(f, c, true); }
+int cmd_status(const CtlFlags& f, kv::BlockingClient& c) { return status_or_check(f, c, false); }
+int cmd_check(const CtlFlags& f, kv::BlockingClient& c) { return status_or_check(f, c, true); }
 
-int cmd_leader(const Flags& f, kv::BlockingClient& c) {
+int cmd_leader(const CtlFlags& f, kv::BlockingClient& c) {
   if (f.args.size() != 3 || f.args[1] != "transfer") {
     return usage_error("want: leader transfer NAME");
   }
@@ -692,17 +462,21 @@ int cmd_leader(const Flags& f, kv::BlockingClient& c) {
 }
 
 int run(const std::vector<std::string>& argv) {
-  auto flags = parse_flags(argv);
+  if (argv.empty()) {
+    std::fputs(castorctl_usage().c_str(), stderr);
+    return kExitUsage;
+  }
+  auto flags = parse_castorctl_flags(argv);
   if (!flags.is_ok()) {
     std::fprintf(stderr, "castorctl: %s\n(see castorctl --help)\n", flags.status().message().c_str());
     return kExitUsage;
   }
-  const Flags& f = *flags;
-  if (f.help || f.args.empty()) {
-    std::fputs(kUsage, f.help ? stdout : stderr);
-    return f.help ? kExitOk : kExitUsage;
+  const CtlFlags& f = *flags;
+  if (f.help) {
+    std::fputs(f.help_text.c_str(), stdout);
+    return kExitOk;
   }
-  using Command = int (*)(const Flags&, kv::BlockingClient&);
+  using Command = int (*)(const CtlFlags&, kv::BlockingClient&);
   const std::vector<std::pair<std::string, Command>> commands = {
       {"get", cmd_get}, {"range", cmd_range},   {"put", cmd_put},     {"del", cmd_del},      {"cas", cmd_cas},
       {"txn", cmd_txn}, {"status", cmd_status}, {"check", cmd_check}, {"leader", cmd_leader}};

@@ -1,250 +1,206 @@
 #include "tools/castord_options.h"
 
-#include <charconv>
-#include <fstream>
-#include <map>
+#include <algorithm>
+#include <chrono>
 #include <sstream>
+
+#include "tools/cli_parse.h"
 
 namespace castor::tools {
 
 namespace {
 
-Status invalid(const std::string& what) { return Status(Code::kInvalidArgument, what); }
+constexpr const char* kTestOnly =
+    "Test-only, for the chaos harness; they break Castor's guarantees on purpose";
 
-std::string trim(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+// A flag whose value is parsed by `parse`, which returns a Status; CLI11 reports a bad one as
+// "--flag: why" like its own conversion errors.
+template <typename Parse>
+CLI::Option* add_parsed(CLI::App& app, const std::string& flag, Parse parse, const std::string& help) {
+  return app.add_option_function<std::string>(
+      flag,
+      [flag, parse](const std::string& v) {
+        if (Status s = parse(v); !s.is_ok()) throw CLI::ValidationError(flag, s.message());
+      },
+      help);
 }
 
-template <typename T>
-Status parse_number(const std::string& key, const std::string& v, T& out) {
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc() || p != v.data() + v.size())
-    return invalid("--" + key + ": '" + v + "' is not a number");
-  return Status::ok();
+CLI::Option* add_endpoint(CLI::App& app, const std::string& flag, net::Endpoint& out,
+                          const std::string& help) {
+  return add_parsed(
+             app, flag,
+             [&out](const std::string& v) {
+               auto ep = net::parse_endpoint(v);
+               if (ep.is_ok()) out = *ep;
+               return ep.status();
+             },
+             help)
+      ->type_name("HOST:PORT");
 }
 
-// Reads `key = value` lines; '#' starts a comment.
-Status parse_ms(const std::string& key, const std::string& v, std::chrono::milliseconds& out) {
-  int64_t ms = 0;
-  if (Status st = parse_number(key, v, ms); !st.is_ok()) return st;
-  out = std::chrono::milliseconds(ms);
-  return Status::ok();
+// A duration flag in milliseconds (its name ends in -ms).
+CLI::Option* add_ms(CLI::App& app, const std::string& flag, std::chrono::milliseconds& out,
+                    const std::string& help) {
+  return app
+      .add_option_function<uint64_t>(
+          flag, [&out](uint64_t ms) { out = std::chrono::milliseconds(ms); }, help)
+      ->default_str(std::to_string(out.count()));
 }
 
-Status read_config(const std::string& path, std::map<std::string, std::string>& kv) {
-  std::ifstream in(path);
-  if (!in) return invalid("--config: cannot read " + path);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    line = trim(line.substr(0, line.find('#')));
-    if (line.empty()) continue;
-    const size_t eq = line.find_first_of("=:");
-    if (eq == std::string::npos) return invalid(path + ":" + std::to_string(n) + ": expected 'key = value'");
-    kv.emplace(trim(line.substr(0, eq)), trim(line.substr(eq + 1)));
+Status parse_members(const std::string& v, std::vector<std::pair<std::string, net::Endpoint>>& members) {
+  members.clear();
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status(Code::kInvalidArgument, "'" + item + "' is not name=host:port");
+    }
+    auto ep = net::parse_endpoint(item.substr(eq + 1));
+    if (!ep.is_ok()) return ep.status();
+    members.emplace_back(item.substr(0, eq), *ep);
   }
   return Status::ok();
 }
 
-// The test-only switch a flag names, or nullptr when it names none.
-bool* unsafe_switch(kv::ServerOptions& s, const std::string& key) {
-  if (key == "unsafe-local-reads") return &s.unsafe_local_reads;
-  if (key == "unsafe-skip-dedup") return &s.unsafe_skip_dedup;
-  if (key == "unsafe-revision-per-entry") return &s.unsafe_revision_per_entry;
-  if (key == "unsafe-skip-fsync") return &s.unsafe_skip_fsync;
-  return nullptr;
+void add_identity(CLI::App& app, kv::ServerOptions& s) {
+  app.add_option("--name", s.name, "this node's name in --initial-cluster")->required()->type_name("NAME");
+  app.add_option("--data-dir", s.data_dir, "where the Raft log (DIR/log) and the state (DIR/kv) live")
+      ->required()
+      ->type_name("DIR");
+  add_endpoint(app, "--listen-client", s.listen_client,
+               "the client port (castorctl, the C++ and Python clients)")
+      ->required();
+  add_endpoint(app, "--listen-peer", s.listen_peer,
+               "the peer port (Raft traffic); by default this node's address in --initial-cluster");
+  add_parsed(
+      app, "--initial-cluster", [&s](const std::string& v) { return parse_members(v, s.members); },
+      "every member's name=peer-address, comma-separated; ids follow this order")
+      ->required()
+      ->type_name("n1=HOST:PORT,...");
+  add_parsed(
+      app, "--listen-http",
+      [&s](const std::string& v) {
+        auto ep = net::parse_endpoint(v);
+        if (ep.is_ok()) s.listen_http = *ep;
+        return ep.status();
+      },
+      "metrics, health, status and the JSON KV API (docs/HTTP.md); off when not given")
+      ->type_name("HOST:PORT");
+  app.add_option("--cluster-id", s.cluster_id, "refuse peers and clients of any other cluster")
+      ->type_name("ID")
+      ->capture_default_str();
 }
 
-// A flag whose value is a number or a duration in milliseconds; nullopt when key is none.
-std::optional<Status> apply_number(kv::ServerOptions& s, const std::string& key, const std::string& v) {
-  if (key == "heartbeat-ms") {
-    return parse_number(key, v, s.heartbeat_ms);
-  } else if (key == "election-ms") {
-    return parse_number(key, v, s.election_ms);
-  } else if (key == "snapshot-entries") {
-    return parse_number(key, v, s.snapshot_entries);
-  } else if (key == "request-timeout-ms") {
-    return parse_ms(key, v, s.request_timeout);
-  } else if (key == "slow-fsync-ms") {
-    return parse_ms(key, v, s.slow_fsync);
-  } else if (key == "client-idle-timeout-ms") {
-    return parse_ms(key, v, s.client_idle_timeout);
-  } else if (key == "client-write-timeout-ms") {
-    return parse_ms(key, v, s.client_write_timeout);
-  } else if (key == "client-connections-max") {
-    if (Status st = parse_number(key, v, s.client_connections_max); !st.is_ok()) return st;
-    if (s.client_connections_max == 0) return invalid("--client-connections-max: want at least 1");
-    return Status::ok();
-  } else if (key == "health-apply-lag-max") {
-    return parse_number(key, v, s.health_apply_lag_max);
-  } else if (key == "frame-bytes-max") {
-    return parse_number(key, v, s.frame_bytes_max);
-  } else if (key == "log-map-bytes-max") {
-    return parse_number(key, v, s.log_map_bytes_max);
-  } else if (key == "disk-reserve-bytes") {
-    return parse_number(key, v, s.disk_reserve_bytes);
-  } else if (key == "value-bytes-max") {
-    return parse_number(key, v, s.limits.value_bytes_max);
-  } else if (key == "txn-ops-max") {
-    return parse_number(key, v, s.limits.txn_ops_max);
-  } else if (key == "request-bytes-max") {
-    return parse_number(key, v, s.limits.request_bytes_max);
-  } else if (key == "session-timeout-ms") {
-    return parse_number(key, v, s.sessions.session_timeout_ms);
-  }
-  return std::nullopt;
+void add_raft(CLI::App& app, kv::ServerOptions& s) {
+  app.add_option("--heartbeat-ms", s.heartbeat_ms, "Raft heartbeat interval, one tick")
+      ->capture_default_str();
+  app.add_option("--election-ms", s.election_ms, "election timeout; a random time in [N, 2N)")
+      ->capture_default_str();
+  app.add_option("--snapshot-entries", s.snapshot_entries, "snapshot and compact the log every N entries")
+      ->capture_default_str();
+  add_ms(app, "--request-timeout-ms", s.request_timeout, "server-side deadline of a request");
+  add_ms(app, "--slow-fsync-ms", s.slow_fsync, "log and count Raft log writes slower than N ms");
+  app.add_option("--health-apply-lag-max", s.health_apply_lag_max,
+                 "/health fails when applied trails commit by N entries")
+      ->capture_default_str();
+  app.add_option("--session-timeout-ms", s.sessions.session_timeout_ms,
+                 "client sessions expire after N ms idle")
+      ->capture_default_str();
 }
 
-Status apply(CastordOptions& o, const std::string& key, const std::string& v) {
-  kv::ServerOptions& s = o.server;
-  if (key == "name") {
-    s.name = v;
-  } else if (key == "data-dir") {
-    s.data_dir = v;
-  } else if (key == "cluster-id") {
-    s.cluster_id = v;
-  } else if (key == "listen-client" || key == "listen-peer" || key == "listen-http") {
-    auto ep = net::parse_endpoint(v);
-    if (!ep.is_ok()) return invalid("--" + key + ": " + ep.status().message());
-    if (key == "listen-http") {
-      s.listen_http = *ep;
-    } else {
-      (key == "listen-client" ? s.listen_client : s.listen_peer) = *ep;
-    }
-  } else if (key == "initial-cluster") {
-    s.members.clear();
-    std::stringstream ss(v);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-      const size_t eq = item.find('=');
-      if (eq == std::string::npos || eq == 0)
-        return invalid("--initial-cluster: '" + item + "' is not name=host:port");
-      auto ep = net::parse_endpoint(item.substr(eq + 1));
-      if (!ep.is_ok()) return invalid("--initial-cluster: " + ep.status().message());
-      s.members.emplace_back(item.substr(0, eq), *ep);
-    }
-  } else if (std::optional<Status> number = apply_number(s, key, v)) {
-    return *number;
-  } else if (auto* unsafe = unsafe_switch(s, key)) {
-    if (v != "true" && v != "false") return invalid("--" + key + ": want true or false");
-    *unsafe = v == "true";
-  } else if (key == "log-level") {
-    if (v != "trace" && v != "debug" && v != "info" && v != "warn" && v != "error" && v != "critical") {
-      return invalid("--log-level: want trace, debug, info, warn, error or critical");
-    }
-    o.log_level = v;
-  } else if (key == "log-format") {
-    if (v != "text" && v != "json") return invalid("--log-format: want text or json");
-    o.log_format = v;
-  } else {
-    return invalid("unknown option --" + key);
-  }
+void add_limits(CLI::App& app, kv::ServerOptions& s) {
+  add_ms(app, "--client-idle-timeout-ms", s.client_idle_timeout,
+         "close a client connection with nothing asked for N ms; at the connection limit the idlest "
+         "one makes room");
+  add_ms(app, "--client-write-timeout-ms", s.client_write_timeout,
+         "close a client connection whose answers are not taken for N ms");
+  app.add_option("--client-connections-max", s.client_connections_max, "client connections at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--value-bytes-max", s.limits.value_bytes_max, "largest value")->capture_default_str();
+  app.add_option("--txn-ops-max", s.limits.txn_ops_max, "compares + ops in one transaction")
+      ->capture_default_str();
+  app.add_option("--request-bytes-max", s.limits.request_bytes_max, "largest request")->capture_default_str();
+  app.add_option("--frame-bytes-max", s.frame_bytes_max, "largest frame on any connection")
+      ->capture_default_str();
+  app.add_option("--log-map-bytes-max", s.log_map_bytes_max, "the Raft log's LMDB map may grow to N bytes")
+      ->capture_default_str();
+  app.add_option("--disk-reserve-bytes", s.disk_reserve_bytes,
+                 "below N bytes free on the data directory's disk, refuse writes and take no entries "
+                 "until space is freed (0: off)")
+      ->capture_default_str();
+}
+
+void add_test_only(CLI::App& app, kv::ServerOptions& s) {
+  app.add_flag("--unsafe-local-reads", s.unsafe_local_reads,
+               "serve linearizable reads at this node's commit index, without the ReadIndex round "
+               "that confirms it still leads")
+      ->group(kTestOnly);
+  app.add_flag("--unsafe-skip-dedup", s.unsafe_skip_dedup,
+               "apply retried writes again instead of answering from the session")
+      ->group(kTestOnly);
+  app.add_flag("--unsafe-revision-per-entry", s.unsafe_revision_per_entry,
+               "every write in one Raft entry takes the entry's index as its revision, so batched "
+               "writes share one")
+      ->group(kTestOnly);
+  app.add_flag("--unsafe-skip-fsync", s.unsafe_skip_fsync,
+               "commit the Raft log without fsync: acknowledged writes live in the page cache only "
+               "(a kill -9 cannot tell; a power cut can)")
+      ->group(kTestOnly);
+}
+
+// The whole command line, writing into `o`.
+void describe(CLI::App& app, CastordOptions& o) {
+  // A flag given twice takes its last value (a script may append an override), as before CLI11.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  add_identity(app, o.server);
+  add_raft(app, o.server);
+  add_limits(app, o.server);
+  app.add_option("--log-level", o.log_level)
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}))
+      ->capture_default_str();
+  app.add_option("--log-format", o.log_format, "one line per event")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.set_config("--config", "", "the same keys as `key = value` lines; flags win")->type_name("FILE");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  add_test_only(app, o.server);
+  app.footer(
+      "Also test-only: CASTOR_FAILPOINTS=before-log-fsync=crash,... crashes at exact points "
+      "(kv/server/failpoints.h).\n");
+}
+
+// What CLI11 cannot say: the peer address defaults to this node's entry, which must exist.
+Status finish(kv::ServerOptions& s) {
+  auto self =
+      std::find_if(s.members.begin(), s.members.end(), [&s](const auto& m) { return m.first == s.name; });
+  if (self == s.members.end())
+    return Status(Code::kInvalidArgument, "--name " + s.name + " is not in --initial-cluster");
+  if (s.listen_peer.port == 0) s.listen_peer = self->second;
   return Status::ok();
 }
 
 }  // namespace
 
 std::string castord_usage() {
-  return R"(castord: one Castor node.
-
-usage: castord --name NAME --data-dir DIR --listen-client HOST:PORT --listen-peer HOST:PORT
-               --initial-cluster n1=HOST:PORT,n2=HOST:PORT,n3=HOST:PORT [options]
-
-  --name NAME                 this node's name in --initial-cluster
-  --data-dir DIR              where the Raft log (DIR/log) and the state (DIR/kv) live
-  --listen-client HOST:PORT   the client port (castorctl, the C++ and Python clients)
-  --listen-peer HOST:PORT     the peer port (Raft traffic); must match --initial-cluster
-  --listen-http HOST:PORT     metrics, health, status and the JSON KV API (docs/HTTP.md); off
-                              when not given
-  --initial-cluster LIST      every member's name=peer-address; ids follow this order
-  --cluster-id ID             refuse peers and clients of any other cluster (default castor)
-  --heartbeat-ms N            Raft heartbeat interval, one tick (default 100)
-  --election-ms N             election timeout; a random time in [N, 2N) (default 1000)
-  --snapshot-entries N        snapshot and compact the log every N entries (default 10000)
-  --request-timeout-ms N      server-side deadline of a request (default 5000)
-  --client-idle-timeout-ms N  close a client connection with nothing asked for N ms (default
-                              300000); at the connection limit the idlest one makes room
-  --client-connections-max N  client connections at once (default 4096)
-  --client-write-timeout-ms N close a client connection whose answers are not taken for N ms
-                              (default 30000)
-  --value-bytes-max N         largest value (default 1048576)
-  --txn-ops-max N             compares + ops in one transaction (default 128)
-  --request-bytes-max N       largest request (default 1572864)
-  --frame-bytes-max N         largest frame on any connection (default 4194304)
-  --log-map-bytes-max N       the Raft log's LMDB map may grow to N bytes (default 16 GiB)
-  --disk-reserve-bytes N      below N bytes free on the data directory's disk, refuse writes
-                              and take no entries until space is freed (default 67108864; 0: off)
-  --session-timeout-ms N      client sessions expire after N ms idle (default 3600000)
-  --slow-fsync-ms N           log and count Raft log writes slower than N ms (default 100)
-  --health-apply-lag-max N    /health fails when applied trails commit by N entries (default 1000)
-  --log-level L               trace, debug, info, warn, error, critical (default info)
-  --log-format text|json      one line per event (default text)
-  --config FILE               the same keys as `key = value` lines; flags win
-  --help
-
-Test-only, for the chaos harness; they break Castor's guarantees on purpose:
-  --unsafe-local-reads        serve linearizable reads at this node's commit index, without
-                              the ReadIndex round that confirms it still leads
-  --unsafe-skip-dedup         apply retried writes again instead of answering from the session
-  --unsafe-revision-per-entry every write in one Raft entry takes the entry's index as its
-                              revision, so batched writes share one
-  --unsafe-skip-fsync         commit the Raft log without fsync: acknowledged writes live in
-                              the page cache only (a kill -9 cannot tell; a power cut can)
-  CASTOR_FAILPOINTS=before-log-fsync=crash,...   crash at exact points (kv/server/failpoints.h)
-)";
+  CastordOptions o;
+  CLI::App app("castord: one Castor node.", "castord");
+  describe(app, o);
+  return app.help();
 }
 
 Result<CastordOptions> parse_castord_options(const std::vector<std::string>& args) {
-  std::map<std::string, std::string> flags;
-  std::string config;
   CastordOptions o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      o.help = true;
-      return o;
-    }
-    if (a.rfind("--", 0) != 0) return invalid("unexpected argument '" + a + "'");
-    std::string key = a.substr(2), value;
-    if (const size_t eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key = key.substr(0, eq);
-    } else if (key.rfind("unsafe-", 0) == 0) {
-      value = "true";  // the test-only switches are plain flags
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return invalid("--" + key + " needs a value");
-    }
-    if (key == "config") {
-      config = value;
-    } else {
-      flags[key] = value;
-    }
+  CLI::App app("castord: one Castor node.", "castord");
+  describe(app, o);
+  Result<CliParsed> parsed = parse_cli(app, args);
+  if (!parsed.is_ok()) return parsed.status();
+  if (*parsed == CliParsed::kHelp) {
+    o.help = true;
+    return o;
   }
-  std::map<std::string, std::string> merged;
-  if (!config.empty()) {
-    if (Status s = read_config(config, merged); !s.is_ok()) return s;
-  }
-  for (auto& [k, v] : flags) merged[k] = v;
-  for (auto& [k, v] : merged) {
-    if (Status s = apply(o, k, v); !s.is_ok()) return s;
-  }
-  kv::ServerOptions& s = o.server;
-  if (s.name.empty()) return invalid("--name is required");
-  if (s.data_dir.empty()) return invalid("--data-dir is required");
-  if (s.listen_client.port == 0) return invalid("--listen-client is required");
-  if (s.members.empty()) return invalid("--initial-cluster is required");
-  bool found = false;
-  for (const auto& [name, ep] : s.members) {
-    if (name != s.name) continue;
-    found = true;
-    if (s.listen_peer.port == 0) s.listen_peer = ep;
-  }
-  if (!found) return invalid("--name " + s.name + " is not in --initial-cluster");
+  if (Status s = finish(o.server); !s.is_ok()) return s;
   return o;
 }
 

@@ -1,8 +1,12 @@
-// castord's command line and config file, parsed into kv::ServerOptions.
+// castord's command line and config file, parsed into kv::ServerOptions (with CLI11).
 //
 // Every flag `--key value` (or `--key=value`) may also be written as a `key = value` line in
-// the file named by `--config`; flags win over the file. Unknown keys, missing values and
-// malformed numbers or addresses are INVALID_ARGUMENT naming the key.
+// the file named by `--config` ('#' starts a comment; the test-only switches take true or
+// false); flags win over the file. Unknown keys (on the command line or in the file), missing
+// values, malformed numbers or addresses and a --name missing from --initial-cluster are
+// INVALID_ARGUMENT naming the key.
+//
+// What it does NOT do: check the data directory or the ports (kv::Server::open and run do).
 #pragma once
 
 #include <string>
@@ -17,9 +21,10 @@ struct CastordOptions {
   kv::ServerOptions server;
   std::string log_level = "info";
   std::string log_format = "text";
-  bool help = false;
+  bool help = false;  // --help was given: print castord_usage(), nothing else was checked
 };
 
+// `args` without the program name.
 Result<CastordOptions> parse_castord_options(const std::vector<std::string>& args);
 std::string castord_usage();
 

@@ -186,6 +186,17 @@ class FaultRunner:
             time.sleep(0.1)
         return False
 
+    def _leader_field(self, name: str, timeout_s: float) -> int | None:
+        """The current leader's status field ``name``, retried until read; None if never."""
+        box = {}
+
+        def ready() -> bool:
+            leader = self.cluster.leader()
+            box["value"] = None if leader is None else self._status_field(leader, name)
+            return box["value"] is not None
+
+        return box["value"] if self._wait(timeout_s, ready) else None
+
     def _leader_snapshot_beyond(self, index: int, timeout_s: float) -> int | None:
         """Wait until the leader's snapshot index passes ``index``; return it, or None."""
         box = {}
@@ -346,10 +357,12 @@ class FaultRunner:
             # its log first. Its log may have grown after ``last`` was read (a node that has
             # just rejoined appends fast): the leader's log bounds it too, as it holds every
             # entry the node can have been sent.
-            leader = self.cluster.leader()
-            leader_last = (self._status_field(leader, "last_index") or 0) if leader else 0
-            active.notes["leader_snapshot_index"] = self._leader_snapshot_beyond(
-                max(last, leader_last), SNAPSHOT_HOLD_MAX_S)
+            # Both reads may miss on a loaded machine (a status call times out): the leader's is
+            # retried, since without it the bound could fall back to a stale ``last`` (CI saw
+            # the node then catch up by appends and never reach the failpoint).
+            leader_last = self._leader_field("last_index", LEADER_WAIT_S)
+            active.notes["leader_snapshot_index"] = None if leader_last is None else (
+                self._leader_snapshot_beyond(max(last, leader_last), SNAPSHOT_HOLD_MAX_S))
         self.cluster.start(node, failpoint=point)
 
     def _begin_lost_replies(self, active: Active) -> None:

@@ -18,6 +18,7 @@
 
 #include "kv/machine/apply_queue.h"
 #include "kv/machine/state_machine.h"
+#include "kv/server/compaction.h"
 #include "kv/server/error_response.h"
 #include "kv/server/failpoints.h"
 #include "kv/server/health.h"
@@ -89,7 +90,6 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
     raft::ReadyHost& host = *this;
     loop_ = std::make_unique<raft::ReadyLoop>(*node_, host, log_->hard_state());
     applied_ = sm_->applied_index().value;
-    last_snapshot_index_ = log_->snapshot_meta().index();
     term_.store(log_->hard_state().term(), std::memory_order_relaxed);
   }
 
@@ -195,9 +195,7 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   Pending<uint64_t, uint64_t> transfers_;
   uint64_t next_transfer_ = 0;
 
-  uint64_t last_snapshot_index_ = 0;
-  bool snapshotting_ = false;
-  std::optional<std::pair<SnapshotInfo, std::string>> pending_compaction_;
+  Compaction compaction_{opt_.snapshot_entries, raft::LogIndex(log_->snapshot_meta().index())};
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -463,7 +461,7 @@ void Server::Impl::install_snapshot(const raft::pb::Snapshot& snapshot) {
       metrics_.snapshots_installed.inc();
       spdlog::info("installed the leader's snapshot at index {}", r->index.value);
       applied_ = std::max(applied_, r->index.value);
-      last_snapshot_index_ = std::max(last_snapshot_index_, r->index.value);
+      compaction_.installed(r->index);
       reads_.serve_ready(applied_);
     });
   });
@@ -610,7 +608,7 @@ void Server::Impl::start_transfer(const pb::ClientRequest& req, Respond respond)
 pb::StatusResponse Server::Impl::status() const {
   std::optional<uint64_t> sessions;
   if (auto n = sm_->session_count(); n.is_ok()) sessions = *n;
-  return node_status({opt_, id_, *node_, applied_, last_snapshot_index_, transport_.get(),
+  return node_status({opt_, id_, *node_, applied_, compaction_.snapshot_index().value, transport_.get(),
                       http_ ? http_bound_.to_string() : "", unhealthy_reason(), sessions,
                       room_.log_file_bytes()});
 }
@@ -654,11 +652,8 @@ void Server::Impl::observe_apply(Clock::duration took) {
 // Snapshots and log compaction (paper section 7)
 
 void Server::Impl::maybe_snapshot() {
-  if (snapshotting_ || stopping_) return;
-  const bool due = applied_ >= last_snapshot_index_ + opt_.snapshot_entries ||
-                   (room_.log_nearly_full() && applied_ > last_snapshot_index_);
-  if (!due) return;
-  snapshotting_ = true;
+  if (stopping_ || !compaction_.due(raft::LogIndex(applied_), room_.log_nearly_full())) return;
+  compaction_.started();
   apply_queue_.run([this] {
     // The state machine's last transactions reach the disk before the log forgets the
     // entries that produced them.
@@ -671,34 +666,22 @@ void Server::Impl::maybe_snapshot() {
                                                                })
                                                : Result<SnapshotInfo>(synced);
     asio::post(io_, [this, info, data = std::move(data)]() mutable {
-      snapshotting_ = false;
-      if (!info.is_ok()) return fatal(info.status());
-      pending_compaction_.emplace(*info, std::move(data));
+      if (!info.is_ok()) {
+        compaction_.abandoned();
+        return fatal(info.status());
+      }
+      compaction_.taken(*info, std::move(data));
       schedule_drive();
     });
   });
 }
 
 void Server::Impl::maybe_compact() {
-  // Runs between Readies, with no log write in flight: the log has one writer at a time and
-  // the core must not read entries while they are being dropped.
-  if (!pending_compaction_) return;
-  // The core must have handed out every entry the snapshot covers, or it would later ask the
-  // log for entries that are gone. After a restart the state machine can be ahead of the core
-  // (it applied entries whose commit the core has yet to relearn); keep the snapshot until the
-  // core catches up.
-  if (pending_compaction_->first.index > node_->applied()) return;
-  auto [info, data] = std::move(*pending_compaction_);
-  pending_compaction_.reset();
-  if (info.index.value <= log_->snapshot_meta().index()) return;
-  raft::pb::SnapshotMeta meta;
-  meta.set_index(info.index.value);
-  meta.set_term(info.term.value);
-  *meta.mutable_conf() = log_->conf_state();
-  if (Status s = log_->save_snapshot(meta, data); !s.is_ok()) return fatal(s);
-  last_snapshot_index_ = info.index.value;
+  Result<bool> compacted = compaction_.compact(node_->applied(), *log_);
+  if (!compacted.is_ok()) return fatal(compacted.status());
+  if (!*compacted) return;
   metrics_.snapshots_taken.inc();
-  spdlog::info("snapshot at index {} ({} bytes); log compacted", info.index.value, data.size());
+  spdlog::info("snapshot at index {}; log compacted", compaction_.snapshot_index().value);
 }
 
 // ---------------------------------------------------------------------------------------------

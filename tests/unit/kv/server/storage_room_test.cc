@@ -9,7 +9,7 @@
 namespace castor::kv {
 namespace {
 
-using raft::testing::TempDir;
+using castor::testing::TempDir;
 
 std::unique_ptr<raft::LmdbLog> open_log(const TempDir& dir, uint64_t map_bytes_max) {
   raft::LmdbLog::Options options;
