@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <optional>
 #include <sstream>
 
 #include "tools/cli_parse.h"
@@ -143,7 +144,7 @@ void add_reads(CLI::App& app, CtlFlags& f) {
   range->add_option("--to", f.to, "the end of the range (excluded); needs --from");
   range->add_flag("--serializable", f.serializable,
                   "answer from one node's state without a quorum round (may be stale)");
-  range->add_option("--limit", f.limit, "at most N keys");
+  add_unsigned(*range, "--limit", f.limit, "at most N keys");
   range->add_flag("--keys-only", f.keys_only, "keys without values");
   range->add_flag("--count-only", f.count_only, "only the number of keys");
 }
@@ -158,11 +159,11 @@ void add_writes(CLI::App& app, CtlFlags& f) {
   cas->add_option_function<std::string>(
       "--expect-value", [&f](const std::string& v) { f.expect.push_back(kv::CasExpect::value(v)); },
       "the key holds V");
-  cas->add_option_function<uint64_t>(
-      "--expect-version", [&f](uint64_t n) { f.expect.push_back(kv::CasExpect::version(n)); },
+  add_unsigned<uint64_t>(
+      *cas, "--expect-version", [&f](uint64_t n) { f.expect.push_back(kv::CasExpect::version(n)); },
       "the key's version is N");
-  cas->add_option_function<uint64_t>(
-      "--expect-mod-revision", [&f](uint64_t n) { f.expect.push_back(kv::CasExpect::mod_revision(n)); },
+  add_unsigned<uint64_t>(
+      *cas, "--expect-mod-revision", [&f](uint64_t n) { f.expect.push_back(kv::CasExpect::mod_revision(n)); },
       "the key was last written at revision R");
   cas->add_flag_callback(
       "--expect-absent", [&f] { f.expect.push_back(kv::CasExpect::absent()); }, "the key does not exist");
@@ -193,20 +194,22 @@ void describe(CLI::App& app, CtlFlags& f) {
   add_admin(app, f);
 }
 
-// Why no command ran: the first argument that is neither a global flag nor its value names no
-// command, or there is none.
-Status no_command(const CLI::App& app, const std::vector<std::string>& args) {
-  std::string known;
-  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-    known += (known.empty() ? "" : ", ") + sub->get_name();
-  }
+// The first argument that is neither a global flag nor its value, when it names no command.
+std::optional<Status> unknown_command(const CLI::App& app, const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a.empty() || a[0] != '-') return usage("unknown command '" + a + "' (want one of " + known + ")");
-    const CLI::Option* o = app.get_option_no_throw(a);
-    if (o != nullptr && o->get_items_expected_max() > 0) ++i;  // skip its value
+    if (!a.empty() && a[0] == '-') {
+      const CLI::Option* o = app.get_option_no_throw(a);
+      if (o != nullptr && o->get_items_expected_max() > 0) ++i;  // skip its value
+      continue;
+    }
+    std::string known;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      known += (known.empty() ? "" : ", ") + sub->get_name();
+    }
+    return usage("unknown command '" + a + "' (want one of " + known + ")");
   }
-  return usage("no command given (want one of " + known + ")");
+  return std::nullopt;
 }
 
 // The command words the user gave ("leader", "transfer"), outermost first, and the innermost.
@@ -236,7 +239,10 @@ Result<CtlFlags> parse_castorctl_flags(const std::vector<std::string>& args) {
   Result<CliParsed> parsed = parse_cli(app, args);
   std::vector<std::string> words;
   const CLI::App* innermost = command_words(app, words);
-  if (!parsed.is_ok()) return words.empty() ? no_command(app, args) : parsed.status();
+  if (!parsed.is_ok()) {
+    std::optional<Status> unknown = words.empty() ? unknown_command(app, args) : std::nullopt;
+    return unknown ? *unknown : parsed.status();
+  }
   if (*parsed == CliParsed::kHelp) {
     f.help = true;
     f.help_text = innermost->help();

@@ -41,9 +41,8 @@ CLI::Option* add_endpoint(CLI::App& app, const std::string& flag, net::Endpoint&
 // A duration flag in milliseconds (its name ends in -ms).
 CLI::Option* add_ms(CLI::App& app, const std::string& flag, std::chrono::milliseconds& out,
                     const std::string& help) {
-  return app
-      .add_option_function<uint64_t>(
-          flag, [&out](uint64_t ms) { out = std::chrono::milliseconds(ms); }, help)
+  return add_unsigned<uint64_t>(
+             app, flag, [&out](uint64_t ms) { out = std::chrono::milliseconds(ms); }, help)
       ->default_str(std::to_string(out.count()));
 }
 
@@ -58,7 +57,11 @@ Status parse_members(const std::string& v, std::vector<std::pair<std::string, ne
     }
     auto ep = net::parse_endpoint(item.substr(eq + 1));
     if (!ep.is_ok()) return ep.status();
-    members.emplace_back(item.substr(0, eq), *ep);
+    const std::string name = item.substr(0, eq);
+    for (const auto& m : members) {
+      if (m.first == name) return Status(Code::kInvalidArgument, "'" + name + "' is named twice");
+    }
+    members.emplace_back(name, *ep);
   }
   return Status::ok();
 }
@@ -93,20 +96,15 @@ void add_identity(CLI::App& app, kv::ServerOptions& s) {
 }
 
 void add_raft(CLI::App& app, kv::ServerOptions& s) {
-  app.add_option("--heartbeat-ms", s.heartbeat_ms, "Raft heartbeat interval, one tick")
-      ->capture_default_str();
-  app.add_option("--election-ms", s.election_ms, "election timeout; a random time in [N, 2N)")
-      ->capture_default_str();
-  app.add_option("--snapshot-entries", s.snapshot_entries, "snapshot and compact the log every N entries")
-      ->capture_default_str();
+  add_unsigned(app, "--heartbeat-ms", s.heartbeat_ms, "Raft heartbeat interval, one tick");
+  add_unsigned(app, "--election-ms", s.election_ms, "election timeout; a random time in [N, 2N)");
+  add_unsigned(app, "--snapshot-entries", s.snapshot_entries, "snapshot and compact the log every N entries");
   add_ms(app, "--request-timeout-ms", s.request_timeout, "server-side deadline of a request");
   add_ms(app, "--slow-fsync-ms", s.slow_fsync, "log and count Raft log writes slower than N ms");
-  app.add_option("--health-apply-lag-max", s.health_apply_lag_max,
-                 "/health fails when applied trails commit by N entries")
-      ->capture_default_str();
-  app.add_option("--session-timeout-ms", s.sessions.session_timeout_ms,
-                 "client sessions expire after N ms idle")
-      ->capture_default_str();
+  add_unsigned(app, "--health-apply-lag-max", s.health_apply_lag_max,
+               "/health fails when applied trails commit by N entries");
+  add_unsigned(app, "--session-timeout-ms", s.sessions.session_timeout_ms,
+               "client sessions expire after N ms idle");
 }
 
 void add_limits(CLI::App& app, kv::ServerOptions& s) {
@@ -115,21 +113,17 @@ void add_limits(CLI::App& app, kv::ServerOptions& s) {
          "one makes room");
   add_ms(app, "--client-write-timeout-ms", s.client_write_timeout,
          "close a client connection whose answers are not taken for N ms");
-  app.add_option("--client-connections-max", s.client_connections_max, "client connections at once")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--value-bytes-max", s.limits.value_bytes_max, "largest value")->capture_default_str();
-  app.add_option("--txn-ops-max", s.limits.txn_ops_max, "compares + ops in one transaction")
-      ->capture_default_str();
-  app.add_option("--request-bytes-max", s.limits.request_bytes_max, "largest request")->capture_default_str();
-  app.add_option("--frame-bytes-max", s.frame_bytes_max, "largest frame on any connection")
-      ->capture_default_str();
-  app.add_option("--log-map-bytes-max", s.log_map_bytes_max, "the Raft log's LMDB map may grow to N bytes")
-      ->capture_default_str();
-  app.add_option("--disk-reserve-bytes", s.disk_reserve_bytes,
-                 "below N bytes free on the data directory's disk, refuse writes and take no entries "
-                 "until space is freed (0: off)")
-      ->capture_default_str();
+  add_unsigned(app, "--client-connections-max", s.client_connections_max, "client connections at once")
+      ->check(CLI::PositiveNumber);
+  add_unsigned(app, "--value-bytes-max", s.limits.value_bytes_max, "largest value");
+  add_unsigned(app, "--txn-ops-max", s.limits.txn_ops_max, "compares + ops in one transaction");
+  add_unsigned(app, "--request-bytes-max", s.limits.request_bytes_max, "largest request");
+  add_unsigned(app, "--frame-bytes-max", s.frame_bytes_max, "largest frame on any connection");
+  add_unsigned(app, "--log-map-bytes-max", s.log_map_bytes_max,
+               "the Raft log's LMDB map may grow to N bytes");
+  add_unsigned(app, "--disk-reserve-bytes", s.disk_reserve_bytes,
+               "below N bytes free on the data directory's disk, refuse writes and take no entries "
+               "until space is freed (0: off)");
 }
 
 void add_test_only(CLI::App& app, kv::ServerOptions& s) {
@@ -165,14 +159,22 @@ void describe(CLI::App& app, CastordOptions& o) {
       ->capture_default_str();
   app.set_config("--config", "", "the same keys as `key = value` lines; flags win")->type_name("FILE");
   app.allow_config_extras(CLI::config_extras_mode::error);
+  // One line, one value: CLI11's TOML reader would split "n1=a:2380,n2=b:2380" at its commas
+  // (and keep only the last piece), so arrays are off.
+  auto config = std::make_shared<CLI::ConfigTOML>();
+  config->arrayBounds('\x01', '\x01');
+  app.config_formatter(config);
   add_test_only(app, o.server);
   app.footer(
       "Also test-only: CASTOR_FAILPOINTS=before-log-fsync=crash,... crashes at exact points "
       "(kv/server/failpoints.h).\n");
 }
 
-// What CLI11 cannot say: the peer address defaults to this node's entry, which must exist.
+// What CLI11 cannot say: a flag given but empty or port 0 where that means nothing; the peer
+// address defaults to this node's entry, which must exist.
 Status finish(kv::ServerOptions& s) {
+  if (s.data_dir.empty()) return Status(Code::kInvalidArgument, "--data-dir: empty");
+  if (s.listen_client.port == 0) return Status(Code::kInvalidArgument, "--listen-client: want a port, not 0");
   auto self =
       std::find_if(s.members.begin(), s.members.end(), [&s](const auto& m) { return m.first == s.name; });
   if (self == s.members.end())

@@ -1,10 +1,11 @@
 // castord's command line and config file, parsed into kv::ServerOptions (with CLI11).
 //
 // Every flag `--key value` (or `--key=value`) may also be written as a `key = value` line in
-// the file named by `--config` ('#' starts a comment; the test-only switches take true or
-// false); flags win over the file. Unknown keys (on the command line or in the file), missing
-// values, malformed numbers or addresses and a --name missing from --initial-cluster are
-// INVALID_ARGUMENT naming the key.
+// the file named by `--config`: the value is the rest of the line, commas and spaces included
+// ('#' starts a comment; the test-only switches take true or false); flags win over the file.
+// A flag given twice keeps its last value. Numbers are plain decimal (no sign, no 0x). Unknown keys (on the
+// command line or in the file), missing values, malformed numbers or addresses and a --name missing from
+// --initial-cluster are INVALID_ARGUMENT naming the key.
 //
 // What it does NOT do: check the data directory or the ports (kv::Server::open and run do).
 #pragma once

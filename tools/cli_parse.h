@@ -1,11 +1,18 @@
-// parse_cli: one CLI11 parse for castord and castorctl, with errors as values.
+// What castord and castorctl share on top of CLI11: one parse with errors as values, and
+// number flags read strictly.
 //
-// CLI11 reports a bad command line by throwing; this catches at the call (docs/STYLE.md,
+// CLI11 reports a bad command line by throwing; parse_cli catches at the call (docs/STYLE.md,
 // "Errors are values"): its ParseError becomes INVALID_ARGUMENT with CLI11's message, and
 // --help becomes kHelp (the caller prints the help of whatever was asked).
+//
+// CLI11 reads unsigned numbers with strtoull, which takes "-1" as 2^64-1 and "0x10" as 16;
+// add_unsigned reads plain decimal only (std::from_chars), so `--snapshot-entries -1` is an
+// error, not a wrapped bound.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,5 +24,33 @@ enum class CliParsed { kOk, kHelp };
 
 // `args` without the program name, in order.
 Result<CliParsed> parse_cli(CLI::App& app, const std::vector<std::string>& args);
+
+// A flag taking a non-negative decimal integer of type T, handed to `set`; anything else
+// (a sign, a base prefix, trailing text, out of range) is refused naming the flag.
+template <typename T>
+CLI::Option* add_unsigned(CLI::App& app, const std::string& flag, std::function<void(T)> set,
+                          const std::string& help) {
+  return app
+      .add_option_function<std::string>(
+          flag,
+          [flag, set](const std::string& v) {
+            T n{};
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
+              throw CLI::ValidationError(flag, "'" + v + "' is not a non-negative decimal integer");
+            }
+            set(n);
+          },
+          help)
+      ->type_name("UINT");
+}
+
+// The same, stored into `out`, whose value is shown as the default.
+template <typename T>
+CLI::Option* add_unsigned(CLI::App& app, const std::string& flag, T& out, const std::string& help) {
+  return add_unsigned<T>(
+             app, flag, [&out](T n) { out = n; }, help)
+      ->default_str(std::to_string(out));
+}
 
 }  // namespace castor::tools

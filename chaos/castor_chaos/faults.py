@@ -284,8 +284,13 @@ class FaultRunner:
         elif kind.startswith("failpoint-"):
             node = active.targets[0]
             crashed = not self.cluster.processes[node].running()
-            self.outcome(active, crashed, None, "the node crashed at the failpoint" if crashed
-                         else "the node never reached the failpoint")
+            # For during-snapshot-install: the node's and the leader's last index before the
+            # restart, and the leader's snapshot index that was to exceed both.
+            facts = {k: active.notes[k] for k in ("last_index", "leader_last_index", "leader_snapshot_index")
+                     if k in active.notes}
+            self.outcome(active, crashed, None, ("the node crashed at the failpoint" if crashed
+                                                 else "the node never reached the failpoint")
+                         + (f" ({facts})" if facts and not crashed else ""), **facts)
             self.nemesis.kill([node])
             self.cluster.start(node)
         elif kind == "lost-replies":
@@ -361,6 +366,7 @@ class FaultRunner:
             # retried, since without it the bound could fall back to a stale ``last`` (CI saw
             # the node then catch up by appends and never reach the failpoint).
             leader_last = self._leader_field("last_index", LEADER_WAIT_S)
+            active.notes.update(last_index=last, leader_last_index=leader_last)
             active.notes["leader_snapshot_index"] = None if leader_last is None else (
                 self._leader_snapshot_beyond(max(last, leader_last), SNAPSHOT_HOLD_MAX_S))
         self.cluster.start(node, failpoint=point)

@@ -23,6 +23,7 @@
 #include "kv/server/failpoints.h"
 #include "kv/server/health.h"
 #include "kv/server/http_api.h"
+#include "kv/server/listener_options.h"
 #include "kv/server/log_writer.h"
 #include "kv/server/node_status.h"
 #include "kv/server/pending.h"
@@ -30,6 +31,7 @@
 #include "kv/server/recovery.h"
 #include "kv/server/server_metrics.h"
 #include "kv/server/storage_room.h"
+#include "kv/server/transfers.h"
 #include "kv/server/writes.h"
 #include "net/client_listener.h"
 #include "net/http_server.h"
@@ -60,6 +62,14 @@ constexpr uint64_t kPeerFrameOverheadBytes = 64 << 10;
 // What one append or snapshot message carries at most besides a single larger entry
 // (raft::Config's append_bytes_max and snapshot_chunk_bytes_max).
 constexpr uint64_t kMessageDataBytesMax = 1 << 20;
+
+// The member number of `name` (its place in --initial-cluster, from 1); 0 when none.
+uint64_t member_id(const ServerOptions& o, const std::string& name) {
+  for (size_t i = 0; i < o.members.size(); ++i) {
+    if (o.members[i].first == name) return i + 1;
+  }
+  return 0;
+}
 
 // 64 random bits: a tag no earlier run of this node chose (with overwhelming probability).
 uint64_t random_u64() { return (uint64_t{std::random_device()()} << 32) | std::random_device()(); }
@@ -186,14 +196,13 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   uint64_t last_leader_ = 0;
   std::atomic<uint64_t> term_{0};  // for log lines on any thread
   // Requests taken and not yet answered (kv/server/pending.h): writes in Writes, linearizable
-  // reads in Reads, leadership transfers here by number (target node as extra).
+  // reads in Reads, leadership transfers in Transfers.
   Writes writes_{WritesOptions{entry_bytes_max(opt_), opt_.sessions.session_timeout_ms, opt_.request_timeout},
                  *this, metrics_};
 
   Reads reads_{ReadsOptions{opt_.request_timeout, random_u64(), opt_.unsafe_local_reads}, *this};
 
-  Pending<uint64_t, uint64_t> transfers_;
-  uint64_t next_transfer_ = 0;
+  Transfers transfers_{opt_.request_timeout};
 
   Compaction compaction_{opt_.snapshot_entries, raft::LogIndex(log_->snapshot_meta().index())};
 };
@@ -212,45 +221,24 @@ Status Server::Impl::run() {
     http_hooks_.http_address_of = [this](uint64_t node) {
       return node == id_ ? http_bound_.to_string() : transport_->stats(node).http_address;
     };
-    net::HttpServerOptions http_options;
-    // The request limit (1.5 MiB) holds a value at its limit (1 MiB) as a raw PUT body, or
-    // base64 inside a txn's JSON (1.33 MiB plus the JSON around it).
-    http_options.body_bytes_max = opt_.limits.request_bytes_max;
     http_ = std::make_unique<net::HttpServer>(
-        io_, http_options, [this](net::HttpRequest request, net::HttpServer::Respond respond) {
+        io_, http_server_options(opt_), [this](net::HttpRequest request, net::HttpServer::Respond respond) {
           serve_http(http_hooks_, std::move(request), std::move(respond));
         });
     auto bound = http_->start(*opt_.listen_http);
     if (!bound.is_ok()) return bound.status();
     http_bound_ = *bound;
   }
-  net::PeerTransportOptions peer_options;
-  peer_options.node_id = id_;
-  peer_options.node_name = opt_.name;
-  peer_options.cluster_id = opt_.cluster_id;
-  peer_options.frame_bytes_max = opt_.frame_bytes_max;
-  if (http_) {
-    // Peers redirect HTTP writes to this address: a wildcard bind is advertised under the
-    // peer address's host, which the other members can reach.
-    net::Endpoint advertised = http_bound_;
-    if (advertised.host == "0.0.0.0" || advertised.host == "::") advertised.host = opt_.listen_peer.host;
-    peer_options.http_address = advertised.to_string();
-  }
-  transport_ = std::make_unique<net::PeerTransport>(
-      io_, peer_options, [this](raft::pb::Message m) { on_peer_message(std::move(m)); });
+  const auto http_bound = http_ ? std::optional<net::Endpoint>(http_bound_) : std::nullopt;
+  transport_ =
+      std::make_unique<net::PeerTransport>(io_, peer_transport_options(opt_, id_, http_bound),
+                                           [this](raft::pb::Message m) { on_peer_message(std::move(m)); });
   for (size_t i = 0; i < opt_.members.size(); ++i) {
     if (i + 1 != id_) transport_->add_peer(i + 1, opt_.members[i].second);
   }
-  net::ClientListenerOptions client_options;
-  client_options.node_id = id_;
-  client_options.node_name = opt_.name;
-  client_options.cluster_id = opt_.cluster_id;
-  client_options.frame_bytes_max = opt_.frame_bytes_max;
-  client_options.idle_timeout = opt_.client_idle_timeout;
-  client_options.connections_max = opt_.client_connections_max;
-  client_options.write_timeout = opt_.client_write_timeout;
   clients_ = std::make_unique<net::ClientListener>(
-      io_, client_options, [this](std::string payload, net::ClientListener::Respond respond) {
+      io_, client_listener_options(opt_, id_),
+      [this](std::string payload, net::ClientListener::Respond respond) {
         on_client_request(payload, std::move(respond));
       });
 
@@ -521,13 +509,7 @@ void Server::Impl::on_soft_state(const raft::SoftState& ss) {
   // Reads not yet released may never be: the core dropped them with its leadership. They had
   // no effect, so the client may retry them anywhere.
   reads_.drop_unreleased();
-  auto took_over = [leader](uint64_t, const Waiting<uint64_t>& w) { return w.extra == leader; };
-  for (auto& [number, w] : transfers_.take_if(took_over)) {
-    pb::ClientResponse r;
-    r.set_request_id(w.request_id);
-    r.mutable_transfer_leader();
-    answer(w.respond, std::move(r));
-  }
+  for (auto& [respond, r] : transfers_.took_over(leader)) answer(respond, std::move(r));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,10 +536,7 @@ void Server::Impl::fail_waiters_past_deadline() {
   const auto now = Clock::now();
   writes_.fail_expired(now);
   reads_.fail_expired(now);
-  for (auto& [number, w] : transfers_.take_expired(now)) {
-    answer(w.respond,
-           error_response(w.request_id, Code::kUnavailable, "the target did not take over in time"));
-  }
+  for (auto& [respond, r] : transfers_.expired(now)) answer(respond, std::move(r));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -581,27 +560,17 @@ void Server::Impl::serve_read(const pb::ClientRequest& req, const Respond& respo
 // Admin
 
 void Server::Impl::start_transfer(const pb::ClientRequest& req, Respond respond) {
-  uint64_t target = 0;
-  for (size_t i = 0; i < opt_.members.size(); ++i) {
-    if (opt_.members[i].first == req.transfer_leader().target()) target = i + 1;
-  }
+  const uint64_t target = member_id(opt_, req.transfer_leader().target());
   if (target == 0) {
     return answer(respond, error_response(req.request_id(), Code::kInvalidArgument,
                                           "no member named '" + req.transfer_leader().target() + "'"));
   }
   if (target == id_ && node_->role() == raft::Role::kLeader) {
-    pb::ClientResponse r;
-    r.set_request_id(req.request_id());
-    r.mutable_transfer_leader();
-    return answer(respond, std::move(r));
+    return answer(respond, Transfers::done(req.request_id()));
   }
   Status s = node_->transfer_leadership(raft::NodeId(target));
   if (!s.is_ok()) return answer(respond, error_response(req.request_id(), s.code(), s.message()));
-  const bool replaced = transfers_
-                            .add(next_transfer_++, waiting_for(opt_.request_timeout, req.request_id(),
-                                                               std::move(respond), target))
-                            .has_value();
-  CASTOR_ASSERT(!replaced, "transfer numbers are unique");
+  transfers_.wait(req.request_id(), std::move(respond), target);
   schedule_drive();
 }
 
@@ -687,10 +656,7 @@ void Server::Impl::maybe_compact() {
 // ---------------------------------------------------------------------------------------------
 
 Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
-  uint64_t id = 0;
-  for (size_t i = 0; i < options.members.size(); ++i) {
-    if (options.members[i].first == options.name) id = i + 1;
-  }
+  const uint64_t id = member_id(options, options.name);
   if (id == 0)
     return Status(Code::kInvalidArgument, "--name '" + options.name + "' is not in --initial-cluster");
   if (options.heartbeat_ms == 0 || options.election_ms < 2 * options.heartbeat_ms) {

@@ -9,7 +9,10 @@ namespace castor {
 namespace {
 
 // nlohmann's SAX events, building the value the way nlohmann's own DOM parser does, with the
-// checks it lacks: a depth bound and duplicate keys.
+// checks it lacks: a depth bound and duplicate keys. An object's members are gathered beside it
+// and moved in when it closes: nlohmann's ordered object keeps pairs with a const key, which its
+// vector copies (deep) instead of moving each time it grows, so appending to it directly let a
+// crafted body of many wide nested objects cost far more than its size.
 class BoundedBuilder {
  public:
   explicit BoundedBuilder(const JsonLimits& limits) : limits_(limits) {}
@@ -23,7 +26,9 @@ class BoundedBuilder {
   bool binary(Json::binary_t&) { return fail("binary values are not JSON"); }
   bool start_object(size_t) { return open(Json::object()); }
   bool key(std::string& k) {
-    if (!keys_.back().insert(k).second) return fail("duplicate key " + dump_json(Json(k)) + " in one object");
+    if (!open_.back().keys.insert(k).second) {
+      return fail("duplicate key " + dump_json(Json(k)) + " in one object");
+    }
     key_ = std::move(k);
     return true;
   }
@@ -43,12 +48,22 @@ class BoundedBuilder {
     return fail("at byte " + std::to_string(position == 0 ? 0 : position - 1) + ": " + what);
   }
 
-  Result<Json> result() && {
+  // `parsed`: what sax_parse returned.
+  Result<Json> result(bool parsed) && {
+    if (!parsed && error_.empty()) fail("the parser stopped without saying why");
     if (!error_.empty()) return Status(Code::kInvalidArgument, error_);
     return std::move(root_);
   }
 
  private:
+  // An array or object being filled. Pointers to the Json values stay valid while they are
+  // open: their parent gains no sibling until they close.
+  struct Open {
+    Json* value;
+    std::vector<std::pair<std::string, Json>> members;  // an object's, moved in at close()
+    std::unordered_set<std::string> keys;               // an object's keys so far
+  };
+
   bool fail(std::string why) {
     if (error_.empty()) error_ = std::move(why);
     return false;
@@ -59,34 +74,38 @@ class BoundedBuilder {
       root_ = std::move(value);
       return &root_;
     }
-    Json& parent = *open_.back();
-    if (parent.is_array()) {
-      parent.get_ref<Json::array_t&>().push_back(std::move(value));
-      return &parent.get_ref<Json::array_t&>().back();
+    Open& parent = open_.back();
+    if (parent.value->is_array()) {
+      Json::array_t& elements = parent.value->get_ref<Json::array_t&>();
+      elements.push_back(std::move(value));
+      return &elements.back();
     }
-    // key() checked the key is new, so append without ordered_map's linear search.
-    Json::object_t::Container& members = parent.get_ref<Json::object_t&>();
-    members.emplace_back(std::move(key_), std::move(value));
-    return &members.back().second;
+    parent.members.emplace_back(std::move(key_), std::move(value));
+    return &parent.members.back().second;
   }
   bool put_ok(Json value) { return put(std::move(value)) != nullptr; }
   bool open(Json empty) {
     if (open_.size() >= limits_.depth_max)
       return fail("nesting deeper than " + std::to_string(limits_.depth_max) + " levels");
-    open_.push_back(put(std::move(empty)));
-    keys_.emplace_back();
+    Json* value = put(std::move(empty));
+    open_.push_back(Open{value, {}, {}});
     return true;
   }
   bool close() {
+    Open& closing = open_.back();
+    if (closing.value->is_object()) {
+      // key() checked every key is new, so append without ordered_map's linear search.
+      Json::object_t::Container& members = closing.value->get_ref<Json::object_t&>();
+      members.reserve(closing.members.size());
+      for (auto& [k, v] : closing.members) members.emplace_back(std::move(k), std::move(v));
+    }
     open_.pop_back();
-    keys_.pop_back();
     return true;
   }
 
   const JsonLimits& limits_;
   Json root_;
-  std::vector<Json*> open_;                            // the arrays and objects being filled, innermost last
-  std::vector<std::unordered_set<std::string>> keys_;  // each open object's keys (empty for arrays)
+  std::vector<Open> open_;  // innermost last
   std::string key_;
   std::string error_;
 };
@@ -136,9 +155,10 @@ Result<Json> parse_json(std::string_view text, const JsonLimits& limits) {
                                        std::to_string(limits.input_bytes_max));
   }
   BoundedBuilder builder(limits);
-  Json::sax_parse(text.begin(), text.end(), &builder, nlohmann::detail::input_format_t::json, /*strict=*/true,
-                  /*ignore_comments=*/false);
-  return std::move(builder).result();
+  const bool parsed =
+      Json::sax_parse(text.begin(), text.end(), &builder, nlohmann::detail::input_format_t::json,
+                      /*strict=*/true, /*ignore_comments=*/false);
+  return std::move(builder).result(parsed);
 }
 
 std::string dump_json(const Json& value) {

@@ -72,7 +72,10 @@ TEST(CastorctlFlags, EveryMistakeIsRefusedByName) {
   EXPECT_TRUE(mentions(refusal({"frobnicate"}), "unknown command 'frobnicate'"));
   EXPECT_TRUE(
       mentions(refusal({"--endpoints", "127.0.0.1:1", "frobnicate"}), "unknown command 'frobnicate'"));
-  EXPECT_TRUE(mentions(refusal({"-w", "json"}), "no command given"));
+  EXPECT_TRUE(mentions(refusal({"-w", "json"}), "subcommand is required"));
+  EXPECT_TRUE(mentions(refusal({"--timeout", "0"}), "--timeout")) << "a bad global flag is named, not hidden";
+  EXPECT_TRUE(mentions(refusal({"range", "--limit", "-1"}), "--limit")) << "no wrap to 2^64-1";
+  EXPECT_TRUE(mentions(refusal({"cas", "k", "v", "--expect-version", "0x10"}), "--expect-version"));
   EXPECT_TRUE(mentions(refusal({"cas", "k", "v", "--expect-version", "1", "--expect-version", "2"}),
                        "--expect-version"))
       << "two expectations of one kind: never silently one of them";

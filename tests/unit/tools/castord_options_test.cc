@@ -75,6 +75,13 @@ TEST(CastordOptions, EveryBadFlagIsRefusedByName) {
   EXPECT_TRUE(mentions(refusal(with({"--log-level", "loud"})), "--log-level"));
   EXPECT_TRUE(mentions(refusal(with({"--initial-cluster", "n1"})), "--initial-cluster"));
   EXPECT_TRUE(mentions(refusal(with({"stray"})), "stray")) << "a positional argument";
+  EXPECT_TRUE(mentions(refusal(with({"--snapshot-entries", "-1"})), "--snapshot-entries"))
+      << "no wrap to 2^64-1";
+  EXPECT_TRUE(mentions(refusal(with({"--disk-reserve-bytes", "0x10"})), "--disk-reserve-bytes"));
+  EXPECT_TRUE(mentions(refusal(with({"--request-timeout-ms", "5s"})), "--request-timeout-ms"));
+  EXPECT_TRUE(mentions(refusal(with({"--listen-client", "127.0.0.1:0"})), "--listen-client"));
+  EXPECT_TRUE(mentions(refusal(with({"--data-dir", ""})), "--data-dir"));
+  EXPECT_TRUE(mentions(refusal(with({"--initial-cluster", "n2=127.0.0.1:1,n2=127.0.0.1:2"})), "named twice"));
   EXPECT_TRUE(mentions(refusal(with({"--name", "n9"})), "--name n9 is not in --initial-cluster"))
       << "a flag given twice takes its last value, which must still be a member";
 }
@@ -82,14 +89,27 @@ TEST(CastordOptions, EveryBadFlagIsRefusedByName) {
 TEST(CastordOptions, AConfigFileGivesTheSameKeysAndFlagsWin) {
   castor::testing::TempDir dir;
   const std::string path = (dir.path() / "castord.conf").string();
-  std::ofstream(path) << "# a node\nheartbeat-ms = 70\nelection-ms = 700\nunsafe-skip-dedup = true\n"
-                      << "log-level = debug\n";
+  const std::string data = (dir.path() / "my data").string();
+  std::ofstream(path)
+      << "# a node\nheartbeat-ms = 70\nelection-ms = 700\nunsafe-skip-dedup = true\n"
+      << "log-level = debug\ndata-dir = " << data << "\n"
+      << "initial-cluster = n1=127.0.0.1:2380,n2=127.0.0.1:22380,n3=127.0.0.1:32380,n4=127.0.0.1:42380\n";
   auto r = parse_castord_options(with({"--config", path, "--election-ms", "900"}));
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(r->server.heartbeat_ms, 70u);
   EXPECT_EQ(r->server.election_ms, 900u) << "the flag wins over the file";
   EXPECT_TRUE(r->server.unsafe_skip_dedup);
   EXPECT_EQ(r->log_level, "debug");
+  EXPECT_EQ(r->server.data_dir, "/tmp/d") << "the flag wins";
+  ASSERT_EQ(r->server.members.size(), 3u) << "the flag wins";
+
+  // A value with commas and spaces is one value, never split (CLI11 reads arrays otherwise).
+  r = parse_castord_options({"--config", path, "--name", "n4", "--listen-client", "127.0.0.1:1"});
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->server.data_dir, data);
+  ASSERT_EQ(r->server.members.size(), 4u);
+  EXPECT_EQ(r->server.members[0].first, "n1");
+  EXPECT_EQ(r->server.listen_peer.to_string(), "127.0.0.1:42380");
 
   std::ofstream(path) << "heartbeat-msec = 70\n";
   EXPECT_TRUE(mentions(refusal(with({"--config", path})), "heartbeat-msec")) << "an unknown key in the file";
