@@ -1,5 +1,8 @@
 // open_acceptor: binds and listens on an address for one of the node's ports (peers, clients,
 // HTTP), turning a taken or unresolvable address into a Status that names it.
+//
+// What it does NOT do: accept connections or limit them (the listeners do, with
+// net/accept_error.h for a failed accept).
 #pragma once
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>, so <utility> must

@@ -1,4 +1,7 @@
 // Endpoint: a "host:port" address from flags and config, parsed once with a clear error.
+//
+// What it does NOT do: resolve names or check that anything listens there (open_acceptor and
+// the connections do, when they use it).
 #pragma once
 
 #include <cstdint>

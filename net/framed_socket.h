@@ -1,5 +1,7 @@
 // FramedSocket: a TCP socket that reads and writes whole frames (frame.h), for coroutines.
 //
+// What it does NOT do: parse the payloads (protobuf, the caller's) or time out by itself (the
+// listeners and the transport put deadlines around its calls).
 // Not thread-safe: use it from one strand. At most one read and one write in flight at a time.
 #pragma once
 

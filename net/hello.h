@@ -1,6 +1,9 @@
 // The Hello handshake: the first frame on every connection names the protocol, the cluster
 // and the sender, so that a stray client, a node of another cluster or a different protocol
 // is turned away before it can say anything else (docs/DESIGN.md, "The wire").
+//
+// What it does NOT do: authenticate. A Hello names a cluster and a member; it proves neither
+// (TLS and peer certificates are issue "TLS, mutual TLS between peers").
 #pragma once
 
 #include <string>

@@ -1,6 +1,9 @@
 // RateLimitedLog: logs a repeated warning (garbage on a port, a refused peer) at most once per
 // interval per reason, with a count of what it held back, so that a flood of bad input cannot
 // flood the log. Not thread-safe; one per strand.
+//
+// What it does NOT do: count for metrics (castor_rejected_total is kept beside it, by the
+// listener that refused) or hold back errors that stop the node (those are logged at once).
 #pragma once
 
 #include <chrono>

@@ -5,6 +5,9 @@
 // limit. castord does at start, as Go programs do since Go 1.19 (etcd among them); it uses no
 // select(). Past the limit the accept loops wait and count "out of file descriptors"
 // (net/accept_error.h).
+//
+// What it does NOT do: raise the hard limit (only root or the service manager can; the
+// warning says so) or close descriptors to make room.
 #pragma once
 
 #include <cstdint>

@@ -22,6 +22,9 @@
 // Tokens are separated by spaces or tabs. A token holding spaces, '#', quotes or arbitrary
 // bytes is written in double quotes with C escapes: \" \\ \n \r \t \0 \xHH. '#' outside quotes
 // starts a comment; blank lines are ignored.
+//
+// What it does NOT do: check sizes or op counts against a node's limits (the node does, and
+// answers INVALID_ARGUMENT or TOO_LARGE) or send the Txn (castorctl does).
 #pragma once
 
 #include <string>

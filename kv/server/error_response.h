@@ -1,5 +1,8 @@
 // error_response: a client answer that carries only an error (the header is filled when it is
 // sent, kv::Server::Impl::answer); fail: such an answer to a waiting request.
+//
+// What it does NOT do: choose the code (the caller does, castor::Code as in docs/STYLE.md) or
+// send anything itself: `fail` hands the answer to the host, which fills the header.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,8 @@
 // Start-up recovery: brings a node's state machine in line with its durable Raft log before
 // the node serves, for castord (kv::Server) and the storage crash test alike.
+//
+// What it does NOT do: repair a log that lost acknowledged entries (it refuses to start, with
+// what to do in the message) or replay committed entries itself (the Raft core hands them out).
 #pragma once
 
 #include <filesystem>
