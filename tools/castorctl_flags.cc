@@ -1,7 +1,6 @@
 #include "tools/castorctl_flags.h"
 
 #include <cctype>
-#include <charconv>
 #include <optional>
 #include <sstream>
 
@@ -48,9 +47,9 @@ Status usage(std::string why) { return Status(Code::kInvalidArgument, std::move(
 Result<std::chrono::milliseconds> parse_duration(const std::string& v) {
   size_t digits = 0;
   while (digits < v.size() && std::isdigit(static_cast<unsigned char>(v[digits]))) ++digits;
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + digits, n);
-  if (digits == 0 || ec != std::errc()) return usage("'" + v + "' is not a duration (5s, 500ms, 1m)");
+  const Result<uint64_t> number = parse_decimal<uint64_t>(v.substr(0, digits));
+  if (!number.is_ok()) return usage("'" + v + "' is not a duration (5s, 500ms, 1m)");
+  const uint64_t n = *number;
   const std::string unit = v.substr(digits);
   uint64_t ms;
   if (unit == "ms") {
@@ -80,20 +79,12 @@ Result<std::vector<net::Endpoint>> parse_endpoints(const std::string& v) {
   return out;
 }
 
-// Turns a Result into CLI11's error for `flag`, so that it reads like CLI11's own.
-template <typename T>
-T value_or_throw(Result<T> r, const std::string& flag) {
-  if (!r.is_ok()) throw CLI::ValidationError(flag, r.status().message());
-  return std::move(r).value();
-}
-
 void add_globals(CLI::App& app, CtlFlags& f) {
   // Each global flag given twice takes its last value (as before CLI11).
   constexpr auto kLast = CLI::MultiOptionPolicy::TakeLast;
-  app.add_option_function<std::string>(
-         "--endpoints",
-         [&f](const std::string& v) { f.endpoints = value_or_throw(parse_endpoints(v), "--endpoints"); },
-         "the nodes' client addresses")
+  add_parsed(
+      app, "--endpoints", parse_endpoints, [&f](std::vector<net::Endpoint> e) { f.endpoints = std::move(e); },
+      "the nodes' client addresses")
       ->type_name("H:P,H:P,...")
       ->default_str(kDefaultEndpoints)
       ->multi_option_policy(kLast);
@@ -101,10 +92,9 @@ void add_globals(CLI::App& app, CtlFlags& f) {
       ->type_name("ID")
       ->capture_default_str()
       ->multi_option_policy(kLast);
-  app.add_option_function<std::string>(
-         "--timeout",
-         [&f](const std::string& v) { f.timeout = value_or_throw(parse_duration(v), "--timeout"); },
-         "deadline of the whole call, retries included: 5s, 500ms, 1m")
+  add_parsed(
+      app, "--timeout", parse_duration, [&f](std::chrono::milliseconds d) { f.timeout = d; },
+      "deadline of the whole call, retries included: 5s, 500ms, 1m")
       ->type_name("DURATION")
       ->default_str("5s")
       ->multi_option_policy(kLast);

@@ -13,28 +13,10 @@ namespace {
 constexpr const char* kTestOnly =
     "Test-only, for the chaos harness; they break Castor's guarantees on purpose";
 
-// A flag whose value is parsed by `parse`, which returns a Status; CLI11 reports a bad one as
-// "--flag: why" like its own conversion errors.
-template <typename Parse>
-CLI::Option* add_parsed(CLI::App& app, const std::string& flag, Parse parse, const std::string& help) {
-  return app.add_option_function<std::string>(
-      flag,
-      [flag, parse](const std::string& v) {
-        if (Status s = parse(v); !s.is_ok()) throw CLI::ValidationError(flag, s.message());
-      },
-      help);
-}
-
 CLI::Option* add_endpoint(CLI::App& app, const std::string& flag, net::Endpoint& out,
                           const std::string& help) {
   return add_parsed(
-             app, flag,
-             [&out](const std::string& v) {
-               auto ep = net::parse_endpoint(v);
-               if (ep.is_ok()) out = *ep;
-               return ep.status();
-             },
-             help)
+             app, flag, net::parse_endpoint, [&out](net::Endpoint e) { out = std::move(e); }, help)
       ->type_name("HOST:PORT");
 }
 
@@ -46,8 +28,10 @@ CLI::Option* add_ms(CLI::App& app, const std::string& flag, std::chrono::millise
       ->default_str(std::to_string(out.count()));
 }
 
-Status parse_members(const std::string& v, std::vector<std::pair<std::string, net::Endpoint>>& members) {
-  members.clear();
+using Members = std::vector<std::pair<std::string, net::Endpoint>>;
+
+Result<Members> parse_members(const std::string& v) {
+  Members members;
   std::stringstream ss(v);
   std::string item;
   while (std::getline(ss, item, ',')) {
@@ -63,7 +47,7 @@ Status parse_members(const std::string& v, std::vector<std::pair<std::string, ne
     }
     members.emplace_back(name, *ep);
   }
-  return Status::ok();
+  return members;
 }
 
 void add_identity(CLI::App& app, kv::ServerOptions& s) {
@@ -77,17 +61,12 @@ void add_identity(CLI::App& app, kv::ServerOptions& s) {
   add_endpoint(app, "--listen-peer", s.listen_peer,
                "the peer port (Raft traffic); by default this node's address in --initial-cluster");
   add_parsed(
-      app, "--initial-cluster", [&s](const std::string& v) { return parse_members(v, s.members); },
+      app, "--initial-cluster", parse_members, [&s](Members m) { s.members = std::move(m); },
       "every member's name=peer-address, comma-separated; ids follow this order")
       ->required()
       ->type_name("n1=HOST:PORT,...");
   add_parsed(
-      app, "--listen-http",
-      [&s](const std::string& v) {
-        auto ep = net::parse_endpoint(v);
-        if (ep.is_ok()) s.listen_http = *ep;
-        return ep.status();
-      },
+      app, "--listen-http", net::parse_endpoint, [&s](net::Endpoint e) { s.listen_http = std::move(e); },
       "metrics, health, status and the JSON KV API (docs/HTTP.md); off when not given")
       ->type_name("HOST:PORT");
   app.add_option("--cluster-id", s.cluster_id, "refuse peers and clients of any other cluster")

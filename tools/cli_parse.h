@@ -6,7 +6,7 @@
 // --help becomes kHelp (the caller prints the help of whatever was asked).
 //
 // CLI11 reads unsigned numbers with strtoull, which takes "-1" as 2^64-1 and "0x10" as 16;
-// add_unsigned reads plain decimal only (std::from_chars), so `--snapshot-entries -1` is an
+// add_unsigned reads plain decimal only (std::from_chars, parse_decimal), so `--snapshot-entries -1` is an
 // error, not a wrapped bound.
 #pragma once
 
@@ -25,24 +25,37 @@ enum class CliParsed { kOk, kHelp };
 // `args` without the program name, in order.
 Result<CliParsed> parse_cli(CLI::App& app, const std::vector<std::string>& args);
 
-// A flag taking a non-negative decimal integer of type T, handed to `set`; anything else
-// (a sign, a base prefix, trailing text, out of range) is refused naming the flag.
+// A flag whose text `parse` turns into a Result; a value is handed to `set`, an error is
+// CLI11's "--flag: why", as its own conversion errors read.
+template <typename Parse, typename Set>
+CLI::Option* add_parsed(CLI::App& app, const std::string& flag, Parse parse, Set set,
+                        const std::string& help) {
+  return app.add_option_function<std::string>(
+      flag,
+      [flag, parse, set](const std::string& text) {
+        auto parsed = parse(text);
+        if (!parsed.is_ok()) throw CLI::ValidationError(flag, parsed.status().message());
+        set(std::move(parsed).value());
+      },
+      help);
+}
+
+// `text` as a non-negative decimal integer of type T: no sign, no base prefix, nothing after.
+template <typename T>
+Result<T> parse_decimal(const std::string& text) {
+  T n{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return Status(Code::kInvalidArgument, "'" + text + "' is not a non-negative decimal integer");
+  }
+  return n;
+}
+
+// A flag taking a non-negative decimal integer of type T, handed to `set`.
 template <typename T>
 CLI::Option* add_unsigned(CLI::App& app, const std::string& flag, std::function<void(T)> set,
                           const std::string& help) {
-  return app
-      .add_option_function<std::string>(
-          flag,
-          [flag, set](const std::string& v) {
-            T n{};
-            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-            if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
-              throw CLI::ValidationError(flag, "'" + v + "' is not a non-negative decimal integer");
-            }
-            set(n);
-          },
-          help)
-      ->type_name("UINT");
+  return add_parsed(app, flag, parse_decimal<T>, std::move(set), help)->type_name("UINT");
 }
 
 // The same, stored into `out`, whose value is shown as the default.

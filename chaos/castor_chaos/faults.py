@@ -186,28 +186,22 @@ class FaultRunner:
             time.sleep(0.1)
         return False
 
-    def _leader_field(self, name: str, timeout_s: float) -> int | None:
-        """The current leader's status field ``name``, retried until read; None if never."""
+    def _leader_field(self, name: str, timeout_s: float,
+                      until: Callable[[int], bool] = lambda value: True) -> int | None:
+        """The current leader's status field ``name`` once read and ``until`` holds; None if not
+        within ``timeout_s``."""
         box = {}
 
         def ready() -> bool:
             leader = self.cluster.leader()
             box["value"] = None if leader is None else self._status_field(leader, name)
-            return box["value"] is not None
+            return box["value"] is not None and until(box["value"])
 
         return box["value"] if self._wait(timeout_s, ready) else None
 
     def _leader_snapshot_beyond(self, index: int, timeout_s: float) -> int | None:
         """Wait until the leader's snapshot index passes ``index``; return it, or None."""
-        box = {}
-
-        def ready() -> bool:
-            leader = self.cluster.leader()
-            snap = None if leader is None else self._status_field(leader, "snapshot_index")
-            box["snap"] = snap
-            return snap is not None and snap > index
-
-        return box["snap"] if self._wait(timeout_s, ready) else None
+        return self._leader_field("snapshot_index", timeout_s, until=lambda snap: snap > index)
 
     def _client_filter(self, rules: list[str]) -> None:
         table = "\n".join(["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]",

@@ -15,7 +15,7 @@
 #include <optional>
 #include <string>
 
-#include "raft/node.h"
+#include "raft/ready.h"  // raft::Role
 
 namespace castor::kv {
 
