@@ -1,5 +1,8 @@
 // Fixed-width big-endian integers for LMDB keys and values. Big-endian so that LMDB's bytewise
 // key order is numeric order: a cursor walks sessions by client id and responses by seq.
+//
+// What it does NOT do: check untrusted lengths. Callers check a value is long enough before
+// read_*; a short read is a bug and asserts.
 #pragma once
 
 #include <cstdint>
@@ -10,12 +13,12 @@
 
 namespace castor::kv {
 
-inline void append_u64_be(std::string* out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
+inline void append_u64_be(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
-inline void append_u32_be(std::string* out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
+inline void append_u32_be(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 // Reads 8 bytes at `offset`; the caller has checked the length (a short read is a bug).
@@ -35,7 +38,7 @@ inline uint32_t read_u32_be(std::string_view in, size_t offset) {
 
 inline std::string u64_key(uint64_t v) {
   std::string out;
-  append_u64_be(&out, v);
+  append_u64_be(out, v);
   return out;
 }
 

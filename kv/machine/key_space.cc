@@ -23,9 +23,9 @@ std::string encode(uint64_t create_revision, uint64_t mod_revision, uint64_t ver
                    std::string_view value) {
   std::string out;
   out.reserve(kHeaderBytes + value.size());
-  append_u64_be(&out, create_revision);
-  append_u64_be(&out, mod_revision);
-  append_u64_be(&out, version);
+  append_u64_be(out, create_revision);
+  append_u64_be(out, mod_revision);
+  append_u64_be(out, version);
   out.append(value);
   return out;
 }

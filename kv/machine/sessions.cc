@@ -15,13 +15,13 @@ constexpr size_t kSessionBytes = 24;
 
 std::string lru_key(uint64_t last_active_ms, uint64_t client_id) {
   std::string key = u64_key(last_active_ms);
-  append_u64_be(&key, client_id);
+  append_u64_be(key, client_id);
   return key;
 }
 
 std::string response_key(uint64_t client_id, uint64_t seq) {
   std::string key = u64_key(client_id);
-  append_u64_be(&key, seq);
+  append_u64_be(key, seq);
   return key;
 }
 
@@ -65,9 +65,9 @@ Result<std::optional<Sessions::Session>> Sessions::load(LmdbTxn& txn, uint64_t c
 
 Status Sessions::store(LmdbTxn& txn, uint64_t client_id, const Session& session) const {
   std::string value;
-  append_u64_be(&value, session.last_active_ms);
-  append_u64_be(&value, session.lowest_outstanding_seq);
-  append_u64_be(&value, session.responses);
+  append_u64_be(value, session.last_active_ms);
+  append_u64_be(value, session.lowest_outstanding_seq);
+  append_u64_be(value, session.responses);
   return txn.put(tables_.sessions, u64_key(client_id), value);
 }
 

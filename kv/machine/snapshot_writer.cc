@@ -36,8 +36,8 @@ Status SnapshotWriter::add(uint8_t table, std::string_view key, std::string_view
   CASTOR_ASSERT(key.size() <= UINT32_MAX, "snapshot record key over 4 GiB");
   CASTOR_ASSERT(value.size() <= UINT32_MAX, "snapshot record value over 4 GiB");
   std::string header(1, static_cast<char>(table));
-  append_u32_be(&header, static_cast<uint32_t>(key.size()));
-  append_u32_be(&header, static_cast<uint32_t>(value.size()));
+  append_u32_be(header, static_cast<uint32_t>(key.size()));
+  append_u32_be(header, static_cast<uint32_t>(value.size()));
   append(header);
   append(key);
   append(value);
@@ -47,10 +47,10 @@ Status SnapshotWriter::add(uint8_t table, std::string_view key, std::string_view
 
 Status SnapshotWriter::finish() {
   std::string end(1, static_cast<char>(kSnapshotEndTag));
-  append_u64_be(&end, records_);
+  append_u64_be(end, records_);
   append(end);
   std::string crc;
-  append_u32_be(&crc, crc_);
+  append_u32_be(crc, crc_);
   buffer_.append(crc);
   return flush(true);
 }

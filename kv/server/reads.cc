@@ -8,7 +8,7 @@
 
 namespace castor::kv {
 
-void Reads::start(pb::ClientRequest req, Respond respond, uint64_t applied) {
+void Reads::start(pb::ClientRequest req, Respond respond, raft::LogIndex applied) {
   const std::string context = contexts_.next();
   const uint64_t number = *contexts_.number_of(context);
   if (opt_.unsafe_local_reads) {
@@ -39,11 +39,11 @@ void Reads::released(const std::vector<raft::ReadState>& reads) {
   for (const auto& rs : reads) {
     // An answer for another run's read (raft/read_context.h) names no read of ours.
     const std::optional<uint64_t> number = contexts_.number_of(rs.context);
-    if (number && waiting_.contains(*number)) released_.emplace(rs.index.value, *number);
+    if (number && waiting_.contains(*number)) released_.emplace(rs.index, *number);
   }
 }
 
-void Reads::serve_ready(uint64_t applied) {
+void Reads::serve_ready(raft::LogIndex applied) {
   while (!released_.empty() && released_.begin()->first <= applied) {
     const uint64_t number = released_.begin()->second;
     released_.erase(released_.begin());

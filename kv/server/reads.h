@@ -33,7 +33,7 @@ class ReadsHost {
   // node drive it.
   virtual Status read_index(const std::string& context) = 0;
   // The core's commit index, for --unsafe-local-reads only.
-  virtual uint64_t committed() const = 0;
+  virtual raft::LogIndex committed() const = 0;
   // Serves one read from the state machine and answers it.
   virtual void serve_read(const pb::ClientRequest& req, const Respond& respond) = 0;
   virtual void answer(const Respond& respond, pb::ClientResponse r) const = 0;
@@ -55,11 +55,11 @@ class Reads {
   Reads(ReadsOptions options, ReadsHost& host) : opt_(options), host_(host), contexts_(options.incarnation) {}
 
   // Starts one linearizable read; `applied` is what the state machine has applied.
-  void start(pb::ClientRequest req, Respond respond, uint64_t applied);
+  void start(pb::ClientRequest req, Respond respond, raft::LogIndex applied);
   // The core released these reads at their read indexes.
   void released(const std::vector<raft::ReadState>& reads);
   // Serves every released read whose index is applied.
-  void serve_ready(uint64_t applied);
+  void serve_ready(raft::LogIndex applied);
   // After a leadership change: answers UNAVAILABLE every read the core has not released, which
   // it dropped with its leadership.
   void drop_unreleased();
@@ -74,8 +74,8 @@ class Reads {
   const ReadsOptions opt_;
   ReadsHost& host_;
   raft::ReadContexts contexts_;
-  Pending<uint64_t, pb::ClientRequest> waiting_;  // asked, by read number
-  std::multimap<uint64_t, uint64_t> released_;    // read index -> read number, awaiting apply
+  Pending<uint64_t, pb::ClientRequest> waiting_;      // asked, by read number
+  std::multimap<raft::LogIndex, uint64_t> released_;  // read index -> read number, awaiting apply
 };
 
 }  // namespace castor::kv

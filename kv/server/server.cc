@@ -16,16 +16,17 @@
 #include <filesystem>
 #include <random>
 
-#include "kv/machine/apply_queue.h"
 #include "kv/machine/state_machine.h"
+#include "kv/server/applier.h"
 #include "kv/server/compaction.h"
 #include "kv/server/error_response.h"
 #include "kv/server/failpoints.h"
 #include "kv/server/health.h"
 #include "kv/server/http_api.h"
-#include "kv/server/listener_options.h"
+#include "kv/server/listeners.h"
 #include "kv/server/log_writer.h"
 #include "kv/server/node_status.h"
+#include "kv/server/peer_intake.h"
 #include "kv/server/pending.h"
 #include "kv/server/reads.h"
 #include "kv/server/recovery.h"
@@ -36,7 +37,6 @@
 #include "net/client_listener.h"
 #include "net/http_server.h"
 #include "net/peer_transport.h"
-#include "net/rate_limited_log.h"
 #include "raft/base/assert.h"
 #include "raft/node.h"
 #include "raft/read_context.h"
@@ -71,14 +71,27 @@ uint64_t member_id(const ServerOptions& o, const std::string& name) {
   return 0;
 }
 
+// The Raft core's configuration: one tick per heartbeat interval.
+raft::Config raft_config(const ServerOptions& o, uint64_t id) {
+  raft::Config cfg;
+  cfg.id = raft::NodeId(id);
+  cfg.heartbeat_interval_ticks = 1;
+  cfg.election_timeout_ticks = std::max<uint32_t>(2, o.election_ms / o.heartbeat_ms);
+  cfg.random_seed = std::random_device()();
+  cfg.append_bytes_max = kMessageDataBytesMax;
+  cfg.snapshot_chunk_bytes_max = kMessageDataBytesMax;
+  cfg.entry_bytes_max = entry_bytes_max(o);
+  return cfg;
+}
+
 // 64 random bits: a tag no earlier run of this node chose (with overwhelming probability).
 uint64_t random_u64() { return (uint64_t{std::random_device()()} << 32) | std::random_device()(); }
 
 }  // namespace
 
 // The host of one node: raft::ReadyHost for the Ready loop (raft/ready_loop.h), and the host
-// of its write and read paths (kv/server/writes.h, kv/server/reads.h).
-class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsHost {
+// of its write, read and apply paths (kv/server/writes.h, reads.h, applier.h).
+class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsHost, private ApplierHost {
  public:
   Impl(ServerOptions options, uint64_t id, std::unique_ptr<raft::LmdbLog> log,
        std::unique_ptr<StateMachine> sm)
@@ -86,20 +99,11 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
         id_(id),
         log_(std::move(log)),
         sm_(std::move(sm)),
+        node_(std::make_unique<raft::Node>(raft_config(opt_, id_), *log_)),
         tick_timer_(io_),
         sessionless_seq_(random_u64() | 1) {
-    raft::Config cfg;
-    cfg.id = raft::NodeId(id_);
-    cfg.heartbeat_interval_ticks = 1;
-    cfg.election_timeout_ticks = std::max<uint32_t>(2, opt_.election_ms / opt_.heartbeat_ms);
-    cfg.random_seed = std::random_device()();
-    cfg.append_bytes_max = kMessageDataBytesMax;
-    cfg.snapshot_chunk_bytes_max = kMessageDataBytesMax;
-    cfg.entry_bytes_max = entry_bytes_max(opt_);
-    node_ = std::make_unique<raft::Node>(cfg, *log_);
     raft::ReadyHost& host = *this;
     loop_ = std::make_unique<raft::ReadyLoop>(*node_, host, log_->hard_state());
-    applied_ = sm_->applied_index().value;
     term_.store(log_->hard_state().term(), std::memory_order_relaxed);
   }
 
@@ -122,24 +126,28 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   void on_soft_state(const raft::SoftState& ss) override;
   // Hands a Raft message to the transport (and to the corrupt-snapshot-chunk failpoint).
   void send(const raft::pb::Message& m) override;
-  // Hands committed entries to the apply thread, after failing the writers whose proposals
-  // another leader's entries replaced.
+  // Hands committed entries to the Applier, after failing the writers whose proposals another
+  // leader's entries replaced.
   void apply(std::vector<raft::pb::Entry> committed) override;
   void persist(const raft::Ready& rd) override;
   void install_snapshot(const raft::pb::Snapshot& snapshot) override;
   void reads_released(std::vector<raft::ReadState> reads) override;
   void fatal(const Status& s) override;
   void turn_finished() override;
-  void apply_batch(const std::vector<raft::pb::Entry>& entries);
-  void commit_applied();
-  void on_applied(const Status& s);
+  // ApplierHost: what the apply thread reports.
+  void answers_applied(std::vector<AppliedCommand> answers) override {
+    writes_.answer_applied(std::move(answers));
+  }
+  void applied_moved(std::optional<raft::LogIndex> snapshot) override;
+  void snapshot_taken(Result<SnapshotInfo> info, std::string data) override;
+  void apply_failed(const Status& s) override { fatal(s); }
   // Requests.
   void enqueue_write(const pb::ClientRequest& req, Respond respond);
   // ReadsHost (and serializable reads): serves one read from the state machine.
   void serve_read(const pb::ClientRequest& req, const Respond& respond) override;
   Status read_index(const std::string& context) override;
-  uint64_t committed() const override { return node_->committed().value; }
-  void commit_soon() override { apply_queue_.commit_soon(); }
+  raft::LogIndex committed() const override { return node_->committed(); }
+  void commit_soon() override { applier_.commit_soon(); }
   void start_transfer(const pb::ClientRequest& req, Respond respond);
   // This node's view (kv/server/node_status.h), and the health verdict in it (health.h).
   pb::StatusResponse status() const;
@@ -150,10 +158,10 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   void answer(const Respond& respond, pb::ClientResponse r) const override;
   // WritesHost: Node::propose, then a drive to carry the entry.
   Result<raft::Proposal> propose(std::string data) override;
+  // WritesHost and ApplierHost.
   void post(std::function<void()> job) override { asio::post(io_, std::move(job)); }
   // Metrics (kv/server/server_metrics.h).
   std::string render_metrics();
-  void observe_apply(Clock::duration took);
   void fail_waiters_past_deadline();
   // Snapshots and compaction.
   void maybe_snapshot();
@@ -168,28 +176,27 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
 
   asio::io_context io_;
   asio::steady_timer tick_timer_;
-  std::unique_ptr<net::PeerTransport> transport_;
-  std::unique_ptr<net::ClientListener> clients_;
-  std::unique_ptr<net::HttpServer> http_;
-  HttpApiHooks http_hooks_;
-  net::Endpoint http_bound_;
+  Listeners listeners_{
+      io_, opt_, id_,
+      ListenerHandlers{
+          [this](raft::pb::Message m) { on_peer_message(std::move(m)); },
+          [this](std::string payload, net::ClientListener::Respond respond) {
+            on_client_request(payload, std::move(respond));
+          },
+          [this](pb::ClientRequest req, Respond send) { handle(std::move(req), std::move(send)); },
+          [this] { return render_metrics(); },
+          [this] { return status(); },
+      }};
   ServerMetrics metrics_;
   StorageRoom room_{*log_, opt_.data_dir, opt_.disk_reserve_bytes};
-  // Peer input the core refused, by reason, for castor_rejected_total, and its log (io thread).
-  std::map<std::string, uint64_t> refused_;
-  net::RateLimitedLog refused_log_;
-  net::RateLimitedLog disk_log_;
+  PeerIntake peers_in_{*node_, room_.disk()};
   LogWriter log_writer_{*log_, metrics_, opt_.slow_fsync};
-  ApplyQueue apply_queue_{[this](std::vector<raft::pb::Entry> entries) { apply_batch(entries); },
-                          [this] { commit_applied(); }, ApplyQueue::Options{}};
 
-  // The last hard state written to the log, and a newer one differing only in its commit
-  // index whose write waits for the next write that must be durable anyway.
+  // Ready by Ready: persist, send, apply, in the order the core's contract asks.
   std::unique_ptr<raft::ReadyLoop> loop_;
   bool drive_posted_ = false;
   bool stopping_ = false;
   Status fatal_;
-  uint64_t applied_ = 0;  // what the io thread knows the state machine has applied
 
   CommitWatch commit_watch_;
   uint64_t sessionless_seq_;  // the next tag of a write without a session (odd: never 0)
@@ -205,53 +212,25 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   Transfers transfers_{opt_.request_timeout};
 
   Compaction compaction_{opt_.snapshot_entries, raft::LogIndex(log_->snapshot_meta().index())};
+
+  // Last: its apply thread reports into the members above until join() in run().
+  Applier applier_{*sm_, metrics_, *this};
 };
 
 // ---------------------------------------------------------------------------------------------
 // Lifecycle
 
 Status Server::Impl::run() {
-  // HTTP first, so that the Hellos to peers advertise the address it is bound to.
-  if (opt_.listen_http) {
-    http_hooks_.submit = [this](pb::ClientRequest req, Respond send) {
-      handle(std::move(req), std::move(send));
-    };
-    http_hooks_.metrics = [this] { return render_metrics(); };
-    http_hooks_.status = [this] { return status(); };
-    http_hooks_.http_address_of = [this](uint64_t node) {
-      return node == id_ ? http_bound_.to_string() : transport_->stats(node).http_address;
-    };
-    http_ = std::make_unique<net::HttpServer>(
-        io_, http_server_options(opt_), [this](net::HttpRequest request, net::HttpServer::Respond respond) {
-          serve_http(http_hooks_, std::move(request), std::move(respond));
-        });
-    auto bound = http_->start(*opt_.listen_http);
-    if (!bound.is_ok()) return bound.status();
-    http_bound_ = *bound;
-  }
-  const auto http_bound = http_ ? std::optional<net::Endpoint>(http_bound_) : std::nullopt;
-  transport_ =
-      std::make_unique<net::PeerTransport>(io_, peer_transport_options(opt_, id_, http_bound),
-                                           [this](raft::pb::Message m) { on_peer_message(std::move(m)); });
-  for (size_t i = 0; i < opt_.members.size(); ++i) {
-    if (i + 1 != id_) transport_->add_peer(i + 1, opt_.members[i].second);
-  }
-  clients_ = std::make_unique<net::ClientListener>(
-      io_, client_listener_options(opt_, id_),
-      [this](std::string payload, net::ClientListener::Respond respond) {
-        on_client_request(payload, std::move(respond));
-      });
-
-  if (auto r = transport_->start(opt_.listen_peer); !r.is_ok()) return r.status();
-  if (auto r = clients_->start(opt_.listen_client); !r.is_ok()) return r.status();
+  if (Status s = listeners_.start(); !s.is_ok()) return s;
   metrics_.add_node_gauges(status());
   spdlog::info("node {} of cluster '{}' serving clients on {}, peers on {}, HTTP on {}; applied index {}",
                id_, opt_.cluster_id, opt_.listen_client.to_string(), opt_.listen_peer.to_string(),
-               http_ ? http_bound_.to_string() : "(none)", applied_);
+               listeners_.http_address().empty() ? "(none)" : listeners_.http_address(),
+               applier_.applied().value);
   on_tick();
   io_.run();
   log_writer_.join();
-  apply_queue_.join();
+  applier_.join();
   return fatal_;
 }
 
@@ -259,9 +238,7 @@ void Server::Impl::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   tick_timer_.cancel();
-  if (transport_) transport_->stop();
-  if (clients_) clients_->stop();
-  if (http_) http_->stop();
+  listeners_.stop();
   // The log thread finishes the write in flight first; then the loop ends.
   log_writer_.post([this] { asio::post(io_, [this] { io_.stop(); }); });
 }
@@ -290,29 +267,7 @@ void Server::Impl::on_tick() {
 
 void Server::Impl::on_peer_message(raft::pb::Message m) {
   if (stopping_) return;
-  if (room_.disk().low() && (m.type() == raft::pb::MSG_APP || m.type() == raft::pb::MSG_SNAP)) {
-    // Not refused as bad input: not taken until space is freed. The leader sends it again.
-    disk_log_.warn("not taking entries or snapshots from n" + std::to_string(m.from()),
-                   room_.disk().message());
-    return;
-  }
-  // A message inconsistent in itself (raft/message_check.h) is refused by the core: a bug in
-  // one node must not stop the others.
-  if (Status s = node_->step(m); !s.is_ok()) {
-    ++refused_["invalid message"];
-    refused_log_.warn(
-        "peer port: refused a " + raft::pb::MessageType_Name(m.type()) + " from n" + std::to_string(m.from()),
-        s.message());
-    return;
-  }
-  if (node_->snapshots_refused() > refused_["snapshot checksum"]) {
-    refused_["snapshot checksum"] = node_->snapshots_refused();
-    spdlog::warn(
-        "refused the snapshot at index {} from n{}: its data fails the checksum in its metadata; "
-        "the log is untouched and the leader sends it again",
-        m.snapshot_meta().index(), m.from());
-  }
-  schedule_drive();
+  if (peers_in_.take(m)) schedule_drive();
 }
 
 void Server::Impl::on_client_request(const std::string& payload, net::ClientListener::Respond respond) {
@@ -346,7 +301,7 @@ void Server::Impl::handle(pb::ClientRequest req, Respond send) {
     case pb::ClientRequest::kRange: {
       const bool serializable = req.has_get() ? req.get().serializable() : req.range().serializable();
       if (serializable) return serve_read(req, respond);
-      return reads_.start(std::move(req), std::move(respond), applied_);
+      return reads_.start(std::move(req), std::move(respond), applier_.applied());
     }
     case pb::ClientRequest::kWrite:
     case pb::ClientRequest::kRegisterClient:
@@ -428,72 +383,33 @@ void Server::Impl::send(const raft::pb::Message& m) {
       failpoint_once("corrupt-snapshot-chunk")) {
     raft::pb::Message damaged = m;
     (*damaged.mutable_snapshot_chunk())[damaged.snapshot_chunk().size() / 2] ^= 0x20;
-    return transport_->send(damaged);
+    return listeners_.send(damaged);
   }
-  transport_->send(m);
+  listeners_.send(m);
 }
 
 void Server::Impl::install_snapshot(const raft::pb::Snapshot& snapshot) {
-  // The leader's snapshot replaces the state machine, before any entry after it applies (the
-  // apply thread runs jobs and batches in order).
-  auto data = std::make_shared<std::string>(snapshot.data());
-  apply_queue_.run([this, data] {
-    bool done = false;
-    auto r = sm_->restore([&]() -> Result<std::string> {
-      if (done) return std::string();
-      done = true;
-      return *data;
-    });
-    asio::post(io_, [this, r] {
-      if (!r.is_ok()) return fatal(r.status());
-      metrics_.snapshots_installed.inc();
-      spdlog::info("installed the leader's snapshot at index {}", r->index.value);
-      applied_ = std::max(applied_, r->index.value);
-      compaction_.installed(r->index);
-      reads_.serve_ready(applied_);
-    });
-  });
+  // Applied before any entry after it (the Applier keeps log order).
+  applier_.install(snapshot);
 }
 
 void Server::Impl::reads_released(std::vector<raft::ReadState> reads) { reads_.released(reads); }
 
 void Server::Impl::turn_finished() {
-  reads_.serve_ready(applied_);
+  reads_.serve_ready(applier_.applied());
   schedule_drive();
 }
 
 void Server::Impl::apply(std::vector<raft::pb::Entry> committed) {
   writes_.forget_lost(committed);
-  apply_queue_.apply(std::move(committed));
+  applier_.apply(std::move(committed));
 }
 
-// On the apply thread: the entries of one or more Readies, applied without committing.
-void Server::Impl::apply_batch(const std::vector<raft::pb::Entry>& entries) {
-  failpoint("before-apply");
-  // Writers are answered before the state machine's commit: the entries are committed, so the
-  // Raft log already makes the answers durable (StateMachine::apply_uncommitted). Reads wait
-  // for on_applied, which comes after the commit.
-  Status s = sm_->apply_uncommitted(entries, [this](std::vector<AppliedCommand> answers) {
-    asio::post(
-        io_, [this, answers = std::move(answers)]() mutable { writes_.answer_applied(std::move(answers)); });
-  });
-  if (!s.is_ok()) asio::post(io_, [this, s] { fatal(s); });
-}
-
-// On the apply thread: what apply_batch applied since the last commit, durable and readable.
-void Server::Impl::commit_applied() {
-  const auto start = Clock::now();
-  Status s = sm_->commit();
-  observe_apply(Clock::now() - start);
-  failpoint("after-apply");
-  asio::post(io_, [this, s] { on_applied(s); });
-}
-
-void Server::Impl::on_applied(const Status& s) {
-  if (!s.is_ok()) return fatal(s);
-  applied_ = std::max(applied_, sm_->applied_index().value);
-  reads_.serve_ready(applied_);
-  maybe_snapshot();
+void Server::Impl::applied_moved(std::optional<raft::LogIndex> snapshot) {
+  if (snapshot) compaction_.installed(*snapshot);
+  reads_.serve_ready(applier_.applied());
+  // Not right after installing one: the leader's snapshot already covers what was applied.
+  if (!snapshot) maybe_snapshot();
 }
 
 void Server::Impl::on_soft_state(const raft::SoftState& ss) {
@@ -577,8 +493,8 @@ void Server::Impl::start_transfer(const pb::ClientRequest& req, Respond respond)
 pb::StatusResponse Server::Impl::status() const {
   std::optional<uint64_t> sessions;
   if (auto n = sm_->session_count(); n.is_ok()) sessions = *n;
-  return node_status({opt_, id_, *node_, applied_, compaction_.snapshot_index().value, transport_.get(),
-                      http_ ? http_bound_.to_string() : "", unhealthy_reason(), sessions,
+  return node_status({opt_, id_, *node_, applier_.applied().value, compaction_.snapshot_index().value,
+                      listeners_.transport(), listeners_.http_address(), unhealthy_reason(), sessions,
                       room_.log_file_bytes()});
 }
 
@@ -590,7 +506,7 @@ std::string Server::Impl::unhealthy_reason() const {
   facts.leader = node_->leader().value;
   facts.role = node_->role();
   facts.commit = node_->committed().value;
-  facts.applied = applied_;
+  facts.applied = applier_.applied().value;
   facts.apply_lag_max = opt_.health_apply_lag_max;
   facts.storage_full = room_.full_reason();
   facts.last_index = node_->last_index().value;
@@ -606,43 +522,27 @@ bool Server::Impl::entries_waiting() const {
 // Metrics (docs/HTTP.md lists them)
 
 std::string Server::Impl::render_metrics() {
-  metrics_.count_rejected("peer", transport_->rejected());
-  metrics_.count_rejected("peer", refused_);
-  metrics_.count_rejected("client", clients_->rejected());
-  if (http_) metrics_.count_rejected("http", http_->rejected());
+  listeners_.count_rejected(metrics_);
+  metrics_.count_rejected("peer", peers_in_.refused());
   return metrics_.render({status(), room_.disk().low(), reads_.waiting(), writes_.waiting()});
-}
-
-void Server::Impl::observe_apply(Clock::duration took) {
-  metrics_.apply.observe(std::chrono::duration<double>(took).count());
 }
 
 // ---------------------------------------------------------------------------------------------
 // Snapshots and log compaction (paper section 7)
 
 void Server::Impl::maybe_snapshot() {
-  if (stopping_ || !compaction_.due(raft::LogIndex(applied_), room_.log_nearly_full())) return;
+  if (stopping_ || !compaction_.due(applier_.applied(), room_.log_nearly_full())) return;
   compaction_.started();
-  apply_queue_.run([this] {
-    // The state machine's last transactions reach the disk before the log forgets the
-    // entries that produced them.
-    Status synced = sm_->sync();
-    std::string data;
-    Result<SnapshotInfo> info = synced.is_ok() ? sm_->snapshot(1 << 20,
-                                                               [&data](std::string_view chunk) {
-                                                                 data.append(chunk);
-                                                                 return Status::ok();
-                                                               })
-                                               : Result<SnapshotInfo>(synced);
-    asio::post(io_, [this, info, data = std::move(data)]() mutable {
-      if (!info.is_ok()) {
-        compaction_.abandoned();
-        return fatal(info.status());
-      }
-      compaction_.taken(*info, std::move(data));
-      schedule_drive();
-    });
-  });
+  applier_.take_snapshot();
+}
+
+void Server::Impl::snapshot_taken(Result<SnapshotInfo> info, std::string data) {
+  if (!info.is_ok()) {
+    compaction_.abandoned();
+    return fatal(info.status());
+  }
+  compaction_.taken(*info, std::move(data));
+  schedule_drive();
 }
 
 void Server::Impl::maybe_compact() {

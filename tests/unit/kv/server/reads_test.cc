@@ -19,7 +19,7 @@ using Clock = std::chrono::steady_clock;
 struct FakeHost : ReadsHost {
   std::vector<std::string> asked;  // contexts, in order
   Status refuse;
-  uint64_t commit = 0;
+  raft::LogIndex commit;
   int commit_soon_calls = 0;
   std::vector<uint64_t> served;  // request ids
 
@@ -28,7 +28,7 @@ struct FakeHost : ReadsHost {
     asked.push_back(context);
     return Status::ok();
   }
-  uint64_t committed() const override { return commit; }
+  raft::LogIndex committed() const override { return commit; }
   void serve_read(const pb::ClientRequest& req, const Respond& respond) override {
     served.push_back(req.request_id());
     pb::ClientResponse r;
@@ -53,7 +53,7 @@ struct Fixture {
     req.mutable_get()->set_key("k");
     reads.start(
         req, [this, request_id](pb::ClientResponse r) { answers[request_id].push_back(std::move(r)); },
-        applied);
+        raft::LogIndex(applied));
   }
   void release(size_t asked, uint64_t index) {
     reads.released({raft::ReadState{raft::LogIndex(index), host.asked.at(asked)}});
@@ -65,13 +65,13 @@ TEST(Reads, Thesis6_4_AReadIsServedOnlyOnceReleasedAndItsIndexApplied) {
   Fixture f;
   f.get(1);
   ASSERT_EQ(f.host.asked.size(), 1u);
-  f.reads.serve_ready(100);  // applied far ahead, but not released: no answer
+  f.reads.serve_ready(raft::LogIndex(100));  // applied far ahead, but not released: no answer
   EXPECT_TRUE(f.answers.empty());
   f.release(0, 7);
-  f.reads.serve_ready(6);  // released at 7, applied 6: waits, and asks for a commit at once
+  f.reads.serve_ready(raft::LogIndex(6));  // released at 7, applied 6: waits, and asks for a commit at once
   EXPECT_TRUE(f.answers.empty());
   EXPECT_EQ(f.host.commit_soon_calls, 1);
-  f.reads.serve_ready(7);
+  f.reads.serve_ready(raft::LogIndex(7));
   EXPECT_EQ(f.host.served, (std::vector<uint64_t>{1}));
   EXPECT_EQ(f.reads.waiting(), 0u);
 }
@@ -81,7 +81,7 @@ TEST(Reads, Thesis6_4_AnAnswerForAnotherRunsReadReleasesNothing) {
   f.get(1);
   raft::ReadContexts earlier_run(41);  // the incarnation of an earlier run of this node
   f.reads.released({raft::ReadState{raft::LogIndex(1), earlier_run.next()}});
-  f.reads.serve_ready(100);
+  f.reads.serve_ready(raft::LogIndex(100));
   EXPECT_TRUE(f.answers.empty());
   EXPECT_EQ(f.reads.waiting(), 1u);
 }
@@ -94,7 +94,7 @@ TEST(Reads, ALeadershipChangeDropsOnlyTheReadsNotYetReleased) {
   f.reads.drop_unreleased();
   EXPECT_EQ(f.code_of(2), Code::kUnavailable);
   EXPECT_FALSE(f.answers.count(1));
-  f.reads.serve_ready(5);
+  f.reads.serve_ready(raft::LogIndex(5));
   EXPECT_EQ(f.host.served, (std::vector<uint64_t>{1}));
 }
 
@@ -104,7 +104,7 @@ TEST(Reads, AReadPastItsDeadlineIsUnavailableAndALaterReleaseServesNothing) {
   f.reads.fail_expired(Clock::now() + std::chrono::seconds(2));
   EXPECT_EQ(f.code_of(1), Code::kUnavailable);
   f.release(0, 1);
-  f.reads.serve_ready(1);
+  f.reads.serve_ready(raft::LogIndex(1));
   EXPECT_TRUE(f.host.served.empty());
   EXPECT_EQ(f.answers.at(1).size(), 1u);
 }
@@ -119,7 +119,7 @@ TEST(Reads, NoLeaderToConfirmTheReadIsUnavailable) {
 
 TEST(Reads, ThePlantedLocalReadServesAtTheNodesOwnCommitIndexWithoutAsking) {
   Fixture f(/*unsafe=*/true);
-  f.host.commit = 3;
+  f.host.commit = raft::LogIndex(3);
   f.get(1, /*applied=*/3);
   EXPECT_TRUE(f.host.asked.empty());
   EXPECT_EQ(f.host.served, (std::vector<uint64_t>{1}));
