@@ -9,6 +9,9 @@
 // such failure is counted under kOutOfFileDescriptors (castor_rejected_total) and logged at a
 // limited rate. Any other error concerns only the connection being accepted, which is gone: it is
 // logged, and the loop accepts the next one at once.
+//
+// What it does NOT do: accept (the loop does, again, once this returns), close connections to free
+// descriptors, or raise the open-files limit (tools/fd_limit.h does, at start).
 #pragma once
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>, so <utility> must

@@ -5,6 +5,8 @@
 // A length of 0, a length over the configured maximum, or an unknown kind is an error that
 // closes the connection; the payload is protobuf bytes whose parsing is the caller's.
 //
+// What it does NOT do: close the connection (its owner does, on an error from next()), parse the
+// payload, or check that a kind belongs on this connection. append_frame does not check the maximum.
 // Performs no I/O. Not thread-safe; one FrameReader per connection.
 #pragma once
 

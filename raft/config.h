@@ -1,4 +1,7 @@
 // Config: the knobs of one Raft node. Times are in ticks; the host decides how long a tick is.
+//
+// What it does NOT do: set how long a tick is (the host's timer does), or check the knobs: raft::Node
+// asserts only a non-zero id and 0 < heartbeat interval < election timeout.
 #pragma once
 
 #include <cstdint>

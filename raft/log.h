@@ -7,6 +7,9 @@
 //                              a conflicting suffix is being replaced, paper 5.3)
 //
 // Also tracks the commit index and the applied index (the last entry handed out for apply).
+//
+// What it does NOT do: write the durable part (the host persists Ready::entries into its LogReader)
+// or decide what commits (Node does, and calls commit_to).
 // Performs no I/O itself. Not thread-safe; owned by its Node.
 #pragma once
 

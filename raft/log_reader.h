@@ -5,6 +5,9 @@
 // followed by entries in [first_index(), last_index()]. An empty log after a snapshot at s has
 // first_index() == s + 1 and last_index() == s. A storage failure (I/O, corruption) is not
 // reported here: the implementation stops the node (docs/STYLE.md, "Fail-stop").
+//
+// What it does NOT do: write (the host calls each implementation's own append, install_snapshot and
+// save_snapshot, as a Ready asks), or promise thread safety: each implementation states its own.
 #pragma once
 
 #include <cstdint>

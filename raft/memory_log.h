@@ -2,6 +2,8 @@
 // host-side writes that LmdbLog also provides. Tests and the simulator use it; "durable" here
 // means "survives a simulated crash", because the simulator keeps this object across restarts.
 //
+// What it does NOT do: outlive its process, or check a snapshot it installs (raft::Node checked the
+// data against its crc32c before the Ready carried it).
 // Performs no I/O. Not thread-safe.
 #pragma once
 

@@ -7,6 +7,8 @@
 //   kSnapshot:  the entries it needs are compacted; stream a snapshot in chunks, one chunk in
 //               flight; its acknowledgement of the whole snapshot moves it to kReplicate.
 //
+// What it does NOT do: build or send messages, or read the log: Node decides what to send and
+// reports it through sent_append(); Progress only keeps the books.
 // Performs no I/O. Not thread-safe; owned by its Node.
 #pragma once
 

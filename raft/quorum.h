@@ -1,4 +1,7 @@
 // Majority arithmetic over a set of voters (paper 5.2, 5.3). Pure functions.
+//
+// What it does NOT do: look at terms. quorum_index() only counts, and Node commits its result only
+// when that entry is of the leader's own term (paper 5.4.2).
 #pragma once
 
 #include <map>

@@ -8,6 +8,8 @@
 // context carries the run's incarnation, a number the host picks afresh at each start (castord:
 // random; the simulator: drawn from its seed), and answers of other runs are not recognised.
 //
+// What it does NOT do: pick the incarnation (the host does) or track which reads are pending: it
+// only names reads and recognises its own names.
 // Pure and deterministic; not thread-safe (one per host, on the thread that asks for reads).
 #pragma once
 

@@ -6,6 +6,8 @@
 // Rounds are numbered; an acknowledgement of round r confirms every round <= r, because the
 // follower answered a heartbeat sent after those reads arrived.
 //
+// What it does NOT do: send heartbeats or count their acknowledgements (Node does, and calls
+// release() with the round a majority confirmed), or wait for apply (the host does, per ReadState).
 // Performs no I/O. Not thread-safe; owned by its Node.
 #pragma once
 

@@ -9,6 +9,9 @@
 //   5. Node::advance(ready).
 // Between ready() and advance() the host may go on calling tick, step, propose and
 // read_index (say, while a log thread fsyncs); what they produce waits for the next Ready.
+//
+// What it does NOT do: carry out any step: it is plain data. Node fills it, and raft/ready_loop.h
+// carries it out for castord and the simulator.
 #pragma once
 
 #include <optional>

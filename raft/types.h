@@ -1,5 +1,8 @@
 // Distinct types for the numbers Raft juggles, so that a term is never passed as an index.
 // Each wraps a uint64_t; `.value` is the raw number for protobuf and printing.
+//
+// What it does NOT do: check ranges or overflow. LogIndex arithmetic wraps as uint64_t does;
+// numbers from the network are bounded before they get here (raft/message_check.h).
 #pragma once
 
 #include <compare>

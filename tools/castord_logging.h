@@ -5,6 +5,9 @@
 //
 // In JSON the message is escaped (quotes, control characters, invalid UTF-8), so every line
 // parses whatever a message holds.
+//
+// What it does NOT do: choose or open where lines go (spdlog's default sink stays), or check
+// `format` and `level` (tools/castord_options.cc does; any format but "json" is text).
 // Threading: `term` is called from whichever thread logs; it must be safe from any thread.
 #pragma once
 

@@ -8,6 +8,9 @@
 // CLI11 reads unsigned numbers with strtoull, which takes "-1" as 2^64-1 and "0x10" as 16;
 // add_unsigned reads plain decimal only (std::from_chars, parse_decimal), so `--snapshot-entries -1` is an
 // error, not a wrapped bound.
+//
+// What it does NOT do: print or exit: the caller prints the error or the help and chooses the exit
+// code. add_unsigned checks no range but the type's own (from_chars refuses what does not fit).
 #pragma once
 
 #include <CLI/CLI.hpp>

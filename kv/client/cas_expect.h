@@ -1,5 +1,8 @@
 // CasExpect: the condition of a compare-and-swap, as the CAS verb of the client and the CLI
 // states it: the key holds this value, has this version or this mod revision, or is absent.
+//
+// What it does NOT do: talk to a node or read the key. compare() only builds an EQUAL pb::Compare;
+// kv::Client::cas sends it.
 #pragma once
 
 #include <cstdint>

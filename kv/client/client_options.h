@@ -1,4 +1,7 @@
 // ClientOptions: how a kv::Client finds the cluster and how long it keeps trying.
+//
+// What it does NOT do: check itself. kv::Client asserts only that `endpoints` is not empty and
+// uses the other fields as given.
 #pragma once
 
 #include <chrono>

@@ -11,6 +11,8 @@
 // FAILED_PRECONDITION (the swap did not happen), and value() holds the Txn's answer, whose
 // failure branch read the key's current state.
 //
+// What it does NOT do: retry, or find out later what became of an UNKNOWN call: kv::Client has
+// decided the outcome. Nor does it throw: value() on an outcome without one aborts (CASTOR_ASSERT).
 // A plain value type. Not thread-safe (like any value); safe to move between threads.
 #pragma once
 

@@ -1,4 +1,7 @@
 // Builders for the requests clients make most: compares and compare-and-swap.
+//
+// What it does NOT do: send or validate anything. These only fill in protobuf messages; the node
+// checks each request when it arrives (kv/machine/limits.h, validate()).
 #pragma once
 
 #include <cstdint>

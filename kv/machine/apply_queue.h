@@ -8,6 +8,9 @@
 // for the commit, so the host calls commit_soon() when one is waiting. Jobs (installing a
 // snapshot, taking one) run in queue order, each after a commit of what came before it.
 //
+// What it does NOT do: decode entries or touch LMDB: `apply` and `commit` are the caller's
+// (kv/server/applier.h). Nor is the queue bounded: apply() and run() never refuse or wait for the
+// apply thread.
 // Threading: apply(), run() and commit_soon() from one thread (the io thread). `apply`,
 // `commit` and every job run on the queue's own thread, one at a time.
 #pragma once

@@ -1,5 +1,8 @@
 // to_error_code: castor::Code as the wire's pb::ErrorCode. The two enums share their numbers,
 // checked here at compile time, so the conversion is a cast that cannot drift.
+//
+// What it does NOT do: choose a code for a failure, or convert back: a pb::ErrorCode becomes a Code
+// by a plain static_cast where needed (kv/client/client.cc).
 #pragma once
 
 #include "kv/kv.pb.h"

@@ -1,4 +1,7 @@
 // Limits: the size bounds of client requests, and the checks that enforce them.
+//
+// What it does NOT do: look at any state. validate() sees one request and the limits, not the keys,
+// the sessions or who leads; nor does it read flags (tools/castord_options.cc fills Limits).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,7 @@
 // LmdbTxn and LmdbCursor: RAII over LMDB transactions and cursors, with errors as Status.
+//
+// What it does NOT do: open or size the environment and its databases (StateMachine::open does),
+// or retry: a full map comes back as RESOURCE_EXHAUSTED, for the caller to handle.
 #pragma once
 
 #include <lmdb.h>

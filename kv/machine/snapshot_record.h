@@ -9,6 +9,9 @@
 // Integers are big-endian. The checksum at the end covers the whole stream, so a reader knows a
 // stream is good only once it reached the end: a consumer applies records tentatively (in one
 // transaction) and keeps them only then.
+//
+// What it does NOT do: encode, decode or check a stream (SnapshotWriter and SnapshotReader do); it
+// holds only the format's constants and the record type.
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,8 @@
 // go on; both resume on their own once space is freed. The reserve must cover what is already
 // proposed or in flight, and a snapshot.
 //
+// What it does NOT do: refuse anything itself (StorageRoom and PeerIntake ask low()), free space,
+// or measure on its own: only refresh() calls statvfs.
 // Not thread-safe: one thread (the server's io thread) refreshes and asks.
 #pragma once
 

@@ -10,6 +10,9 @@
 // for a test that damages one thing once:
 //   corrupt-snapshot-chunk   the leader flips a byte in the last chunk of a snapshot it sends
 // With the variable unset, each is one branch on a value read once at start-up.
+//
+// What it does NOT do: check names. A misspelt point, or an action other than crash and once, in
+// CASTOR_FAILPOINTS is ignored without a word.
 #pragma once
 
 namespace castor::kv {

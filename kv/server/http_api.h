@@ -11,6 +11,9 @@
 // `?cass=` must not turn a compare-and-swap into a plain put), a bad number, a bad method or
 // an unknown path is answered here with a 4xx and a JSON error.
 //
+// What it does NOT do: parse HTTP or hold connections (net/http_server.h does), check requests
+// against kv::Limits (the node does, as for a binary request), or forward one to the leader: it
+// answers 307 or 421.
 // Threading: serve_http and the hooks run on the node's io thread.
 #pragma once
 

@@ -1,5 +1,8 @@
 // CASTOR_ASSERT: a broken invariant is a bug. It prints where and why, then aborts, in every
 // build type (docs/STYLE.md, "Fail-stop"). Expected outcomes are Status values instead.
+//
+// What it does NOT do: log through spdlog or unwind (no destructors run): it prints to stderr and
+// calls std::abort().
 #pragma once
 
 #include <cstdio>

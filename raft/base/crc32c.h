@@ -1,4 +1,7 @@
 // CRC-32C (Castagnoli): the checksum of stored log entries and of snapshot streams.
+//
+// What it does NOT do: guard against deliberate changes (a CRC is not a cryptographic hash), or
+// store and compare checksums: its callers do (raft/storage/log_format.h, the snapshot streams).
 #pragma once
 
 #include <cstdint>

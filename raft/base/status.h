@@ -2,6 +2,9 @@
 //
 // A broken invariant is a bug and goes through CASTOR_ASSERT (assert.h); anything a caller
 // can reasonably meet (a full queue, a compare that failed, a corrupt file) is a Status.
+//
+// What it does NOT do: log or abort. A Status is only a value: [[nodiscard]] makes the compiler flag
+// one that is dropped, and value() on a failed Result is not checked (std::get throws).
 #pragma once
 
 #include <string>

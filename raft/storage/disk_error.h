@@ -1,5 +1,8 @@
 // What an operator should do about a disk operation that failed, for the message of the error
 // that stops a node (the Raft log's and the state machine's alike).
+//
+// What it does NOT do: retry, log or stop anything: it only returns text, and the caller's error
+// stops the node.
 #pragma once
 
 #include <string>

@@ -2,6 +2,8 @@
 // created, renamed or removed) durable only once the directory holding it is fsynced; fsyncing
 // the file itself does not. A data directory created without this can vanish whole with every
 // acknowledged write in it (tests/powerfs shows it).
+//
+// What it does NOT do: fsync the files themselves (their writers must), or retry a failed fsync.
 #pragma once
 
 #include <filesystem>

@@ -15,6 +15,9 @@
 // record(body) = the CRC-32C (raft/base/crc32c.h) of key | body as u32 big-endian, then body. The
 // checksum covers the key so that a value stored under the wrong key fails it too. The entry's
 // term sits outside the protobuf so that open can index terms without parsing every entry.
+//
+// What it does NOT do: any I/O. These functions only encode and check bytes; LmdbLog reads and
+// writes the database and decides what a failed check means.
 #pragma once
 
 #include <cstdint>

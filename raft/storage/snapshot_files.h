@@ -10,6 +10,9 @@
 //   4. on restart the meta record expects A, finds B, and the node refuses to start.
 // With content-addressed names step 2 writes a second file and step 4 finds A intact.
 //
+// What it does NOT do: retry a failed write, or clean up after one: the .tmp file it may leave
+// stays until remove_all_except().
+//
 // Only writes files and reads them to verify; which file is current lives in LMDB and is
 // LmdbLog's business. Stateless apart from the directory path: safe from any thread, but two
 // threads must not write the same (index, crc) at once (LmdbLog has a single writer).

@@ -1,5 +1,7 @@
-// UniqueFd: owns one POSIX file descriptor and closes it when dropped. Not thread-safe to
-// move or reset; any number of threads may pread through get() at once.
+// UniqueFd: owns one POSIX file descriptor and closes it when dropped.
+//
+// What it does NOT do: open anything, or report a failed close: reset() ignores close()'s result.
+// Not thread-safe to move or reset; any number of threads may pread through get() at once.
 #pragma once
 
 #include <unistd.h>
