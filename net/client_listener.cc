@@ -195,18 +195,30 @@ asio::awaitable<void> ClientListener::read_requests(std::shared_ptr<Conn> conn) 
     }
     ++conn->in_flight;
     conn->last_active = std::chrono::steady_clock::now();
-    std::weak_ptr<Conn> weak = conn;
-    on_request_(std::move(f->payload),
-                [this, weak](std::string payload) { queue_answer(weak, std::move(payload)); });
+    on_request_(std::move(f->payload), Respond(this, conn));
   }
 }
 
+void ClientListener::Respond::send(std::string payload, bool last) const {
+  listener_->queue_answer(conn_, std::move(payload), last);
+}
+
+uint64_t ClientListener::Respond::queued_bytes() const {
+  auto c = conn_.lock();
+  return c && !c->closed ? c->out_bytes : 0;
+}
+
+bool ClientListener::Respond::open() const {
+  auto c = conn_.lock();
+  return c && !c->closed;
+}
+
 // Queues one answer for the writer; a client that leaves more than queued_bytes_max of them
-// unread is cut off.
-void ClientListener::queue_answer(const std::weak_ptr<Conn>& weak, std::string payload) {
+// unread is cut off. The last answer of a request ends it.
+void ClientListener::queue_answer(const std::weak_ptr<Conn>& weak, std::string payload, bool last) {
   auto c = weak.lock();
   if (!c || c->closed) return;
-  --c->in_flight;
+  if (last) --c->in_flight;
   std::string frame;
   append_frame(frame, FrameKind::kResponse, payload);
   c->out_bytes += frame.size();

@@ -15,6 +15,11 @@
 // file descriptors, it accepts again only every 100 ms (net/accept_error.h).
 // Malformed input closes that connection with a rate-limited log line and nothing else.
 //
+// Streams: a request may be answered many times (a watch): Respond::part() sends an answer and
+// keeps the request in flight, the final call ends it. A connection with an open stream is
+// never idle; its reader learns how much waits unread (queued_bytes()) to stop a stream whose
+// client does not read before the connection is cut off.
+//
 // What it does NOT do: parse requests, enforce deadlines (the server does), or retry.
 // Threading: every method and callback runs on the io_context's single thread.
 // Destroy it only after its io_context has stopped running (its coroutines refer to it).
@@ -56,10 +61,35 @@ struct ClientListenerOptions {
 };
 
 class ClientListener {
+ private:
+  struct Conn;
+
  public:
-  // Answers one request. Safe to call after the connection closed (the answer is dropped);
-  // calling it twice is a bug.
-  using Respond = std::function<void(std::string payload)>;
+  // The way back to one request's client. Copyable; safe to use after the connection closed
+  // (answers are then dropped).
+  class Respond {
+   public:
+    // The request's answer (the last one, for a stream). Once per request: a second is a bug.
+    void operator()(std::string payload) const { send(std::move(payload), true); }
+    // One answer of a request answered many times; the request stays in flight.
+    void part(std::string payload) const { send(std::move(payload), false); }
+    // Bytes of answers queued on the connection, not yet written to the client; 0 once closed.
+    uint64_t queued_bytes() const;
+    // False once the connection closed.
+    bool open() const;
+    // The same for every request of one connection.
+    const void* connection() const { return id_; }
+
+   private:
+    friend class ClientListener;
+    Respond(ClientListener* listener, const std::shared_ptr<Conn>& conn)
+        : listener_(listener), conn_(conn), id_(conn.get()) {}
+    void send(std::string payload, bool last) const;
+
+    ClientListener* listener_;
+    std::weak_ptr<Conn> conn_;
+    const void* id_;
+  };
   using OnRequest = std::function<void(std::string payload, Respond respond)>;
 
   ClientListener(boost::asio::io_context& io, ClientListenerOptions options, OnRequest on_request);
@@ -73,12 +103,11 @@ class ClientListener {
   const std::map<std::string, uint64_t>& rejected() const { return rejected_; }
 
  private:
-  struct Conn;
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<bool> handshake(std::shared_ptr<Conn> conn);
   boost::asio::awaitable<void> read_requests(std::shared_ptr<Conn> conn);
-  void queue_answer(const std::weak_ptr<Conn>& conn, std::string payload);
+  void queue_answer(const std::weak_ptr<Conn>& conn, std::string payload, bool last);
   boost::asio::awaitable<void> write_loop(std::shared_ptr<Conn> conn);
   boost::asio::awaitable<void> finish_half_closed(std::shared_ptr<Conn> conn);
   // Sends a Hello saying why the connection is turned away, then closes it.

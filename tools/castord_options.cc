@@ -105,6 +105,16 @@ void add_limits(CLI::App& app, kv::ServerOptions& s) {
                "until space is freed (0: off)");
 }
 
+void add_watch(CLI::App& app, kv::ServerOptions& s) {
+  add_unsigned(app, "--watch-history-revisions", s.history.revisions_max,
+               "keep the changes of the last N revisions for watches to start from");
+  add_unsigned(app, "--watch-history-bytes", s.history.bytes_max,
+               "... and at most N bytes of them; older starts are refused COMPACTED");
+  add_unsigned(app, "--watches-max", s.watch.watchers_max, "watches this node serves at once");
+  add_unsigned(app, "--watch-queued-bytes-max", s.watch.queued_bytes_max,
+               "cancel a watch (TOO_SLOW) whose client leaves N bytes of its answers unread");
+}
+
 void add_test_only(CLI::App& app, kv::ServerOptions& s) {
   app.add_flag("--unsafe-local-reads", s.unsafe_local_reads,
                "serve linearizable reads at this node's commit index, without the ReadIndex round "
@@ -130,6 +140,7 @@ void describe(CLI::App& app, CastordOptions& o) {
   add_identity(app, o.server);
   add_raft(app, o.server);
   add_limits(app, o.server);
+  add_watch(app, o.server);
   app.add_option("--log-level", o.log_level)
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}))
       ->capture_default_str();

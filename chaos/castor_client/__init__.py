@@ -10,3 +10,4 @@ The protobuf classes are generated from kv/kv.proto and net/net.proto at build t
 in build/python next to the source tree.
 """
 from castor_client.client import Client, Outcome, Result  # noqa: F401
+from castor_client.watch import Watch, WatchCompacted, WatchFailed  # noqa: F401

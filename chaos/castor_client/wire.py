@@ -45,6 +45,15 @@ class Connection:
             raise ConnectionLost(str(e)) from e
 
     def recv(self, timeout: float):
+        """The next frame as (kind, payload); ConnectionLost when none comes within `timeout`."""
+        got = self.recv_within(timeout)
+        if got is None:
+            raise ConnectionLost("timed out")
+        return got
+
+    def recv_within(self, timeout: float):
+        """The next frame, or None when none arrives within `timeout`: the connection stays
+        usable (a frame half read is kept for the next call)."""
         self.sock.settimeout(max(timeout, 0.001))
         try:
             while True:
@@ -58,8 +67,10 @@ class Connection:
                 if not data:
                     raise ConnectionLost("connection closed by the node")
                 self.buf += data
-        except (socket.timeout, OSError) as e:
-            raise ConnectionLost(str(e) or "timed out") from e
+        except socket.timeout:
+            return None
+        except OSError as e:
+            raise ConnectionLost(str(e)) from e
 
     def close(self) -> None:
         try:

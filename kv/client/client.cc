@@ -50,6 +50,10 @@ bool answers(const pb::ClientRequest& q, const pb::ClientResponse& r) {
       return r.has_status();
     case pb::ClientRequest::kTransferLeader:
       return r.has_transfer_leader();
+    case pb::ClientRequest::kWatch:
+      return r.has_watch();
+    case pb::ClientRequest::kWatchCancel:
+      return r.has_watch_cancel();
     case pb::ClientRequest::REQUEST_NOT_SET:
       break;
   }

@@ -23,8 +23,10 @@ static_assert(static_cast<int>(Code::kInternal) == pb::INTERNAL);
 static_assert(static_cast<int>(Code::kDropped) == pb::DROPPED);
 static_assert(static_cast<int>(Code::kSessionExpired) == pb::SESSION_EXPIRED);
 static_assert(static_cast<int>(Code::kNotFound) == pb::NOT_FOUND);
+static_assert(static_cast<int>(Code::kCompacted) == pb::COMPACTED);
+static_assert(static_cast<int>(Code::kTooSlow) == pb::TOO_SLOW);
 // A code added to kv.proto must be added to castor::Code too (and then above).
-static_assert(pb::ErrorCode_MAX == pb::NOT_FOUND);
+static_assert(pb::ErrorCode_MAX == pb::TOO_SLOW);
 
 inline pb::ErrorCode to_error_code(Code code) { return static_cast<pb::ErrorCode>(code); }
 

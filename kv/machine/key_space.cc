@@ -4,6 +4,7 @@
 #include <string>
 
 #include "kv/machine/encoding.h"
+#include "kv/machine/key_range.h"
 
 namespace castor::kv {
 namespace {
@@ -55,30 +56,6 @@ pb::KeyValue to_kv(std::string_view key, const Stored& stored, bool keys_only) {
   return kv;
 }
 
-// The smallest key greater than every key that starts with `prefix`: drop trailing 0xff bytes
-// and increment the last remaining one. nullopt when there is none (empty or all-0xff prefix),
-// which means the range has no upper bound.
-std::optional<std::string> prefix_end(std::string prefix) {
-  while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xff) prefix.pop_back();
-  if (prefix.empty()) return std::nullopt;
-  prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
-  return prefix;
-}
-
-// Keys in [start, end); no end means up to the last key.
-struct Bounds {
-  std::string start;
-  std::optional<std::string> end;
-
-  bool contains(std::string_view key) const { return !end.has_value() || key < std::string_view(*end); }
-};
-
-Bounds bounds(const std::string& key, const std::string& range_end, bool prefix) {
-  if (prefix) return {key, prefix_end(key)};
-  if (range_end.empty()) return {key, std::nullopt};
-  return {key, range_end};
-}
-
 // EQUAL, NOT_EQUAL, LESS, GREATER applied to a three-way comparison of (stored, operand).
 bool test(pb::Compare::Op op, int order) {
   switch (op) {
@@ -99,6 +76,16 @@ bool test(pb::Compare::Op op, int order) {
 
 int three_way(uint64_t a, uint64_t b) { return a < b ? -1 : (a > b ? 1 : 0); }
 
+// The event of deleting `key` at `revision`, whose state was `prev`.
+pb::Event deletion(std::string_view key, const Stored& prev, uint64_t revision) {
+  pb::Event e;
+  e.set_type(pb::Event::DELETE);
+  e.mutable_kv()->set_key(std::string(key));
+  e.mutable_kv()->set_mod_revision(revision);
+  *e.mutable_prev_kv() = to_kv(key, prev, false);
+  return e;
+}
+
 }  // namespace
 
 bool KeySpace::well_formed(std::string_view stored) { return stored.size() >= kHeaderBytes; }
@@ -111,7 +98,7 @@ Result<std::optional<pb::KeyValue>> KeySpace::get(LmdbTxn& txn, std::string_view
 }
 
 Result<pb::RangeResponse> KeySpace::range(LmdbTxn& txn, const pb::RangeRequest& request) const {
-  Bounds b = bounds(request.key(), request.range_end(), request.prefix());
+  KeyRange b = KeyRange::of_request(request.key(), request.range_end(), request.prefix());
   uint64_t limit =
       request.limit() == 0 ? limits_.range_kvs_max : std::min(request.limit(), limits_.range_kvs_max);
   auto cursor = LmdbCursor::open(txn, dbi_);
@@ -143,10 +130,13 @@ Result<pb::RangeResponse> KeySpace::range(LmdbTxn& txn, const pb::RangeRequest& 
   return response;
 }
 
-Result<pb::PutResponse> KeySpace::put(LmdbTxn& txn, const pb::PutRequest& request, uint64_t revision) const {
+Result<pb::PutResponse> KeySpace::put(LmdbTxn& txn, const pb::PutRequest& request, uint64_t revision,
+                                      Changes& changes) const {
   auto old = load(txn, dbi_, request.key());
   if (!old.is_ok()) return old.status();
   pb::PutResponse response;
+  pb::Event& event = changes.emplace_back();
+  event.set_type(pb::Event::PUT);
   uint64_t create_revision = revision;
   uint64_t version = 1;
   if (old->has_value()) {
@@ -154,29 +144,34 @@ Result<pb::PutResponse> KeySpace::put(LmdbTxn& txn, const pb::PutRequest& reques
     create_revision = prev.create_revision;
     version = prev.version + 1;
     // Copy now: the put below may move the page `prev.value` points into.
-    if (request.prev_kv()) *response.mutable_prev_kv() = to_kv(request.key(), prev, false);
+    *event.mutable_prev_kv() = to_kv(request.key(), prev, false);
+    if (request.prev_kv()) *response.mutable_prev_kv() = event.prev_kv();
   }
+  const Stored now{create_revision, revision, version, request.value()};
+  *event.mutable_kv() = to_kv(request.key(), now, false);
   Status s = txn.put(dbi_, request.key(), encode(create_revision, revision, version, request.value()));
   if (!s.is_ok()) return s;
   return response;
 }
 
-Result<pb::DeleteResponse> KeySpace::delete_key(LmdbTxn& txn, const pb::DeleteRequest& request) const {
+Result<pb::DeleteResponse> KeySpace::delete_key(LmdbTxn& txn, const pb::DeleteRequest& request,
+                                                uint64_t revision, Changes& changes) const {
   auto old = load(txn, dbi_, request.key());
   if (!old.is_ok()) return old.status();
   pb::DeleteResponse response;
   // Deleting an absent key changes nothing and reports 0 deleted (etcd semantics).
   if (!old->has_value()) return response;
-  if (request.prev_kv()) *response.mutable_prev_kv() = to_kv(request.key(), **old, false);
+  const pb::Event& event = changes.emplace_back(deletion(request.key(), **old, revision));
+  if (request.prev_kv()) *response.mutable_prev_kv() = event.prev_kv();
   auto deleted = txn.del(dbi_, request.key());
   if (!deleted.is_ok()) return deleted.status();
   response.set_deleted(1);
   return response;
 }
 
-Result<pb::DeleteRangeResponse> KeySpace::delete_range(LmdbTxn& txn,
-                                                       const pb::DeleteRangeRequest& request) const {
-  Bounds b = bounds(request.key(), request.range_end(), request.prefix());
+Result<pb::DeleteRangeResponse> KeySpace::delete_range(LmdbTxn& txn, const pb::DeleteRangeRequest& request,
+                                                       uint64_t revision, Changes& changes) const {
+  KeyRange b = KeyRange::of_request(request.key(), request.range_end(), request.prefix());
   auto cursor = LmdbCursor::open(txn, dbi_);
   if (!cursor.is_ok()) return cursor.status();
   pb::DeleteRangeResponse response;
@@ -187,6 +182,9 @@ Result<pb::DeleteRangeResponse> KeySpace::delete_range(LmdbTxn& txn,
     if (!found.is_ok()) return found.status();
     if (!*found || !b.contains(cursor->key())) break;
     b.start = std::string(cursor->key());
+    auto prev = decode(cursor->value());
+    if (!prev.is_ok()) return prev.status();
+    changes.push_back(deletion(b.start, *prev, revision));
     auto gone = txn.del(dbi_, b.start);
     if (!gone.is_ok()) return gone.status();
     ++deleted;
@@ -218,7 +216,8 @@ Result<bool> KeySpace::holds(LmdbTxn& txn, const pb::Compare& compare) const {
   return false;
 }
 
-Result<pb::ResponseOp> KeySpace::run(LmdbTxn& txn, const pb::RequestOp& op, uint64_t revision) const {
+Result<pb::ResponseOp> KeySpace::run(LmdbTxn& txn, const pb::RequestOp& op, uint64_t revision,
+                                     Changes& changes) const {
   pb::ResponseOp response;
   switch (op.request_case()) {
     case pb::RequestOp::kGet: {
@@ -235,19 +234,19 @@ Result<pb::ResponseOp> KeySpace::run(LmdbTxn& txn, const pb::RequestOp& op, uint
       return response;
     }
     case pb::RequestOp::kPut: {
-      auto r = put(txn, op.put(), revision);
+      auto r = put(txn, op.put(), revision, changes);
       if (!r.is_ok()) return r.status();
       *response.mutable_put() = std::move(*r);
       return response;
     }
     case pb::RequestOp::kDeleteKey: {
-      auto r = delete_key(txn, op.delete_key());
+      auto r = delete_key(txn, op.delete_key(), revision, changes);
       if (!r.is_ok()) return r.status();
       *response.mutable_delete_key() = std::move(*r);
       return response;
     }
     case pb::RequestOp::kDeleteRange: {
-      auto r = delete_range(txn, op.delete_range());
+      auto r = delete_range(txn, op.delete_range(), revision, changes);
       if (!r.is_ok()) return r.status();
       *response.mutable_delete_range() = std::move(*r);
       return response;
@@ -259,7 +258,8 @@ Result<pb::ResponseOp> KeySpace::run(LmdbTxn& txn, const pb::RequestOp& op, uint
   return response;
 }
 
-Result<pb::TxnResponse> KeySpace::txn(LmdbTxn& txn, const pb::TxnRequest& request, uint64_t revision) const {
+Result<pb::TxnResponse> KeySpace::txn(LmdbTxn& txn, const pb::TxnRequest& request, uint64_t revision,
+                                      Changes& changes) const {
   bool succeeded = true;
   for (const pb::Compare& compare : request.compares()) {
     auto holds_now = holds(txn, compare);
@@ -272,7 +272,7 @@ Result<pb::TxnResponse> KeySpace::txn(LmdbTxn& txn, const pb::TxnRequest& reques
   pb::TxnResponse response;
   response.set_succeeded(succeeded);
   for (const pb::RequestOp& op : succeeded ? request.success() : request.failure()) {
-    auto r = run(txn, op, revision);
+    auto r = run(txn, op, revision, changes);
     if (!r.is_ok()) return r.status();
     *response.add_responses() = std::move(*r);
   }

@@ -164,6 +164,11 @@ Status validate(const pb::ClientRequest& request, const Limits& limits) {
       return Status::ok();
     case pb::ClientRequest::kWrite:
       return validate(request.write(), limits);
+    case pb::ClientRequest::kWatch:
+      return check_range(request.watch().key(), request.watch().range_end(), request.watch().prefix(),
+                         limits);
+    case pb::ClientRequest::kWatchCancel:
+      return Status::ok();
     case pb::ClientRequest::REQUEST_NOT_SET:
       break;
   }

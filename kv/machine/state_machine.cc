@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <system_error>
 #include <utility>
 
@@ -59,24 +60,6 @@ constexpr Limits kApplyLimits{.key_bytes_max = kLmdbKeyBytesMax,
                               .request_bytes_max = UINT64_MAX,
                               .txn_response_bytes_max = UINT64_MAX};
 
-// Whether a write's result shows that it changed the key space, and so takes a revision of its
-// own: a put always does (version and mod_revision move even for an equal value), a delete
-// only when it found something, a Txn when any op of the branch it ran did (etcd's rules).
-// `Response` is a WriteResponse or a Txn's ResponseOp: both name their cases alike.
-template <typename Response>
-bool changed_by(const Response& r) {
-  if (r.has_put()) return true;
-  if (r.has_delete_key()) return r.delete_key().deleted() > 0;
-  if (r.has_delete_range()) return r.delete_range().deleted() > 0;
-  return false;
-}
-
-bool changes_state(const pb::WriteResponse& write) {
-  if (!write.has_txn()) return changed_by(write);
-  const auto& ops = write.txn().responses();
-  return std::any_of(ops.begin(), ops.end(), [](const pb::ResponseOp& op) { return changed_by(op); });
-}
-
 struct EnvCloser {
   void operator()(MDB_env* env) const { mdb_env_close(env); }
 };
@@ -127,17 +110,9 @@ Result<std::unique_ptr<StateMachine>> StateMachine::open(const StateMachineOptio
 
   auto txn = LmdbTxn::begin(env.get(), false);
   if (!txn.is_ok()) return txn.status();
-  Tables tables{};
-  const std::pair<const char*, MDB_dbi*> named[] = {{"meta", &tables.meta},
-                                                    {"keys", &tables.keys},
-                                                    {"sessions", &tables.sessions},
-                                                    {"session_lru", &tables.session_lru},
-                                                    {"responses", &tables.responses}};
-  for (const auto& [name, dbi] : named) {
-    if (int rc = mdb_dbi_open(txn->raw(), name, MDB_CREATE, dbi); rc != MDB_SUCCESS) {
-      return lmdb_status(rc, "mdb_dbi_open");
-    }
-  }
+  auto opened = open_tables(*txn);
+  if (!opened.is_ok()) return opened.status();
+  const Tables tables = *opened;
   auto version = read_u64_record(*txn, tables.meta, kFormatVersionKey, 0);
   if (!version.is_ok()) return version.status();
   if (*version == 0) {
@@ -149,9 +124,28 @@ Result<std::unique_ptr<StateMachine>> StateMachine::open(const StateMachineOptio
   if (!applied.is_ok()) return applied.status();
   auto revision = read_u64_record(*txn, tables.meta, kRevisionKey, 0);
   if (!revision.is_ok()) return revision.status();
+  History history(tables.history, tables.history_marks, options.history);
+  if (Status s = history.open(*txn, *revision); !s.is_ok()) return s;
   if (Status s = txn->commit(); !s.is_ok()) return s;
   return std::unique_ptr<StateMachine>(
       new StateMachine(options, env.release(), tables, raft::LogIndex(*applied), *revision));
+}
+
+Result<StateMachine::Tables> StateMachine::open_tables(LmdbTxn& txn) {
+  Tables tables{};
+  const std::pair<const char*, MDB_dbi*> named[] = {{"meta", &tables.meta},
+                                                    {"keys", &tables.keys},
+                                                    {"sessions", &tables.sessions},
+                                                    {"session_lru", &tables.session_lru},
+                                                    {"responses", &tables.responses},
+                                                    {"history", &tables.history},
+                                                    {"history_marks", &tables.history_marks}};
+  for (const auto& [name, dbi] : named) {
+    if (int rc = mdb_dbi_open(txn.raw(), name, MDB_CREATE, dbi); rc != MDB_SUCCESS) {
+      return lmdb_status(rc, "mdb_dbi_open");
+    }
+  }
+  return tables;
 }
 
 StateMachine::StateMachine(const StateMachineOptions& options, MDB_env* env, const Tables& tables,
@@ -162,6 +156,7 @@ StateMachine::StateMachine(const StateMachineOptions& options, MDB_env* env, con
       keys_(tables.keys, options.limits),
       sessions_(options.sessions,
                 Sessions::Tables{tables.meta, tables.sessions, tables.session_lru, tables.responses}),
+      history_(tables.history, tables.history_marks, options.history),
       applied_index_(applied.value),
       revision_(revision) {}
 
@@ -181,22 +176,22 @@ Result<uint64_t> StateMachine::session_count() const {
 Result<std::vector<AppliedCommand>> StateMachine::apply(std::span<const raft::pb::Entry> entries) {
   std::vector<AppliedCommand> collected;
   Status s = apply_uncommitted(
-      entries, [&collected](std::vector<AppliedCommand> answers) { collected = std::move(answers); });
+      entries, [&collected](AppliedBatch applied) { collected = std::move(applied.answers); });
   if (s.is_ok()) s = commit();
   if (!s.is_ok()) return s;
   return collected;
 }
 
-Status StateMachine::apply_uncommitted(std::span<const raft::pb::Entry> entries, const AnswerSink& answers) {
-  Status s = apply_to_open_txn(entries, answers);
+Status StateMachine::apply_uncommitted(std::span<const raft::pb::Entry> entries, const AppliedSink& applied) {
+  Status s = apply_to_open_txn(entries, applied);
   // A failed batch may have applied part of an entry: drop the whole uncommitted transaction,
   // so no commit() can ever make that part durable. The node stops and replays from its log.
   if (!s.is_ok()) open_txn_.reset();
   return s;
 }
 
-Status StateMachine::apply_to_open_txn(std::span<const raft::pb::Entry> entries, const AnswerSink& answers) {
-  std::vector<AppliedCommand> applied_commands;
+Status StateMachine::apply_to_open_txn(std::span<const raft::pb::Entry> entries, const AppliedSink& sink) {
+  AppliedBatch batch_applied;
   const uint64_t applied_before = open_txn_ ? open_applied_ : applied_index_.load(std::memory_order_relaxed);
   uint64_t applied = applied_before;
   uint64_t applied_term = 0;
@@ -215,9 +210,10 @@ Status StateMachine::apply_to_open_txn(std::span<const raft::pb::Entry> entries,
                         "entry " + std::to_string(entry.index()) + " is not a CommandBatch");
         }
         for (const pb::Command& command : batch.commands()) {
-          auto result = apply_command(*open_txn_, raft::LogIndex(entry.index()), command);
+          auto result =
+              apply_command(*open_txn_, raft::LogIndex(entry.index()), command, batch_applied.events);
           if (!result.is_ok()) return result.status();
-          applied_commands.push_back(std::move(*result));
+          batch_applied.answers.push_back(std::move(*result));
         }
         break;
       }
@@ -236,8 +232,10 @@ Status StateMachine::apply_to_open_txn(std::span<const raft::pb::Entry> entries,
   if (Status s = open_txn_->put(tables_.meta, kAppliedIndexKey, u64_key(applied)); !s.is_ok()) return s;
   if (Status s = open_txn_->put(tables_.meta, kAppliedTermKey, u64_key(applied_term)); !s.is_ok()) return s;
   if (Status s = open_txn_->put(tables_.meta, kRevisionKey, u64_key(open_revision_)); !s.is_ok()) return s;
+  if (Status s = history_.settle(*open_txn_, open_revision_); !s.is_ok()) return s;
   open_applied_ = applied;
-  answers(std::move(applied_commands));
+  batch_applied.revision = open_revision_;
+  sink(std::move(batch_applied));
   return Status::ok();
 }
 
@@ -260,12 +258,14 @@ Status StateMachine::ensure_open_txn() {
   auto revision = read_u64_record(*begun, tables_.meta, kRevisionKey, 0);
   if (!revision.is_ok()) return revision.status();
   open_revision_ = *revision;
+  if (Status s = history_.begin(*begun); !s.is_ok()) return s;
   open_txn_.emplace(std::move(*begun));
   return Status::ok();
 }
 
 Result<AppliedCommand> StateMachine::apply_command(LmdbTxn& txn, raft::LogIndex index,
-                                                   const pb::Command& command) {
+                                                   const pb::Command& command,
+                                                   std::vector<pb::Event>& events) {
   auto now = sessions_.advance_clock(txn, command.timestamp_ms(), command.session_timeout_ms());
   if (!now.is_ok()) return now.status();
   AppliedCommand out;
@@ -309,16 +309,7 @@ Result<AppliedCommand> StateMachine::apply_command(LmdbTxn& txn, raft::LogIndex 
           break;
         }
       }
-      // The revision this write takes if it changes anything (kv.proto, ResponseHeader).
-      const uint64_t revision = options_.unsafe_revision_per_entry ? index.value : open_revision_ + 1;
-      auto result = execute(txn, write, revision);
-      if (!result.is_ok()) return result.status();
-      if (changes_state(*result)) open_revision_ = revision;
-      *response.mutable_write() = std::move(*result);
-      response.mutable_header()->set_revision(open_revision_);
-      if (in_session) {
-        if (Status s = sessions_.record(txn, write.client_id(), write.seq(), response); !s.is_ok()) return s;
-      }
+      if (Status s = execute_admitted(txn, index, write, response, events); !s.is_ok()) return s;
       return out;
     }
     case pb::Command::COMMAND_NOT_SET:
@@ -332,30 +323,54 @@ Result<AppliedCommand> StateMachine::apply_command(LmdbTxn& txn, raft::LogIndex 
   return out;
 }
 
+Status StateMachine::execute_admitted(LmdbTxn& txn, raft::LogIndex index, const pb::WriteRequest& write,
+                                      pb::ClientResponse& response, std::vector<pb::Event>& events) {
+  // The revision this write takes if it changes anything (kv.proto, ResponseHeader).
+  const uint64_t revision = options_.unsafe_revision_per_entry ? index.value : open_revision_ + 1;
+  KeySpace::Changes changes;
+  auto result = execute(txn, write, revision, changes);
+  if (!result.is_ok()) return result.status();
+  // A write takes a revision when it changed anything (kv.proto): a put always (version and
+  // mod_revision move even for an equal value), a delete that found a key, a Txn whose branch
+  // did either. Its events are kept for watches under that revision.
+  if (!changes.empty()) {
+    open_revision_ = revision;
+    if (!options_.unsafe_revision_per_entry) {
+      if (Status s = history_.append(txn, revision, changes); !s.is_ok()) return s;
+    }
+    std::move(changes.begin(), changes.end(), std::back_inserter(events));
+  }
+  *response.mutable_write() = std::move(*result);
+  response.mutable_header()->set_revision(open_revision_);
+  // Without a session (client_id 0) there is nothing to record (kv.proto).
+  if (write.client_id() == 0) return Status::ok();
+  return sessions_.record(txn, write.client_id(), write.seq(), response);
+}
+
 Result<pb::WriteResponse> StateMachine::execute(LmdbTxn& txn, const pb::WriteRequest& write,
-                                                uint64_t revision) {
+                                                uint64_t revision, KeySpace::Changes& changes) {
   pb::WriteResponse response;
   switch (write.op_case()) {
     case pb::WriteRequest::kPut: {
-      auto r = keys_.put(txn, write.put(), revision);
+      auto r = keys_.put(txn, write.put(), revision, changes);
       if (!r.is_ok()) return r.status();
       *response.mutable_put() = std::move(*r);
       break;
     }
     case pb::WriteRequest::kDeleteKey: {
-      auto r = keys_.delete_key(txn, write.delete_key());
+      auto r = keys_.delete_key(txn, write.delete_key(), revision, changes);
       if (!r.is_ok()) return r.status();
       *response.mutable_delete_key() = std::move(*r);
       break;
     }
     case pb::WriteRequest::kDeleteRange: {
-      auto r = keys_.delete_range(txn, write.delete_range());
+      auto r = keys_.delete_range(txn, write.delete_range(), revision, changes);
       if (!r.is_ok()) return r.status();
       *response.mutable_delete_range() = std::move(*r);
       break;
     }
     case pb::WriteRequest::kTxn: {
-      auto r = keys_.txn(txn, write.txn(), revision);
+      auto r = keys_.txn(txn, write.txn(), revision, changes);
       if (!r.is_ok()) return r.status();
       *response.mutable_txn() = std::move(*r);
       break;
@@ -426,6 +441,23 @@ Result<SnapshotInfo> StateMachine::snapshot(uint64_t chunk_bytes, const Snapshot
   return info;
 }
 
+Result<MDB_dbi> StateMachine::snapshot_table(uint8_t table) const {
+  switch (table) {
+    case kMetaTable:
+      return tables_.meta;
+    case kKeysTable:
+      return tables_.keys;
+    case kSessionsTable:
+      return tables_.sessions;
+    case kSessionLruTable:
+      return tables_.session_lru;
+    case kResponsesTable:
+      return tables_.responses;
+    default:
+      return Status(Code::kCorruption, "snapshot record of unknown table " + std::to_string(table));
+  }
+}
+
 Result<SnapshotInfo> StateMachine::restore(const SnapshotReader::Source& source) {
   if (open_txn_) return Status(Code::kInternal, "restore called with applied writes not yet committed");
   auto txn = LmdbTxn::begin(env_, false);
@@ -449,26 +481,8 @@ Result<SnapshotInfo> StateMachine::restore(const SnapshotReader::Source& source)
     if (!record.is_ok()) return record.status();
     if (!record->has_value()) break;
     const SnapshotRecord& r = **record;
-    MDB_dbi dbi;
-    switch (r.table) {
-      case kMetaTable:
-        dbi = tables_.meta;
-        break;
-      case kKeysTable:
-        dbi = tables_.keys;
-        break;
-      case kSessionsTable:
-        dbi = tables_.sessions;
-        break;
-      case kSessionLruTable:
-        dbi = tables_.session_lru;
-        break;
-      case kResponsesTable:
-        dbi = tables_.responses;
-        break;
-      default:
-        return Status(Code::kCorruption, "snapshot record of unknown table " + std::to_string(r.table));
-    }
+    auto dbi = snapshot_table(r.table);
+    if (!dbi.is_ok()) return dbi.status();
     if (r.key.empty() || r.key.size() > lmdb_key_bytes_max) {
       return Status(Code::kCorruption,
                     "snapshot record with a key of " + std::to_string(r.key.size()) + " bytes");
@@ -476,7 +490,7 @@ Result<SnapshotInfo> StateMachine::restore(const SnapshotReader::Source& source)
     if (r.table == kKeysTable && !KeySpace::well_formed(r.value)) {
       return Status(Code::kCorruption, "snapshot holds a malformed stored value");
     }
-    if (Status s = txn->put(dbi, r.key, r.value); !s.is_ok()) return s;
+    if (Status s = txn->put(*dbi, r.key, r.value); !s.is_ok()) return s;
   }
   // The stream was intact (the reader checked its checksum); now check it is a state machine's.
   auto version = read_u64_record(*txn, tables_.meta, kFormatVersionKey, 0);
@@ -489,12 +503,20 @@ Result<SnapshotInfo> StateMachine::restore(const SnapshotReader::Source& source)
   if (!term.is_ok()) return term.status();
   auto revision = read_u64_record(*txn, tables_.meta, kRevisionKey, 0);
   if (!revision.is_ok()) return revision.status();
+  // The history before the snapshot is not ours to know: watches start at its revision or later.
+  if (Status s = history_.reset(*txn, *revision); !s.is_ok()) return s;
   if (Status s = txn->commit(); !s.is_ok()) return s;
   revision_.store(*revision, std::memory_order_release);
   applied_index_.store(*index, std::memory_order_release);
   info.index = raft::LogIndex(*index);
   info.term = raft::Term(*term);
   return info;
+}
+
+Result<HistoryPage> StateMachine::read_history(uint64_t after, uint64_t page_bytes_max) const {
+  auto txn = begin_read();
+  if (!txn.is_ok()) return txn.status();
+  return history_.read(*txn, after, page_bytes_max);
 }
 
 Status StateMachine::sync() { return lmdb_status(mdb_env_sync(env_, 1), "mdb_env_sync"); }

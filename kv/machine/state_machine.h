@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kv/kv.pb.h"
+#include "kv/machine/history.h"
 #include "kv/machine/key_space.h"
 #include "kv/machine/limits.h"
 #include "kv/machine/lmdb_txn.h"
@@ -33,12 +34,14 @@ struct StateMachineOptions {
   uint64_t map_bytes = uint64_t{16} << 30;
   Limits limits;
   SessionOptions sessions;
+  HistoryOptions history;
   // Test-only, for the chaos harness to show it catches double applies: a duplicate write is
   // applied again instead of answered from the session's cache. Never set in production.
   bool unsafe_skip_dedup = false;
   // Test-only, for the chaos harness to show it catches reused revisions: every write takes
   // the index of the entry that carries it as its revision (Castor before format version 2),
-  // so writes batched into one entry share it. Never set in production.
+  // so writes batched into one entry share it. No history is kept for watches meanwhile (it
+  // needs distinct revisions). Never set in production.
   bool unsafe_revision_per_entry = false;
 };
 
@@ -49,6 +52,14 @@ struct AppliedCommand {
   uint64_t client_id = 0;
   uint64_t seq = 0;
   pb::ClientResponse response;  // the server fills request_id and header term/leader/node
+};
+
+// What one apply_uncommitted() call applied: the answers to its commands, and the events of
+// the writes among them that changed the key space, in revision order (kv/machine/history.h).
+struct AppliedBatch {
+  std::vector<AppliedCommand> answers;
+  std::vector<pb::Event> events;
+  uint64_t revision = 0;  // the store revision after the batch
 };
 
 // What a snapshot covers: the state after applying the entry at `index` (of `term`).
@@ -72,6 +83,9 @@ struct SnapshotInfo {
 // changed nothing (a failed compare with an empty failure branch, a delete of an absent key)
 // and a read carry the store revision they saw. ENTRY_NOOP and ENTRY_CONF entries only advance
 // the applied index.
+//
+// History: the events of each revision are kept, in the same transaction, for watches to read
+// (read_history(); kv/machine/history.h says what is kept and for how long).
 //
 // It does NOT talk to Raft or the network, answer clients, or decide what is linearizable
 // (the server waits for applied_index() >= the read index before calling get/range).
@@ -104,13 +118,13 @@ class StateMachine {
   Result<std::vector<AppliedCommand>> apply(std::span<const raft::pb::Entry> entries);
   // The same in two steps, for a host that answers writers before the state machine's commit
   // and commits many batches at once (group commit, kv/machine/apply_queue.h). apply_uncommitted()
-  // applies into a write transaction it keeps open across calls and hands the answers to
-  // `answers` at once; commit() commits (and fsyncs) everything applied since the last commit,
+  // applies into a write transaction it keeps open across calls and hands the answers and the
+  // events to `applied` at once; commit() commits (and fsyncs) everything applied since the last commit,
   // and only then do readers and applied_index() see it. The host may answer writers before
   // commit() because their entries are committed in the Raft log, which is durable: if the
   // commit fails the node must stop, and replaying the log computes the same answers.
-  using AnswerSink = std::function<void(std::vector<AppliedCommand>)>;
-  Status apply_uncommitted(std::span<const raft::pb::Entry> entries, const AnswerSink& answers);
+  using AppliedSink = std::function<void(AppliedBatch)>;
+  Status apply_uncommitted(std::span<const raft::pb::Entry> entries, const AppliedSink& applied);
   Status commit();
 
   // Reads at the latest applied state. The response has code OK, header.revision and the
@@ -126,6 +140,11 @@ class StateMachine {
   // snapshot may be older or newer than the current state; it wins either way.
   Result<SnapshotInfo> restore(const SnapshotReader::Source& source);
 
+  // The events after revision `after` at the latest committed state, whole revisions, about
+  // `page_bytes_max` of them at most; a `compacted` page below the history's floor
+  // (History::read).
+  Result<HistoryPage> read_history(uint64_t after, uint64_t page_bytes_max) const;
+
   // Open client sessions at the latest applied state (for metrics and status).
   Result<uint64_t> session_count() const;
 
@@ -140,23 +159,37 @@ class StateMachine {
     MDB_dbi sessions;
     MDB_dbi session_lru;
     MDB_dbi responses;
+    MDB_dbi history;
+    MDB_dbi history_marks;
   };
 
+  // Opens, creating them if missing, every table of the environment.
+  static Result<Tables> open_tables(LmdbTxn& txn);
   StateMachine(const StateMachineOptions& options, MDB_env* env, const Tables& tables, raft::LogIndex applied,
                uint64_t revision);
 
   // Begins the write transaction apply_uncommitted() keeps open, unless one is open already.
   Status ensure_open_txn();
-  Status apply_to_open_txn(std::span<const raft::pb::Entry> entries, const AnswerSink& answers);
-  Result<AppliedCommand> apply_command(LmdbTxn& txn, raft::LogIndex index, const pb::Command& command);
-  Result<pb::WriteResponse> execute(LmdbTxn& txn, const pb::WriteRequest& write, uint64_t revision);
+  Status apply_to_open_txn(std::span<const raft::pb::Entry> entries, const AppliedSink& applied);
+  // Applies one command; the events of the write, if it changed anything, join `events`.
+  Result<AppliedCommand> apply_command(LmdbTxn& txn, raft::LogIndex index, const pb::Command& command,
+                                       std::vector<pb::Event>& events);
+  // Executes a write its session admitted (or one without a session): its revision, its
+  // events, its answer in `response`, recorded in the session.
+  Status execute_admitted(LmdbTxn& txn, raft::LogIndex index, const pb::WriteRequest& write,
+                          pb::ClientResponse& response, std::vector<pb::Event>& events);
+  Result<pb::WriteResponse> execute(LmdbTxn& txn, const pb::WriteRequest& write, uint64_t revision,
+                                    KeySpace::Changes& changes);
   Result<LmdbTxn> begin_read() const;
+  // The table a snapshot record's table id names; CORRUPTION for an unknown one.
+  Result<MDB_dbi> snapshot_table(uint8_t table) const;
 
   StateMachineOptions options_;
   MDB_env* env_;
   Tables tables_;
   KeySpace keys_;
   Sessions sessions_;
+  History history_;
   std::atomic<uint64_t> applied_index_;
   std::atomic<uint64_t> revision_;
   // The write transaction apply_uncommitted() keeps open until commit(), and the applied index

@@ -61,9 +61,9 @@ void Applier::apply_batch(const std::vector<raft::pb::Entry>& entries) {
   // Writers are answered before the state machine's commit: the entries are committed, so the
   // Raft log already makes the answers durable (StateMachine::apply_uncommitted). Reads wait
   // for the applied index, which moves after the commit.
-  Status s = sm_.apply_uncommitted(entries, [this](std::vector<AppliedCommand> answers) {
-    if (answers.empty()) return;  // entries without commands (no-ops, configuration)
-    host_.post([this, answers = std::move(answers)]() mutable { host_.answers_applied(std::move(answers)); });
+  Status s = sm_.apply_uncommitted(entries, [this](AppliedBatch batch) {
+    if (batch.answers.empty() && batch.events.empty()) return;  // no-op and configuration entries
+    host_.post([this, batch = std::move(batch)]() mutable { host_.batch_applied(std::move(batch)); });
   });
   if (!s.is_ok()) host_.post([this, s] { host_.apply_failed(s); });
 }

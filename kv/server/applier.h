@@ -1,8 +1,9 @@
 // Applier: the apply side of a node. Committed entries, the leader's snapshots and the node's
 // own snapshots all go through one apply thread (kv/machine/apply_queue.h), in log order, and
 // their outcomes come back to the io thread through ApplierHost:
-//   - answers for the commands this node proposed, as soon as they apply (before the state
-//     machine commits: the Raft log already makes them durable, StateMachine::apply_uncommitted);
+//   - what each batch applied, as soon as it applies (before the state machine commits: the Raft
+//     log already makes it durable, StateMachine::apply_uncommitted): the answers for the
+//     commands this node's writers wait for, and the events for its watchers;
 //   - the applied index, once a group of entries is committed and readable (reads wait for it);
 //   - a snapshot installed or taken (paper section 7);
 //   - any state-machine failure, which stops the node.
@@ -36,8 +37,8 @@ class ApplierHost {
   virtual ~ApplierHost() = default;
   // Runs `job` on the io thread after the events already queued there.
   virtual void post(std::function<void()> job) = 0;
-  // Commands this node's writers may be waiting for have applied.
-  virtual void answers_applied(std::vector<AppliedCommand> answers) = 0;
+  // A batch of entries applied: answers for writers, events for watchers (not both empty).
+  virtual void batch_applied(AppliedBatch batch) = 0;
   // applied() moved forward: by committed entries, or by the leader's snapshot at `snapshot`
   // (set only then).
   virtual void applied_moved(std::optional<raft::LogIndex> snapshot) = 0;

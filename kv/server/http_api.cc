@@ -552,6 +552,10 @@ int http_status_of(pb::ErrorCode code) {
       return 507;
     case pb::NOT_FOUND:
       return 404;
+    case pb::COMPACTED:
+      return 410;  // Gone: that part of the history is no longer kept
+    case pb::TOO_SLOW:
+      return 503;
     case pb::CORRUPTION:
     case pb::INTERNAL:
     default:

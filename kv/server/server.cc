@@ -18,6 +18,7 @@
 
 #include "kv/machine/state_machine.h"
 #include "kv/server/applier.h"
+#include "kv/server/client_watch_stream.h"
 #include "kv/server/compaction.h"
 #include "kv/server/error_response.h"
 #include "kv/server/failpoints.h"
@@ -120,6 +121,8 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   void on_client_request(const std::string& payload, net::ClientListener::Respond respond);
   // Every request of both APIs, parsed: counted, timed and dispatched.
   void handle(pb::ClientRequest req, Respond send);
+  // Watch and cancel requests of the binary protocol (a watch answers many times).
+  void handle_watch(const pb::ClientRequest& req, const net::ClientListener::Respond& respond);
   // The Ready loop (raft/ready_loop.h) and what it asks of this host.
   void schedule_drive();
   void drive();
@@ -135,9 +138,7 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   void fatal(const Status& s) override;
   void turn_finished() override;
   // ApplierHost: what the apply thread reports.
-  void answers_applied(std::vector<AppliedCommand> answers) override {
-    writes_.answer_applied(std::move(answers));
-  }
+  void batch_applied(AppliedBatch batch) override;
   void applied_moved(std::optional<raft::LogIndex> snapshot) override;
   void snapshot_taken(Result<SnapshotInfo> info, std::string data) override;
   void apply_failed(const Status& s) override { fatal(s); }
@@ -156,6 +157,7 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   // Every answer to a client goes out here: the header (term, leader, node, revision) filled in,
   // then handed to `respond`, the request's way back (a frame, an HTTP response).
   void answer(const Respond& respond, pb::ClientResponse r) const override;
+  void fill_header(pb::ClientResponse& r) const;
   // WritesHost: Node::propose, then a drive to carry the entry.
   Result<raft::Proposal> propose(std::string data) override;
   // WritesHost and ApplierHost.
@@ -213,6 +215,11 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
 
   Compaction compaction_{opt_.snapshot_entries, raft::LogIndex(log_->snapshot_meta().index())};
 
+  WatchHub watches_{
+      opt_.watch,
+      [this](uint64_t after, uint64_t page_bytes_max) { return sm_->read_history(after, page_bytes_max); },
+      sm_->revision(), metrics_.watch};
+
   // Last: its apply thread reports into the members above until join() in run().
   Applier applier_{*sm_, metrics_, *this};
 };
@@ -238,6 +245,7 @@ void Server::Impl::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   tick_timer_.cancel();
+  watches_.close_all();
   listeners_.stop();
   // The log thread finishes the write in flight first; then the loop ends.
   log_writer_.post([this] { asio::post(io_, [this] { io_.stop(); }); });
@@ -258,6 +266,7 @@ void Server::Impl::on_tick() {
   room_.refresh(Clock::now());
   commit_watch_.observe(entries_waiting(), node_->committed().value, Clock::now());
   fail_waiters_past_deadline();
+  watches_.turn(Clock::now());
   schedule_drive();
   tick_timer_.expires_after(std::chrono::milliseconds(opt_.heartbeat_ms));
   tick_timer_.async_wait([this](boost::system::error_code ec) {
@@ -272,11 +281,46 @@ void Server::Impl::on_peer_message(raft::pb::Message m) {
 
 void Server::Impl::on_client_request(const std::string& payload, net::ClientListener::Respond respond) {
   pb::ClientRequest req;
+  const bool parsed = req.ParseFromString(payload);
+  if (parsed && (req.has_watch() || req.has_watch_cancel())) return handle_watch(req, respond);
   Respond send = [respond = std::move(respond)](pb::ClientResponse r) { respond(r.SerializeAsString()); };
-  if (!req.ParseFromString(payload)) {
+  if (!parsed) {
     return answer(send, error_response(0, Code::kInvalidArgument, "request does not parse as ClientRequest"));
   }
   handle(std::move(req), std::move(send));
+}
+
+void Server::Impl::handle_watch(const pb::ClientRequest& req, const net::ClientListener::Respond& respond) {
+  const RequestOp op = request_op_of(req);
+  const auto start = Clock::now();
+  // Counted once: when the watch starts (or is refused), not per answer.
+  auto refuse = [&](Code code, const std::string& why) {
+    metrics_.request(op, static_cast<pb::ErrorCode>(code), Clock::now() - start);
+    pb::ClientResponse r = error_response(req.request_id(), code, why);
+    fill_header(r);
+    respond(r.SerializeAsString());
+  };
+  if (stopping_) return refuse(Code::kUnavailable, "node is shutting down");
+  if (Status v = validate(req, opt_.limits); !v.is_ok()) return refuse(v.code(), v.message());
+  if (req.has_watch_cancel()) {
+    if (!watches_.cancel(respond.connection(), req.watch_cancel().watch_request_id())) {
+      return refuse(Code::kNotFound, "no watch of request_id " +
+                                         std::to_string(req.watch_cancel().watch_request_id()) +
+                                         " on this connection");
+    }
+    metrics_.request(op, pb::OK, Clock::now() - start);
+    pb::ClientResponse r;
+    r.set_request_id(req.request_id());
+    r.mutable_watch_cancel();
+    fill_header(r);
+    return respond(r.SerializeAsString());
+  }
+  auto stream =
+      std::make_shared<ClientWatchStream>(respond, [this](pb::ClientResponse& r) { fill_header(r); });
+  Status s =
+      watches_.add(respond.connection(), req.request_id(), req.watch(), std::move(stream), Clock::now());
+  if (!s.is_ok()) return refuse(s.code(), s.message());
+  metrics_.request(op, pb::OK, Clock::now() - start);
 }
 
 void Server::Impl::handle(pb::ClientRequest req, Respond send) {
@@ -314,6 +358,11 @@ void Server::Impl::handle(pb::ClientRequest req, Respond send) {
     }
     case pb::ClientRequest::kTransferLeader:
       return start_transfer(req, std::move(respond));
+    case pb::ClientRequest::kWatch:
+    case pb::ClientRequest::kWatchCancel:
+      // Binary-protocol watches take handle_watch (they answer many times); this path has one answer.
+      return answer(respond, error_response(req.request_id(), Code::kInvalidArgument,
+                                            "a watch answers many times: send it on the binary protocol"));
     case pb::ClientRequest::REQUEST_NOT_SET:
       break;
   }
@@ -321,6 +370,11 @@ void Server::Impl::handle(pb::ClientRequest req, Respond send) {
 }
 
 void Server::Impl::answer(const Respond& respond, pb::ClientResponse r) const {
+  fill_header(r);
+  respond(std::move(r));
+}
+
+void Server::Impl::fill_header(pb::ClientResponse& r) const {
   pb::ResponseHeader* h = r.mutable_header();
   // Answers computed by the state machine carry the revision they saw; the rest (errors, status)
   // the latest committed one. Never an index: revisions and indexes are different counters.
@@ -332,7 +386,6 @@ void Server::Impl::answer(const Respond& respond, pb::ClientResponse r) const {
   h->set_term(node_->term().value);
   h->set_leader(node_->leader().value);
   h->set_node(id_);
-  respond(std::move(r));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,8 +458,18 @@ void Server::Impl::apply(std::vector<raft::pb::Entry> committed) {
   applier_.apply(std::move(committed));
 }
 
+void Server::Impl::batch_applied(AppliedBatch batch) {
+  writes_.answer_applied(std::move(batch.answers));
+  if (!batch.events.empty()) watches_.publish(batch.events, batch.revision, Clock::now());
+}
+
 void Server::Impl::applied_moved(std::optional<raft::LogIndex> snapshot) {
-  if (snapshot) compaction_.installed(*snapshot);
+  if (snapshot) {
+    compaction_.installed(*snapshot);
+    watches_.snapshot_installed(sm_->revision());
+  } else {
+    watches_.committed(sm_->revision());
+  }
   reads_.serve_ready(applier_.applied());
   // Not right after installing one: the leader's snapshot already covers what was applied.
   if (!snapshot) maybe_snapshot();
@@ -592,6 +655,7 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   machine_options.data_dir = options.data_dir;
   machine_options.limits = options.limits;
   machine_options.sessions = options.sessions;
+  machine_options.history = options.history;
   machine_options.unsafe_skip_dedup = options.unsafe_skip_dedup;
   machine_options.unsafe_revision_per_entry = options.unsafe_revision_per_entry;
   if (options.unsafe_local_reads || options.unsafe_skip_dedup || options.unsafe_revision_per_entry ||

@@ -30,8 +30,10 @@
 #include <string>
 #include <vector>
 
+#include "kv/machine/history.h"
 #include "kv/machine/limits.h"
 #include "kv/machine/sessions.h"
+#include "kv/server/watch_hub.h"
 #include "net/endpoint.h"
 #include "raft/base/status.h"
 
@@ -68,6 +70,8 @@ struct ServerOptions {
   uint64_t disk_reserve_bytes = uint64_t{64} << 20;
   Limits limits;
   SessionOptions sessions;
+  HistoryOptions history;  // what the state machine keeps for watches to start from
+  WatchHubOptions watch;   // how many watches, how much each may leave unread
   // Test-only unsafe switches, so the chaos harness can show it catches what they break:
   // serve linearizable reads at this node's own commit index without the ReadIndex round (a
   // deposed leader then serves stale data), and apply duplicate writes again instead of

@@ -26,6 +26,10 @@ const char* request_op_name(RequestOp op) {
       return "status";
     case RequestOp::kTransferLeader:
       return "transfer_leader";
+    case RequestOp::kWatch:
+      return "watch";
+    case RequestOp::kWatchCancel:
+      return "watch_cancel";
     case RequestOp::kCount:
       break;
   }
@@ -44,6 +48,10 @@ RequestOp request_op_of(const pb::ClientRequest& request) {
       return RequestOp::kStatus;
     case pb::ClientRequest::kTransferLeader:
       return RequestOp::kTransferLeader;
+    case pb::ClientRequest::kWatch:
+      return RequestOp::kWatch;
+    case pb::ClientRequest::kWatchCancel:
+      return RequestOp::kWatchCancel;
     case pb::ClientRequest::kWrite:
       switch (request.write().op_case()) {
         case pb::WriteRequest::kPut:
@@ -92,7 +100,22 @@ ServerMetrics::ServerMetrics()
       snapshots_taken(
           registry_.counter("castor_snapshots_taken_total", "Snapshots this node took to compact its log.")),
       snapshots_installed(registry_.counter("castor_snapshots_installed_total",
-                                            "Snapshots this node installed from a leader.")) {
+                                            "Snapshots this node installed from a leader.")),
+      watch{
+          registry_.gauge("castor_watchers", "Watches this node serves."),
+          registry_.counter("castor_watch_events_sent_total", "Events sent to watchers."),
+          registry_.counter("castor_watches_cancelled_total",
+                            "Watches this node ended for its own reasons: the client did not read (slow) or "
+                            "its start is older than the history kept (compacted).",
+                            {{"reason", "slow"}}),
+          registry_.counter("castor_watches_cancelled_total",
+                            "Watches this node ended for its own reasons: the client did not read (slow) or "
+                            "its start is older than the history kept (compacted).",
+                            {{"reason", "compacted"}}),
+          registry_.histogram("castor_watch_delay_seconds",
+                              "From a change applying on this node to its event being queued for a watcher "
+                              "that was up to date.",
+                              kLatency)} {
   for (size_t i = 0; i < durations_.size(); ++i) {
     durations_[i] = &registry_.histogram("castor_request_duration_seconds",
                                          "Client requests from arrival to answer, on the node that answered.",

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "kv/kv.pb.h"
+#include "kv/server/watch_hub.h"
 #include "raft/base/metrics.h"
 
 namespace castor::kv {
@@ -31,6 +32,8 @@ enum class RequestOp {
   kRegister,
   kStatus,
   kTransferLeader,
+  kWatch,
+  kWatchCancel,
   kCount
 };
 const char* request_op_name(RequestOp op);
@@ -63,6 +66,7 @@ class ServerMetrics {
   Counter& proposals_failed;
   Counter& snapshots_taken;
   Counter& snapshots_installed;
+  WatchMetrics watch;
 
   // Records one answered request: its duration and its outcome code.
   void request(RequestOp op, pb::ErrorCode code, std::chrono::steady_clock::duration took);

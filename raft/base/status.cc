@@ -30,6 +30,10 @@ const char* code_name(Code code) {
       return "SESSION_EXPIRED";
     case Code::kNotFound:
       return "NOT_FOUND";
+    case Code::kCompacted:
+      return "COMPACTED";
+    case Code::kTooSlow:
+      return "TOO_SLOW";
   }
   return "INVALID_CODE";
 }

@@ -28,6 +28,8 @@ enum class Code {
   kDropped,         // a proposal the Raft core could not take (queue full, transfer)
   kSessionExpired,  // the client's session is gone; register again
   kNotFound,
+  kCompacted,  // a watch's start revision is older than the history the node keeps
+  kTooSlow,    // a watcher did not take its events in time and was cancelled
 };
 
 const char* code_name(Code code);

@@ -7,6 +7,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <optional>
 #include <random>
 
 #include "net/hello.h"
@@ -218,6 +219,51 @@ TEST(ClientListenerHalfClose, AClientThatClosedItsSendingSideStillGetsItsAnswers
   EXPECT_EQ(frames[1].kind, FrameKind::kResponse);
   EXPECT_EQ(frames[1].payload, "answer to put");
   EXPECT_TRUE(eventually([&] { return io.call([&] { return listener.connections(); }) == 0u; }));
+  io.stop();
+}
+
+// A request answered many times (a watch): every part arrives in order, the connection is not
+// closed as idle while the stream is open however long it is quiet, and once the client
+// leaves, the server sees the stream closed.
+TEST(ClientListenerStreams, PartsArriveInOrderAndAnOpenStreamIsNeverIdle) {
+  IoThread io;
+  ClientListenerOptions o;
+  o.cluster_id = "castor";
+  o.idle_timeout = std::chrono::milliseconds(100);
+  asio::steady_timer later(io.io);
+  std::optional<ClientListener::Respond> stream;  // io thread only
+  bool open_while_quiet = false;
+  ClientListener listener(io.io, o, [&](std::string, ClientListener::Respond respond) {
+    respond.part("1");
+    respond.part("2");
+    stream = respond;
+    // Quiet for three idle timeouts, then the rest.
+    later.expires_after(std::chrono::milliseconds(300));
+    later.async_wait([&, respond](boost::system::error_code) {
+      open_while_quiet = respond.open() && respond.queued_bytes() == 0;
+      respond.part("3");
+      respond("end");
+    });
+  });
+  const Endpoint ep = io.call([&] { return listener.start(Endpoint{"127.0.0.1", 0}).value(); });
+  asio::io_context client_io;
+  auto socket = hello_then(client_io, ep.port, {"watch"});
+  FrameReader reader(1 << 20);
+  std::vector<std::string> payloads;
+  char buf[4096];
+  while (payloads.size() < 5) {
+    boost::system::error_code ec;
+    const size_t n = socket->read_some(asio::buffer(buf), ec);
+    ASSERT_FALSE(ec) << ec.message() << " after " << payloads.size() << " frames";
+    reader.feed(buf, n);
+    for (auto f = reader.next(); f.is_ok() && f->has_value(); f = reader.next())
+      payloads.push_back((*f)->payload);
+  }
+  EXPECT_EQ(std::vector<std::string>(payloads.begin() + 1, payloads.end()),
+            (std::vector<std::string>{"1", "2", "3", "end"}));
+  EXPECT_TRUE(io.call([&] { return open_while_quiet; })) << "open, everything written";
+  socket->close();
+  EXPECT_TRUE(eventually([&] { return !io.call([&] { return stream->open(); }); }));
   io.stop();
 }
 

@@ -65,6 +65,17 @@ TEST(CastordOptions, FlagsSetWhatTheyNameInEitherSpelling) {
   EXPECT_EQ(r->log_format, "json");
 }
 
+TEST(CastordOptions, TheWatchFlagsSetTheHistoryAndTheHub) {
+  auto r = parse_castord_options(with({"--watch-history-revisions", "500", "--watch-history-bytes", "65536",
+                                       "--watches-max", "3", "--watch-queued-bytes-max", "4096"}));
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->server.history.revisions_max, 500u);
+  EXPECT_EQ(r->server.history.bytes_max, 65536u);
+  EXPECT_EQ(r->server.watch.watchers_max, 3u);
+  EXPECT_EQ(r->server.watch.queued_bytes_max, 4096u);
+  EXPECT_TRUE(mentions(refusal(with({"--watches-max", "many"})), "--watches-max"));
+}
+
 TEST(CastordOptions, EveryBadFlagIsRefusedByName) {
   EXPECT_TRUE(mentions(refusal({"--data-dir", "/tmp/d"}), "--name")) << "a required flag missing";
   EXPECT_TRUE(mentions(refusal(with({"--heartbeat-ms", "abc"})), "--heartbeat-ms"));

@@ -318,7 +318,8 @@ TEST_F(ClientTest, Session_WritesBeyondTheSeqWindowWaitForTheOldest) {
   io_.call([&] {
     EXPECT_EQ(held.arrived[2].seq(), 3u);
     EXPECT_EQ(held.arrived[2].lowest_outstanding_seq(), 2u);
-    for (uint64_t seq : {2, 3}) reply(held.by_seq[seq].second, ok_answer(held.by_seq[seq].first, node(0)));
+    for (uint64_t seq : {2, 3})
+      reply(held.by_seq.at(seq).second, ok_answer(held.by_seq.at(seq).first, node(0)));
     return 0;
   });
   for (auto& c : calls) EXPECT_TRUE(c.get().is_ok());

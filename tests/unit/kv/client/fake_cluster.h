@@ -123,6 +123,12 @@ inline pb::ClientResponse ok_answer(const pb::ClientRequest& req, const FakeNode
     case pb::ClientRequest::kTransferLeader:
       r.mutable_transfer_leader();
       break;
+    case pb::ClientRequest::kWatch:
+      r.mutable_watch()->set_created(true);
+      break;
+    case pb::ClientRequest::kWatchCancel:
+      r.mutable_watch_cancel();
+      break;
     case pb::ClientRequest::REQUEST_NOT_SET:
       break;
   }

@@ -159,7 +159,7 @@ TEST(Apply, UncommittedBatchesAnswerAtOnceAndBecomeVisibleAtCommit) {
   KvHarness h;
   raft::pb::Entry e1 = entry(h.next_index(), {write_command(h.now_ms(), h.stamp(put_request("k", "v1")))});
   std::vector<AppliedCommand> answers;
-  auto sink = [&](std::vector<AppliedCommand> a) { answers.insert(answers.end(), a.begin(), a.end()); };
+  auto sink = [&](AppliedBatch a) { answers.insert(answers.end(), a.answers.begin(), a.answers.end()); };
   ASSERT_TRUE(h.sm().apply_uncommitted(std::span(&e1, 1), sink).is_ok());
   raft::pb::Entry e2 = entry(e1.index() + 1, {write_command(h.now_ms(), h.stamp(put_request("k", "v2")))});
   ASSERT_TRUE(h.sm().apply_uncommitted(std::span(&e2, 1), sink).is_ok());
@@ -179,7 +179,7 @@ TEST(Apply, UncommittedBatchesAnswerAtOnceAndBecomeVisibleAtCommit) {
 TEST(Apply, AFailedUncommittedBatchDropsEverythingUncommitted) {
   KvHarness h;
   raft::pb::Entry good = entry(h.next_index(), {write_command(h.now_ms(), h.stamp(put_request("a", "1")))});
-  auto ignore = [](std::vector<AppliedCommand>) {};
+  auto ignore = [](AppliedBatch) {};
   ASSERT_TRUE(h.sm().apply_uncommitted(std::span(&good, 1), ignore).is_ok());
   raft::pb::Entry bad = good;
   bad.set_index(good.index() + 1);

@@ -30,8 +30,9 @@ class FakeHost : public ApplierHost {
     jobs_.push_back(std::move(job));
     wake_.notify_all();
   }
-  void answers_applied(std::vector<AppliedCommand> answers) override {
-    events.push_back("answers " + std::to_string(answers.size()));
+  void batch_applied(AppliedBatch batch) override {
+    events.push_back("answers " + std::to_string(batch.answers.size()) + ", events " +
+                     std::to_string(batch.events.size()));
   }
   void applied_moved(std::optional<raft::LogIndex> snapshot) override {
     events.push_back(snapshot ? "installed " + std::to_string(snapshot->value) : "applied");
@@ -94,7 +95,7 @@ TEST(Applier, WritersHearBeforeTheAppliedIndexMovesForReaders) {
   ASSERT_TRUE(applied_to(n, 2));
   EXPECT_EQ(n.applier->applied(), raft::LogIndex(2));
   ASSERT_GE(n.host.events.size(), 2u);
-  EXPECT_EQ(n.host.events.front(), "answers 1");
+  EXPECT_EQ(n.host.events.front(), "answers 1, events 0");
   EXPECT_EQ(n.host.events.back(), "applied");
   EXPECT_EQ(n.sm->applied_index(), raft::LogIndex(2)) << "readers are told only once it is committed";
 }

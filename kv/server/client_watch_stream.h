@@ -1,0 +1,40 @@
+// ClientWatchStream: a watch's answers to a binary-protocol client, as parts of the answer to
+// its WatchRequest on that connection (net/client_listener.h, "Streams").
+//
+// What it does NOT do: decide what to send (kv/server/watch_hub.h does) or buffer: every answer
+// is queued on the connection at once, and queued_bytes() tells the hub how much waits there.
+// Threading: the server's io thread, as the connection's Respond.
+#pragma once
+
+#include <functional>
+#include <utility>
+
+#include "kv/kv.pb.h"
+#include "kv/server/watch_hub.h"
+#include "net/client_listener.h"
+
+namespace castor::kv {
+
+class ClientWatchStream : public WatchStream {
+ public:
+  // `header` fills each answer's header (term, leader, node, revision) as every answer has.
+  ClientWatchStream(net::ClientListener::Respond respond, std::function<void(pb::ClientResponse&)> header)
+      : respond_(std::move(respond)), header_(std::move(header)) {}
+
+  void send(pb::ClientResponse answer) override {
+    header_(answer);
+    respond_.part(answer.SerializeAsString());
+  }
+  void finish(pb::ClientResponse answer) override {
+    header_(answer);
+    respond_(answer.SerializeAsString());
+  }
+  uint64_t queued_bytes() const override { return respond_.queued_bytes(); }
+  bool open() const override { return respond_.open(); }
+
+ private:
+  net::ClientListener::Respond respond_;
+  std::function<void(pb::ClientResponse&)> header_;
+};
+
+}  // namespace castor::kv
