@@ -52,7 +52,7 @@ void PeerTransport::send(const raft::pb::Message& m) {
   auto it = peers_.find(m.to());
   if (it == peers_.end() || stopped_) return;
   Peer& p = *it->second;
-  if (p.queue.size() >= opt_.queue_messages_max) {
+  if (!p.conn || p.queue.size() >= opt_.queue_messages_max) {
     ++p.stats.dropped;
     return;
   }
@@ -383,6 +383,8 @@ asio::awaitable<void> PeerTransport::run_outgoing(Peer* peer) {
     }
     conn->close();
     peer->conn.reset();
+    peer->stats.dropped += peer->queue.size();
+    peer->queue.clear();
     peer->stats.connected = false;
     peer->stats.rtt_seconds.reset();
     peer->pings.clear();

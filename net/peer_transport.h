@@ -1,10 +1,13 @@
 // PeerTransport: carries Raft messages between cluster members over TCP.
 //
 // Each node keeps one outgoing connection per peer, used for sending, and accepts the peers'
-// outgoing connections for receiving. Outgoing: a bounded queue per peer (full means the
-// message is dropped and counted, which Raft tolerates: it retries on its own), many frames per
-// socket write, reconnect with capped exponential backoff and jitter. Incoming: the first frame
-// must be a peer Hello of this cluster from a known member; then only Raft and Ping frames from
+// outgoing connections for receiving. Outgoing: a bounded queue per peer, filled only while
+// the connection is up: a message for a peer that is not connected, or for a full queue, is
+// dropped and counted, and a lost connection drops what was queued for it. Raft tolerates that
+// (it retries on its own, thesis 3.3), and a backlog held for a dead peer would cost memory and
+// be stale once delivered (appends of entries the leader has since compacted, votes of a past
+// term). Many frames per socket write; reconnect with capped exponential backoff and jitter. Incoming: the
+// first frame must be a peer Hello of this cluster from a known member; then only Raft and Ping frames from
 // that member are accepted. Anything else closes that connection with a rate-limited log line;
 // the node keeps serving everyone else.
 //
@@ -87,7 +90,7 @@ struct PeerStats {
   bool connected = false;  // the outgoing connection is up (Hello exchanged)
   size_t queue_depth = 0;  // Raft messages waiting to be written
   uint64_t sent = 0;       // Raft messages written to the socket (Pings not counted)
-  uint64_t dropped = 0;    // Raft messages dropped because the queue was full
+  uint64_t dropped = 0;    // Raft messages dropped: the peer was not connected, or the queue full
   // Smoothed round-trip time (EWMA, 1/8 of each new sample, as TCP's SRTT) of Ping/Pong on the
   // current outgoing connection; nullopt while disconnected and until that connection's first
   // Pong, so a stale value from a dead connection is never shown.

@@ -196,9 +196,10 @@ void ServerMetrics::add_peer_gauges(const pb::PeerStatus& peer) {
                            labels, read([](const pb::PeerStatus& p) { return p.match(); }));
   registry_.gauge_callback("castor_peer_send_queue_depth", "Raft messages queued for the peer.", labels,
                            read([](const pb::PeerStatus& p) { return p.queue_depth(); }));
-  registry_.counter_callback("castor_peer_messages_dropped_total",
-                             "Raft messages dropped because the peer's queue was full.", labels,
-                             read([](const pb::PeerStatus& p) { return p.dropped(); }));
+  registry_.counter_callback(
+      "castor_peer_messages_dropped_total",
+      "Raft messages dropped because the peer was not connected or its queue was full.", labels,
+      read([](const pb::PeerStatus& p) { return p.dropped(); }));
 }
 
 const pb::PeerStatus* ServerMetrics::scraped_peer(uint64_t id) const {

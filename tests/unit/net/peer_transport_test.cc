@@ -174,7 +174,8 @@ class PeerTransportTest : public ::testing::Test {
 
 TEST_F(PeerTransportTest, DeliversMessagesBetweenEveryPairInOrder) {
   start_all();
-  // Sent before or after the connections are up, every message fits in the queues.
+  ASSERT_TRUE(
+      eventually([&] { return stats(1, 2).connected && stats(2, 3).connected && stats(3, 1).connected; }));
   for (uint64_t i = 1; i <= 100; ++i) {
     send(1, 2, i);
     send(2, 3, i);
@@ -192,6 +193,7 @@ TEST_F(PeerTransportTest, RefusesANodeOfAnotherCluster) {
   for (uint64_t i = 1; i <= 5; ++i) send(3, 1, i);
   ASSERT_TRUE(eventually(
       [&] { return io_.call([&] { return transports_[1]->rejected().count("refused connection") > 0; }); }));
+  ASSERT_TRUE(eventually([&] { return stats(2, 1).connected; }));
   send(2, 1, 1);
   ASSERT_TRUE(eventually([&] { return count(1) == 1; }));
   EXPECT_EQ(received_[1][0].from(), 2u);  // nothing from node 3 got through
@@ -216,14 +218,15 @@ TEST_F(PeerTransportTest, GarbageOnThePeerPortChangesNothing) {
     boost::system::error_code ec;
     asio::write(s, asio::buffer(junk), ec);
   }
+  ASSERT_TRUE(eventually([&] { return stats(2, 1).connected; }));
   send(2, 1, 7);
   ASSERT_TRUE(eventually([&] { return count(1) >= 1; }));
   std::lock_guard lock(mu_);
   for (const auto& m : received_[1]) EXPECT_EQ(m.from(), 2u) << "a forged message got through";
 }
 
-TEST_F(PeerTransportTest, AFullQueueDropsAndCountsInsteadOfGrowing) {
-  // Only node 1 runs; its peers never answer, so its queues fill.
+TEST_F(PeerTransportTest, AMessageForAPeerThatIsNotConnectedIsDroppedAndCounted) {
+  // Only node 1 runs; its peer never answers, so nothing may pile up for it.
   make(1, "castor", 16);
   io_.call([&] {
     transports_[1]->add_peer(2, Endpoint{"127.0.0.1", 1});  // nothing listens on port 1
@@ -232,13 +235,67 @@ TEST_F(PeerTransportTest, AFullQueueDropsAndCountsInsteadOfGrowing) {
     return 0;
   });
   for (uint64_t i = 0; i < 100; ++i) send(1, 2, i);
-  PeerStats s = io_.call([&] { return transports_[1]->stats(2); });
-  EXPECT_EQ(s.queue_depth, 16u);
-  EXPECT_EQ(s.dropped, 84u);
+  PeerStats s = stats(1, 2);
+  EXPECT_EQ(s.queue_depth, 0u);
+  EXPECT_EQ(s.dropped, 100u);
   EXPECT_FALSE(s.connected);
 }
 
-TEST_F(PeerTransportTest, KeepsRetryingUntilAPeerStartsThenDelivers) {
+// Node 2 is a fake that completes the Hello and then reads nothing: node 1's writes stall once
+// the kernel's buffers are full, its queue fills to the bound and drops the rest; when the
+// connection is then lost, what was queued for it is dropped too.
+TEST_F(PeerTransportTest, AFullQueueDropsInsteadOfGrowingAndALostConnectionDropsItsQueue) {
+  make(1, "castor", 16);
+  auto greeted = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<tcp::acceptor> fake;
+  io_.call([&] {
+    fake = std::make_shared<tcp::acceptor>(io_.io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    transports_[1]->add_peer(2, Endpoint{"127.0.0.1", fake->local_endpoint().port()});
+    EXPECT_TRUE(transports_[1]->start(Endpoint{"127.0.0.1", 0}).is_ok());
+    asio::co_spawn(io_.io, serve_silently(fake, greeted), asio::detached);
+    return 0;
+  });
+  ASSERT_TRUE(eventually([&] { return stats(1, 2).connected; }));
+  // 64 KiB appends, 16 at a time, until the writer is stuck (the kernel's buffers are full)
+  // and the queue is full behind it.
+  const std::string data(64 << 10, 'e');
+  auto send_burst = [&] {
+    io_.call([&] {
+      for (int i = 0; i < 16; ++i) {
+        raft::pb::Message m;
+        m.set_type(raft::pb::MSG_APP);
+        m.set_from(1);
+        m.set_to(2);
+        m.add_entries()->set_data(data);
+        transports_[1]->send(m);
+      }
+      return 0;
+    });
+  };
+  ASSERT_TRUE(eventually([&] {
+    const uint64_t sent_before = stats(1, 2).sent;
+    send_burst();
+    std::this_thread::sleep_for(milliseconds(20));
+    const PeerStats s = stats(1, 2);
+    return s.queue_depth == 16 && s.sent == sent_before;
+  })) << "the writer never stalled";
+  send_burst();
+  EXPECT_EQ(stats(1, 2).queue_depth, 16u);
+  EXPECT_GE(stats(1, 2).dropped, 16u) << "a full queue drops instead of growing";
+  // The fake stops: its connection closes, and no second one can open, so what is queued can
+  // leave only by being dropped.
+  const uint64_t dropped_before = stats(1, 2).dropped;
+  io_.call([&] {
+    fake->close();
+    return 0;
+  });
+  ASSERT_TRUE(eventually([&] { return !stats(1, 2).connected; }));
+  const PeerStats after = stats(1, 2);
+  EXPECT_EQ(after.queue_depth, 0u) << "a queue outlived its connection";
+  EXPECT_EQ(after.dropped, dropped_before + 16);
+}
+
+TEST_F(PeerTransportTest, KeepsRetryingUntilAPeerStartsAndDeliversWhatIsSentOnceConnected) {
   // Node 1 starts first; node 2's address is known but nothing listens there yet.
   Endpoint ep1, ep2;
   io_.call([&] {
@@ -251,13 +308,18 @@ TEST_F(PeerTransportTest, KeepsRetryingUntilAPeerStartsThenDelivers) {
     EXPECT_TRUE(transports_[1]->start(ep1).is_ok());
     return 0;
   });
-  send(1, 2, 1);                                                // queued while node 2 is down
+  send(1, 2, 1);                                                // node 2 is down: dropped
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let a few connects fail
+  EXPECT_EQ(stats(1, 2).dropped, 1u);
   io_.call([&] {
     EXPECT_TRUE(transports_[2]->start(ep2).is_ok());
     return 0;
   });
+  ASSERT_TRUE(eventually([&] { return stats(1, 2).connected; }));
+  send(1, 2, 2);
   ASSERT_TRUE(eventually([&] { return count(2) == 1; }));
+  std::lock_guard lock(mu_);
+  EXPECT_EQ(received_[2][0].index(), 2u) << "the message sent while it was down arrived late";
 }
 
 TEST_F(PeerTransportTest, MeasuresTheRoundTripTimeBothWays) {
