@@ -23,7 +23,6 @@ std::string record_key(uint64_t revision, uint32_t position) {
 }  // namespace
 
 Result<History::Marks> History::marks(LmdbTxn& txn) const {
-  Marks m;
   auto floor = read_u64_record(txn, meta_, kFloorKey, 0);
   if (!floor.is_ok()) return floor.status();
   auto through = read_u64_record(txn, meta_, kThroughKey, kNever);
