@@ -24,6 +24,11 @@ the switch's doing, not the harness's).
                       The same bug under kill-all passes: a kill -9 keeps the page cache, which
                       is why the power nemesis exists.
 
+unsafe_drop_on_resume (castor_client.Watch, the watch workload's option)
+                      After each resume a watcher drops the first event it receives. Each node
+                      is killed once in turn, so every watcher resumes; check_watch must report
+                      a gap.
+
 The first two are deterministic by construction: the isolation lasts seconds while new keys are
 written many times a second, and every lost-replies fault waits until a write has committed
 with its reply dropped. So is the fourth: a power cut drops every unsynced byte, and the log
@@ -162,3 +167,27 @@ def test_a_log_that_skips_fsync_is_caught_by_power_cuts_not_by_kills(nemesis, un
     refused = "the log lost acknowledged entries" in result.reason
     missed = bool(result.verdict.get("lost"))
     assert refused or missed, f"{result.reason}{_where(result)}"
+
+
+# Each node is killed in turn, so that every watcher loses the node it watches through at
+# least once and resumes on another.
+WATCH_KILLS = ((2.0, "n1"), (5.0, "n2"), (8.0, "n3"))
+WATCH_SECONDS = 12
+
+
+@pytest.mark.parametrize("unsafe", [True, False], ids=["unsafe-drop-on-resume", "control"])
+def test_a_watch_stream_that_drops_an_event_when_it_resumes_is_caught(unsafe):
+    """castor_client.Watch(unsafe_drop_on_resume=True) drops the first event it receives after
+    each resume: a silent gap in one stream, which check_watch must report."""
+    plan = Schedule(SEED, WATCH_SECONDS, tuple(Fault("kill-one", t, t + 2.0, (node,))
+                                               for t, node in WATCH_KILLS))
+    spec = RunSpec("watch", ["kill"], WATCH_SECONDS, SEED, schedule=plan,
+                   workload_options={"unsafe_drop_on_resume": unsafe})
+    result = run(spec)
+    assert result.verdict.get("resumes", 0) >= len(WATCH_KILLS), \
+        f"watchers resumed {result.verdict.get('resumes')} times: too few to test{_where(result)}"
+    if not unsafe:
+        assert result.passed, f"{result.status}: {result.reason}{_where(result)}"
+        return
+    assert result.status == "anomaly", f"{result.status}: {result.reason}{_where(result)}"
+    assert result.verdict["anomaly"]["kind"] == "gap", f"{result.verdict['anomaly']}{_where(result)}"

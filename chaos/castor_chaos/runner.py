@@ -102,6 +102,10 @@ class RunResult:
                 f"info {counts[INFO]}) {self.wall_s:5.1f} s  {self.folder}{why}")
 
 
+# Operations that change nothing: neither acknowledged writes nor a sign of recovery.
+READ_ONLY = ("read", "watch")
+
+
 @dataclasses.dataclass
 class Work:
     """What a run did that its verdict rests on; verdict.json keeps it as ``work``."""
@@ -128,7 +132,7 @@ def work_done(events, final_from: int, families: list[str], intervals,
     fired = collections.Counter(family_of(i.kind) for i in intervals)
     fired.subtract(family_of(o["kind"]) for o in outcomes if not o["achieved"])
     return Work(
-        acknowledged_writes=sum(1 for op in operations(events) if op.type == OK and op.f != "read"),
+        acknowledged_writes=sum(1 for op in operations(events) if op.type == OK and op.f not in READ_ONLY),
         final_reads=len(read),
         final_unread=sorted({op.key for op in final} - read, key=str),
         fired={family: fired[family] for family in families},
@@ -229,7 +233,7 @@ def recovery(events, intervals) -> list[float | None]:
     Not a verdict (a slow recovery is not an anomaly), but the number to watch against the
     promise of availability within an election timeout plus a few round trips.
     """
-    acked = sorted(op.complete_ns for op in operations(events) if op.type == OK and op.f != "read")
+    acked = sorted(op.complete_ns for op in operations(events) if op.type == OK and op.f not in READ_ONLY)
     found = []
     for interval in intervals:
         i = bisect.bisect_right(acked, interval.end_ns)
@@ -321,6 +325,7 @@ CI_SUITE = (
     ("counter", ["lost-replies", "kill", "partition", "pause"], 35),
     ("promotion", ["partition", "kill", "snapshot", "failpoint"], 40),
     ("set", ["power"], 25),
+    ("watch", ["kill", "partition", "pause"], 30),
 )
 LONG_SECONDS = 300
 LONG_NEMESES = (["all"], ["partition"], ["kill", "failpoint"], ["pause", "lost-replies"],

@@ -92,7 +92,7 @@ def error_text(result) -> str | None:
 
 
 class Workload(abc.ABC):
-    """Base of the four workloads: how many workers, one step, final reads, the checker."""
+    """Base of the workloads: how many workers, one step, final reads, the checker."""
 
     name = ""
     checker = ""

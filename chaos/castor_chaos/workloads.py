@@ -1,4 +1,4 @@
-"""The four workloads, each with the property it proves (docs/CHAOS.md has the long form).
+"""The five workloads, each with the property it proves (docs/CHAOS.md has the long form).
 
 register   get / put / cas on many independent keys, unique values per key, then a read of
            every key after healing: every key's history must be linearizable
@@ -12,6 +12,10 @@ counter    increments as read-then-CAS, each retried by the client with the same
 promotion  Txn flips of a (serving, schema) pair guarded on both keys' mod revisions, and
            readers that Range over both at once: no reader ever sees a mixed pair, the pair,
            taken as one register, is linearizable, and revisions behave (check_revisions).
+watch      puts and deletes under one prefix, and a watcher per node following the prefix from
+           revision 0, resuming on another node when it loses its own: each stream is the
+           committed history, in order, once, with no gap, holding every acknowledged write,
+           and replaying it gives the final state (check_watch).
 
 Register and promotion operations also record, on ok completions, the revisions they learned
 (``Context.learn``): a write's own revision from its response header with the value it wrote,
@@ -27,12 +31,13 @@ from __future__ import annotations
 import itertools
 import time
 
-from castor_client import Outcome
+from castor_client import Outcome, Watch, WatchCompacted
 from castor_client.proto import kv_pb2
 
 from .checker import UNKNOWN, add_check, check_counter, check_register, check_revisions, check_set
 from .cluster import Cluster
 from .history import FAIL, INFO, OK, operations
+from .watch_checker import check_watch
 from .workers import OUTCOME_TYPE, Context, Workload, error_text, retry_until
 
 # How long the final reads after healing may keep failing; a run without them fails (runner.Work).
@@ -390,5 +395,119 @@ class PromotionWorkload(Workload):
         return add_check(verdict, check_revisions(events))
 
 
-WORKLOADS = {w.name: w for w in (RegisterWorkload, SetWorkload, CounterWorkload, PromotionWorkload)}
+class WatchWorkload(Workload):
+    """Writers put unique values to a few keys under ``watch/`` (and now and then delete one);
+    one watcher per node follows the prefix from revision 0, through that node first and the
+    others when it loses it (castor_client.Watch). After healing, a final read of the prefix,
+    then every watcher follows on until it has reached that read's revision. Each batch a
+    watcher receives is recorded as an ok "watch" operation (see watch_checker.py).
+
+    ``unsafe_drop_on_resume`` plants the bug the checker must catch: a watcher drops the first
+    event it receives after each resume (docs/CHAOS.md).
+    """
+
+    name = "watch"
+    PREFIX = b"watch/"
+    KEYS = 8
+    WRITERS = 3
+    DELETE_SHARE = 0.1
+    NEXT_S = 0.2  # one wait of a watcher for its next batch
+
+    def __init__(self, cluster: Cluster, seed: int, writers: int = WRITERS,
+                 unsafe_drop_on_resume: bool = False):
+        super().__init__(cluster, seed)
+        self.writers = writers
+        self.concurrency = writers + len(cluster.nodes)
+        self.unsafe_drop_on_resume = unsafe_drop_on_resume
+        self._values = itertools.count(1)
+        # node -> its watcher; kept here, not in a worker's context, so that the final step
+        # can follow the same streams on after the workers stop.
+        self._watches: dict[str, Watch] = {}
+
+    def _watch(self, node: str) -> Watch:
+        if node not in self._watches:
+            order = [node] + [n for n in self.cluster.nodes if n != node]
+            self._watches[node] = Watch([self.cluster.endpoint(n) for n in order], self.PREFIX,
+                                        prefix=True, start_revision=0,
+                                        unsafe_drop_on_resume=self.unsafe_drop_on_resume)
+        return self._watches[node]
+
+    def step(self, ctx: Context) -> None:
+        if ctx.worker < self.writers:
+            self.write(ctx)
+        else:
+            self.follow(ctx, self.cluster.nodes[ctx.worker - self.writers])
+
+    def write(self, ctx: Context) -> None:
+        key = f"{self.PREFIX.decode()}{ctx.rng.randrange(self.KEYS)}"
+        client = ctx.client()
+        if ctx.rng.random() < self.DELETE_SHARE:
+            def delete():
+                r = client.delete(key.encode())
+                if r.ok and r.response.write.delete_key.deleted:
+                    ctx.learn(key, r.response.header.revision, None, wrote=True)
+                return OUTCOME_TYPE[r.outcome], None, error_text(r)
+
+            ctx.op("delete", key, None, delete)
+            return
+        value = next(self._values)
+
+        def put():
+            r = client.put(key.encode(), b"%d" % value)
+            if r.ok:
+                ctx.learn(key, r.response.header.revision, value, wrote=True)
+            return OUTCOME_TYPE[r.outcome], value, error_text(r)
+
+        ctx.op("put", key, value, put)
+
+    def follow(self, ctx: Context, node: str) -> bool:
+        """Records the next batch of ``node``'s watcher; False when none came."""
+        w = self._watch(node)
+        try:
+            events = w.next(self.NEXT_S)
+        except WatchCompacted as e:
+            ctx.op("watch", node, None, lambda: (FAIL, None, str(e)))
+            return False
+        if not events:
+            return False
+        batch = {"events": [[e.kv.mod_revision, kv_pb2.Event.Type.Name(e.type), e.kv.key.decode(),
+                             e.kv.value.decode()] for e in events], "resumes": w.resumes}
+        ctx.op("watch", node, None, lambda: (OK, batch, None))
+        return True
+
+    def _read_state(self, client):
+        r = client.range(prefix=self.PREFIX)
+        if not r.ok:
+            return OUTCOME_TYPE[r.outcome], None, error_text(r)
+        state = {kv.key.decode(): kv.value.decode() for kv in r.response.range.kvs}
+        return OK, {"revision": r.response.header.revision, "state": state}, None
+
+    def final(self, ctx: Context) -> None:
+        client = ctx.client()
+        box = {}
+
+        def read():
+            type, value = ctx.op("read", "state", None, lambda: self._read_state(client))
+            box["value"] = value
+            return type == OK
+
+        if not retry_until(FINAL_READ_S, read):
+            return
+        upto = box["value"]["revision"]
+        for node in self.cluster.nodes:
+            w = self._watch(node)
+
+            def caught_up():
+                self.follow(ctx, node)
+                return (w.revision or 0) >= upto
+
+            retry_until(FINAL_READ_S, caught_up, pause_s=0)
+            w.close()
+
+    def check(self, events) -> dict:
+        return check_watch(events)
+
+
+WORKLOADS = {w.name: w for w in (RegisterWorkload, SetWorkload, CounterWorkload, PromotionWorkload,
+                                 WatchWorkload)}
 
