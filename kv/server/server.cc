@@ -460,7 +460,7 @@ void Server::Impl::apply(std::vector<raft::pb::Entry> committed) {
 
 void Server::Impl::batch_applied(AppliedBatch batch) {
   writes_.answer_applied(std::move(batch.answers));
-  if (!batch.events.empty()) watches_.publish(batch.events, batch.revision, Clock::now());
+  if (!batch.events.empty()) watches_.publish(std::move(batch.events), batch.revision, Clock::now());
 }
 
 void Server::Impl::applied_moved(std::optional<raft::LogIndex> snapshot) {

@@ -140,8 +140,8 @@ bool WatchHub::cancel(const void* connection, uint64_t request_id) {
   return true;
 }
 
-void WatchHub::publish(const std::vector<pb::Event>& events, uint64_t revision, Clock::time_point now) {
-  for (const pb::Event& e : events) {
+void WatchHub::publish(std::vector<pb::Event> events, uint64_t revision, Clock::time_point now) {
+  for (pb::Event& e : events) {
     const uint64_t r = e.kv().mod_revision();
     CASTOR_ASSERT(r <= revision, "an event above its batch's revision");
     if (r <= published_) continue;  // already known (the state machine replayed it)
@@ -149,7 +149,7 @@ void WatchHub::publish(const std::vector<pb::Event>& events, uint64_t revision, 
       CASTOR_ASSERT(tail_.empty() || tail_.back().revision < r, "events published out of revision order");
       tail_.push_back(Revision{r, {}, now});
     }
-    tail_.back().events.push_back(e);
+    tail_.back().events.push_back(std::move(e));
   }
   published_ = std::max(published_, revision);
   for (auto& [id, w] : watchers_) {
