@@ -18,7 +18,6 @@
 
 #include "kv/machine/state_machine.h"
 #include "kv/server/applier.h"
-#include "kv/server/client_watch_stream.h"
 #include "kv/server/compaction.h"
 #include "kv/server/error_response.h"
 #include "kv/server/failpoints.h"
@@ -31,6 +30,7 @@
 #include "kv/server/pending.h"
 #include "kv/server/reads.h"
 #include "kv/server/recovery.h"
+#include "kv/server/requests.h"
 #include "kv/server/server_metrics.h"
 #include "kv/server/storage_room.h"
 #include "kv/server/transfers.h"
@@ -92,7 +92,11 @@ uint64_t random_u64() { return (uint64_t{std::random_device()()} << 32) | std::r
 
 // The host of one node: raft::ReadyHost for the Ready loop (raft/ready_loop.h), and the host
 // of its write, read and apply paths (kv/server/writes.h, reads.h, applier.h).
-class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsHost, private ApplierHost {
+class Server::Impl : private raft::ReadyHost,
+                     private WritesHost,
+                     private ReadsHost,
+                     private ApplierHost,
+                     private RequestsHost {
  public:
   Impl(ServerOptions options, uint64_t id, std::unique_ptr<raft::LmdbLog> log,
        std::unique_ptr<StateMachine> sm)
@@ -101,8 +105,7 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
         log_(std::move(log)),
         sm_(std::move(sm)),
         node_(std::make_unique<raft::Node>(raft_config(opt_, id_), *log_)),
-        tick_timer_(io_),
-        sessionless_seq_(random_u64() | 1) {
+        tick_timer_(io_) {
     raft::ReadyHost& host = *this;
     loop_ = std::make_unique<raft::ReadyLoop>(*node_, host, log_->hard_state());
     term_.store(log_->hard_state().term(), std::memory_order_relaxed);
@@ -118,11 +121,6 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   // Events.
   void on_tick();
   void on_peer_message(raft::pb::Message m);
-  void on_client_request(const std::string& payload, net::ClientListener::Respond respond);
-  // Every request of both APIs, parsed: counted, timed and dispatched.
-  void handle(pb::ClientRequest req, Respond send);
-  // Watch and cancel requests of the binary protocol (a watch answers many times).
-  void handle_watch(const pb::ClientRequest& req, const net::ClientListener::Respond& respond);
   // The Ready loop (raft/ready_loop.h) and what it asks of this host.
   void schedule_drive();
   void drive();
@@ -142,22 +140,25 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   void applied_moved(std::optional<raft::LogIndex> snapshot) override;
   void snapshot_taken(Result<SnapshotInfo> info, std::string data) override;
   void apply_failed(const Status& s) override { fatal(s); }
-  // Requests.
-  void enqueue_write(const pb::ClientRequest& req, Respond respond);
+  // RequestsHost: the paths of valid requests (kv/server/requests.h).
+  bool stopping() const override { return stopping_; }
+  void read(pb::ClientRequest req, Respond respond) override;
+  // Only a leader with storage to spare takes writes.
+  void write(const pb::ClientRequest& req, Respond respond) override;
+  void transfer(const pb::ClientRequest& req, Respond respond) override;
   // ReadsHost (and serializable reads): serves one read from the state machine.
   void serve_read(const pb::ClientRequest& req, const Respond& respond) override;
   Status read_index(const std::string& context) override;
   raft::LogIndex committed() const override { return node_->committed(); }
   void commit_soon() override { applier_.commit_soon(); }
-  void start_transfer(const pb::ClientRequest& req, Respond respond);
   // This node's view (kv/server/node_status.h), and the health verdict in it (health.h).
-  pb::StatusResponse status() const;
+  pb::StatusResponse status() const override;
   std::string unhealthy_reason() const;
   bool entries_waiting() const;  // a leader with uncommitted entries
   // Every answer to a client goes out here: the header (term, leader, node, revision) filled in,
   // then handed to `respond`, the request's way back (a frame, an HTTP response).
   void answer(const Respond& respond, pb::ClientResponse r) const override;
-  void fill_header(pb::ClientResponse& r) const;
+  void fill_header(pb::ClientResponse& r) const override;
   // WritesHost: Node::propose, then a drive to carry the entry.
   Result<raft::Proposal> propose(std::string data) override;
   // WritesHost and ApplierHost.
@@ -183,9 +184,9 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
       ListenerHandlers{
           [this](raft::pb::Message m) { on_peer_message(std::move(m)); },
           [this](std::string payload, net::ClientListener::Respond respond) {
-            on_client_request(payload, std::move(respond));
+            requests_.frame(payload, std::move(respond));
           },
-          [this](pb::ClientRequest req, Respond send) { handle(std::move(req), std::move(send)); },
+          [this](pb::ClientRequest req, Respond send) { requests_.handle(std::move(req), std::move(send)); },
           [this] { return render_metrics(); },
           [this] { return status(); },
       }};
@@ -201,7 +202,6 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
   Status fatal_;
 
   CommitWatch commit_watch_;
-  uint64_t sessionless_seq_;  // the next tag of a write without a session (odd: never 0)
   uint64_t last_leader_ = 0;
   std::atomic<uint64_t> term_{0};  // for log lines on any thread
   // Requests taken and not yet answered (kv/server/pending.h): writes in Writes, linearizable
@@ -219,6 +219,8 @@ class Server::Impl : private raft::ReadyHost, private WritesHost, private ReadsH
       opt_.watch,
       [this](uint64_t after, uint64_t page_bytes_max) { return sm_->read_history(after, page_bytes_max); },
       sm_->revision(), metrics_.watch};
+
+  Requests requests_{opt_.limits, *this, metrics_, watches_, random_u64()};
 
   // Last: its apply thread reports into the members above until join() in run().
   Applier applier_{*sm_, metrics_, *this};
@@ -277,96 +279,6 @@ void Server::Impl::on_tick() {
 void Server::Impl::on_peer_message(raft::pb::Message m) {
   if (stopping_) return;
   if (peers_in_.take(m)) schedule_drive();
-}
-
-void Server::Impl::on_client_request(const std::string& payload, net::ClientListener::Respond respond) {
-  pb::ClientRequest req;
-  const bool parsed = req.ParseFromString(payload);
-  if (parsed && (req.has_watch() || req.has_watch_cancel())) return handle_watch(req, respond);
-  Respond send = [respond = std::move(respond)](pb::ClientResponse r) { respond(r.SerializeAsString()); };
-  if (!parsed) {
-    return answer(send, error_response(0, Code::kInvalidArgument, "request does not parse as ClientRequest"));
-  }
-  handle(std::move(req), std::move(send));
-}
-
-void Server::Impl::handle_watch(const pb::ClientRequest& req, const net::ClientListener::Respond& respond) {
-  const RequestOp op = request_op_of(req);
-  const auto start = Clock::now();
-  // Counted once: when the watch starts (or is refused), not per answer.
-  auto refuse = [&](Code code, const std::string& why) {
-    metrics_.request(op, static_cast<pb::ErrorCode>(code), Clock::now() - start);
-    pb::ClientResponse r = error_response(req.request_id(), code, why);
-    fill_header(r);
-    respond(r.SerializeAsString());
-  };
-  if (stopping_) return refuse(Code::kUnavailable, "node is shutting down");
-  if (Status v = validate(req, opt_.limits); !v.is_ok()) return refuse(v.code(), v.message());
-  if (req.has_watch_cancel()) {
-    if (!watches_.cancel(respond.connection(), req.watch_cancel().watch_request_id())) {
-      return refuse(Code::kNotFound, "no watch of request_id " +
-                                         std::to_string(req.watch_cancel().watch_request_id()) +
-                                         " on this connection");
-    }
-    metrics_.request(op, pb::OK, Clock::now() - start);
-    pb::ClientResponse r;
-    r.set_request_id(req.request_id());
-    r.mutable_watch_cancel();
-    fill_header(r);
-    return respond(r.SerializeAsString());
-  }
-  auto stream =
-      std::make_shared<ClientWatchStream>(respond, [this](pb::ClientResponse& r) { fill_header(r); });
-  Status s =
-      watches_.add(respond.connection(), req.request_id(), req.watch(), std::move(stream), Clock::now());
-  if (!s.is_ok()) return refuse(s.code(), s.message());
-  metrics_.request(op, pb::OK, Clock::now() - start);
-}
-
-void Server::Impl::handle(pb::ClientRequest req, Respond send) {
-  const RequestOp op = request_op_of(req);
-  const auto start = Clock::now();
-  Respond respond = [this, op, start, send = std::move(send)](pb::ClientResponse r) {
-    metrics_.request(op, r.code(), Clock::now() - start);
-    send(std::move(r));
-  };
-  if (stopping_)
-    return answer(respond, error_response(req.request_id(), Code::kUnavailable, "node is shutting down"));
-  if (req.has_write() && req.write().client_id() == 0) {
-    // A write without a session (kv.proto): this node tags it to find its answer.
-    req.mutable_write()->set_seq(sessionless_seq_);
-    sessionless_seq_ += 2;
-  }
-  if (Status v = validate(req, opt_.limits); !v.is_ok()) {
-    return answer(respond, error_response(req.request_id(), v.code(), v.message()));
-  }
-  switch (req.request_case()) {
-    case pb::ClientRequest::kGet:
-    case pb::ClientRequest::kRange: {
-      const bool serializable = req.has_get() ? req.get().serializable() : req.range().serializable();
-      if (serializable) return serve_read(req, respond);
-      return reads_.start(std::move(req), std::move(respond), applier_.applied());
-    }
-    case pb::ClientRequest::kWrite:
-    case pb::ClientRequest::kRegisterClient:
-      return enqueue_write(req, std::move(respond));
-    case pb::ClientRequest::kStatus: {
-      pb::ClientResponse r;
-      r.set_request_id(req.request_id());
-      *r.mutable_status() = status();
-      return answer(respond, std::move(r));
-    }
-    case pb::ClientRequest::kTransferLeader:
-      return start_transfer(req, std::move(respond));
-    case pb::ClientRequest::kWatch:
-    case pb::ClientRequest::kWatchCancel:
-      // Binary-protocol watches take handle_watch (they answer many times); this path has one answer.
-      return answer(respond, error_response(req.request_id(), Code::kInvalidArgument,
-                                            "a watch answers many times: send it on the binary protocol"));
-    case pb::ClientRequest::REQUEST_NOT_SET:
-      break;
-  }
-  answer(respond, error_response(req.request_id(), Code::kInvalidArgument, "request has no body"));
 }
 
 void Server::Impl::answer(const Respond& respond, pb::ClientResponse r) const {
@@ -494,7 +406,7 @@ void Server::Impl::on_soft_state(const raft::SoftState& ss) {
 // ---------------------------------------------------------------------------------------------
 // Writes
 
-void Server::Impl::enqueue_write(const pb::ClientRequest& req, Respond respond) {
+void Server::Impl::write(const pb::ClientRequest& req, Respond respond) {
   if (node_->role() != raft::Role::kLeader) {
     return answer(respond, error_response(req.request_id(), Code::kNotLeader, "not the leader"));
   }
@@ -521,6 +433,12 @@ void Server::Impl::fail_waiters_past_deadline() {
 // ---------------------------------------------------------------------------------------------
 // Reads (thesis 6.4)
 
+void Server::Impl::read(pb::ClientRequest req, Respond respond) {
+  const bool serializable = req.has_get() ? req.get().serializable() : req.range().serializable();
+  if (serializable) return serve_read(req, respond);
+  reads_.start(std::move(req), std::move(respond), applier_.applied());
+}
+
 Status Server::Impl::read_index(const std::string& context) {
   Status s = node_->read_index(context);
   if (s.is_ok()) schedule_drive();
@@ -538,7 +456,7 @@ void Server::Impl::serve_read(const pb::ClientRequest& req, const Respond& respo
 // ---------------------------------------------------------------------------------------------
 // Admin
 
-void Server::Impl::start_transfer(const pb::ClientRequest& req, Respond respond) {
+void Server::Impl::transfer(const pb::ClientRequest& req, Respond respond) {
   const uint64_t target = member_id(opt_, req.transfer_leader().target());
   if (target == 0) {
     return answer(respond, error_response(req.request_id(), Code::kInvalidArgument,
