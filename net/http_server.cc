@@ -11,6 +11,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <cstdio>
 #include <deque>
 #include <exception>
 #include <optional>
@@ -313,15 +314,18 @@ bool make_request(http::request<http::string_body>& msg, const std::string& remo
   return true;
 }
 
-// The handler's answer as Beast writes it. A status or header the handler should not have
-// produced is logged and replaced (a 500) or left out, never sent.
-http::response<http::string_body> to_beast(HttpResponse r, unsigned version, bool head, bool keep_alive,
-                                           RateLimitedLog& log) {
-  if (r.status < 200 || r.status > 599) {
-    log.warn("http port: handler returned an invalid status", std::to_string(r.status));
-    r = HttpResponse{500, "application/json", error_body(Code::kInternal, "invalid response status"), {}};
-  }
-  http::response<http::string_body> res;
+// A status the handler should not have produced is logged and replaced by a 500.
+void check_status(HttpResponse& r, RateLimitedLog& log) {
+  if (r.status >= 200 && r.status <= 599) return;
+  log.warn("http port: handler returned an invalid status", std::to_string(r.status));
+  r = HttpResponse{500, "application/json", error_body(Code::kInternal, "invalid response status"), {}};
+}
+
+// The status line and headers of the handler's answer; a header it should not have produced is
+// logged and left out, never sent.
+template <typename Body>
+void set_head(http::response<Body>& res, const HttpResponse& r, unsigned version, bool keep_alive,
+              RateLimitedLog& log) {
   res.version(version);
   res.result(static_cast<unsigned>(r.status));
   for (const auto& [name, value] : r.headers) {
@@ -332,13 +336,46 @@ http::response<http::string_body> to_beast(HttpResponse r, unsigned version, boo
     res.insert(name, value);
   }
   res.keep_alive(keep_alive);
+  if (r.status != 204 && r.status != 304 && header_value_safe(r.content_type))
+    res.set(http::field::content_type, r.content_type);
+}
+
+// The handler's whole answer as Beast writes it.
+http::response<http::string_body> to_beast(HttpResponse r, unsigned version, bool head, bool keep_alive,
+                                           RateLimitedLog& log) {
+  check_status(r, log);
+  http::response<http::string_body> res;
+  set_head(res, r, version, keep_alive, log);
   // 204 and 304 responses have no body and no length (RFC 9110 sections 15.3.5, 15.4.5).
   if (r.status != 204 && r.status != 304) {
-    if (header_value_safe(r.content_type)) res.set(http::field::content_type, r.content_type);
     res.content_length(r.body.size());
     if (!head) res.body() = std::move(r.body);
   }
   return res;
+}
+
+// The head of a streamed answer: chunked in HTTP/1.1; in HTTP/1.0 the body ends with the
+// connection, so it has no length and closes.
+http::response<http::empty_body> stream_head(HttpResponse r, unsigned version, bool keep_alive,
+                                             RateLimitedLog& log) {
+  check_status(r, log);
+  http::response<http::empty_body> res;
+  set_head(res, r, version, keep_alive && version >= 11, log);
+  if (version >= 11) res.chunked(true);
+  return res;
+}
+
+// One chunk of a chunked body (RFC 9112 section 7.1): size in hex, CRLF, data, CRLF.
+void append_chunk(std::string& out, const std::string& data, bool chunked) {
+  if (!chunked) {
+    out += data;
+    return;
+  }
+  char size[20];
+  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  out.append(size, static_cast<size_t>(n));
+  out += data;
+  out += "\r\n";
 }
 
 }  // namespace
@@ -351,7 +388,15 @@ struct HttpServer::Conn {
     bool close = false;    // the connection closes after this response
     bool head = false;     // the request was HEAD: send the headers only
     unsigned version = 11;
-    HttpResponse response;
+    HttpResponse response;  // of a streamed answer: its head
+    // A streamed answer (HttpRespond::start): parts wait here until written.
+    bool streamed = false;
+    bool head_sent = false;
+    bool ended = false;  // end() was called: the body ends after the parts queued
+    std::deque<std::string> parts;
+    uint64_t queued_bytes = 0;  // in `parts` and in the write in progress
+    // Whether the writer has nothing to do for it until a part or end() comes.
+    bool waiting_for_parts() const { return streamed && head_sent && parts.empty() && !ended; }
   };
 
   Conn(tcp::socket s, asio::io_context& io)
@@ -376,6 +421,34 @@ struct HttpServer::Conn {
     s.response = std::move(response);
     s.ready = true;
     wake_writer.cancel();
+  }
+
+  // The slot of request `seq` while its answer is still to be written, else null.
+  Slot* slot_of(uint64_t seq) {
+    if (seq < front_seq || seq - front_seq >= slots.size()) return nullptr;
+    return &slots[seq - front_seq];
+  }
+  void start(uint64_t seq, HttpResponse head) {
+    answer(seq, std::move(head));
+    Slot& s = slots[seq - front_seq];
+    s.streamed = true;
+    if (s.version < 11) s.close = true;  // the body ends with the connection
+  }
+  void part(uint64_t seq, std::string data) {
+    Slot* s = slot_of(seq);
+    if (s == nullptr || !s->streamed || s->ended || s->head) return;
+    s->queued_bytes += data.size();
+    s->parts.push_back(std::move(data));
+    wake_writer.cancel();
+  }
+  void end(uint64_t seq) {
+    Slot* s = slot_of(seq);
+    if (s == nullptr || !s->streamed) return;
+    s->ended = true;
+    wake_writer.cancel();
+  }
+  bool streaming() const {
+    return std::any_of(slots.begin(), slots.end(), [](const Slot& s) { return s.streamed; });
   }
 
   void close() {
@@ -407,6 +480,55 @@ struct HttpServer::Conn {
   bool reader_done = false;  // the reader will read no more requests
   bool peer_closed = false;  // the client finished sending (EOF): nothing left to drain
   bool closed = false;
+};
+
+// The way back to one request on a connection. Whole answers hop to the io thread (handlers
+// may answer from any thread); the stream's methods run on it already.
+class HttpServer::ConnResponder : public HttpResponder {
+ public:
+  ConnResponder(asio::io_context& io, const std::shared_ptr<Conn>& conn, uint64_t seq)
+      : io_(io), conn_(conn), seq_(seq) {}
+  // The last copy of a started answer's HttpRespond is gone: nobody can end it but here.
+  ~ConnResponder() override {
+    if (started_) end();
+  }
+  void answer(HttpResponse response) override {
+    asio::dispatch(io_, [weak = conn_, seq = seq_, response = std::move(response)]() mutable {
+      auto c = weak.lock();
+      if (c && !c->closed) c->answer(seq, std::move(response));
+    });
+  }
+  void start(HttpResponse head) override {
+    started_ = true;
+    if (auto c = live()) c->start(seq_, std::move(head));
+  }
+  void part(std::string data) override {
+    if (auto c = live()) c->part(seq_, std::move(data));
+  }
+  void end() override {
+    if (auto c = live()) c->end(seq_);
+  }
+  uint64_t queued_bytes() const override {
+    auto c = live();
+    const Conn::Slot* s = c ? c->slot_of(seq_) : nullptr;
+    return s ? s->queued_bytes : 0;
+  }
+  bool open() const override {
+    auto c = live();
+    const Conn::Slot* s = c ? c->slot_of(seq_) : nullptr;
+    return s != nullptr && !c->peer_closed && !(s->streamed && s->ended);
+  }
+
+ private:
+  std::shared_ptr<Conn> live() const {
+    auto c = conn_.lock();
+    return c && !c->closed ? c : nullptr;
+  }
+
+  asio::io_context& io_;
+  std::weak_ptr<Conn> conn_;
+  const uint64_t seq_;
+  bool started_ = false;
 };
 
 HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler handler)
@@ -548,6 +670,9 @@ asio::awaitable<void> HttpServer::read_loop(std::shared_ptr<Conn> conn) {
     if (conn->closed) break;
     if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
       conn->peer_closed = true;  // the client is done sending; answer what it asked
+      // ... unless it is streamed to: a stream has no end of its own, and a client that
+      // closed its side is taken for gone.
+      if (conn->streaming()) conn->close();
       break;
     }
     if (ec) refusal = refusal_for(ec, conn->read_timed_out, parser, buf, opt_);
@@ -570,14 +695,7 @@ asio::awaitable<void> HttpServer::read_loop(std::shared_ptr<Conn> conn) {
     slot.version = msg.version();
     const uint64_t seq = conn->push(std::move(slot));
     if (!msg.keep_alive()) conn->reader_done = true;
-    Respond respond = [&io = io_, weak = std::weak_ptr<Conn>(conn), seq](HttpResponse response) {
-      asio::dispatch(io, [weak, seq, response = std::move(response)]() mutable {
-        auto c = weak.lock();
-        if (!c || c->closed) return;
-        c->answer(seq, std::move(response));
-      });
-    };
-    handler_(std::move(req), std::move(respond));
+    handler_(std::move(req), Respond(std::make_shared<ConnResponder>(io_, conn, seq)));
   }
   conn->reader_done = true;
   conn->wake_writer.cancel();
@@ -587,7 +705,7 @@ asio::awaitable<void> HttpServer::write_loop(std::shared_ptr<Conn> conn) {
   boost::system::error_code ec;
   bool close_after = false;
   while (!conn->closed) {
-    if (conn->slots.empty() || !conn->slots.front().ready) {
+    if (conn->slots.empty() || !conn->slots.front().ready || conn->slots.front().waiting_for_parts()) {
       if (conn->slots.empty() && conn->reader_done) break;
       conn->wake_writer.expires_at(asio::steady_timer::time_point::max());
       co_await conn->wake_writer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -607,10 +725,13 @@ asio::awaitable<void> HttpServer::write_loop(std::shared_ptr<Conn> conn) {
           reject("write timeout", c->remote + ": the client is not reading its responses");
           c->close();
         });
+    bool complete = true;
     if (slot.interim) {
       static const std::string k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
       co_await asio::async_write(conn->sock, asio::buffer(k100Continue),
                                  asio::redirect_error(asio::use_awaitable, ec));
+    } else if (slot.streamed) {
+      complete = co_await write_stream(*conn, ec);
     } else {
       http::response<http::string_body> res =
           to_beast(std::move(slot.response), slot.version, slot.head, !close_after, log_);
@@ -618,6 +739,7 @@ asio::awaitable<void> HttpServer::write_loop(std::shared_ptr<Conn> conn) {
     }
     ++conn->write_timer_generation;
     conn->write_timer.cancel();
+    if (!ec && !complete) continue;
     conn->slots.pop_front();
     ++conn->front_seq;
     conn->wake_reader.cancel();
@@ -639,6 +761,33 @@ asio::awaitable<void> HttpServer::write_loop(std::shared_ptr<Conn> conn) {
   }
   conn->close();
   conns_.erase(conn.get());
+}
+
+asio::awaitable<bool> HttpServer::write_stream(Conn& conn, boost::system::error_code& ec) {
+  // The slot stays at the front, and in place, while it is written (write_loop).
+  Conn::Slot& slot = conn.slots.front();
+  if (!slot.head_sent) {
+    slot.head_sent = true;
+    http::response<http::empty_body> res =
+        stream_head(std::move(slot.response), slot.version, !slot.close, log_);
+    http::response_serializer<http::empty_body> sr(res);
+    co_await http::async_write_header(conn.sock, sr, asio::redirect_error(asio::use_awaitable, ec));
+    co_return slot.head;  // the answer to HEAD is its head
+  }
+  const bool chunked = slot.version >= 11;
+  std::string out;
+  uint64_t taken = 0;
+  for (const std::string& part : slot.parts) {
+    append_chunk(out, part, chunked);
+    taken += part.size();
+  }
+  slot.parts.clear();
+  // Parts that come during the write below wait for the next turn; none come after end().
+  const bool complete = slot.ended;
+  if (complete && chunked) out += "0\r\n\r\n";  // the last chunk, with no trailer section
+  co_await asio::async_write(conn.sock, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+  slot.queued_bytes -= taken;
+  co_return complete;
 }
 
 #pragma GCC diagnostic pop

@@ -23,9 +23,15 @@
 // while a connection is served (by Beast's parser, the handler or a write) ends that
 // connection only, without an answer, and is counted and logged as "exception".
 //
-// What it does NOT do: route, check methods (the handler decides 404 and 405), TLS, chunked
-// responses, compression, or HTTP/2. Responses to HEAD carry the Content-Length of the body
-// the handler returns, without the body.
+// Streamed answers (HttpRespond::start, part, end): the head goes out when the answer's turn
+// comes, each part as a chunk (HTTP/1.0: raw, and the connection closes at the end); requests
+// pipelined behind a stream are answered after it ends. A client that closes its side ends
+// the stream and the connection (open() turns false). Write timeouts apply per write; a stream
+// waiting for its next part is not timed out.
+//
+// What it does NOT do: route, check methods (the handler decides 404 and 405), TLS,
+// compression, or HTTP/2. Responses to HEAD carry the Content-Length of the body the handler
+// returns, without the body; a streamed answer to HEAD sends its head and ends.
 // Threading: every method and the handler run on the io_context's single thread. Respond may
 // be called from any thread (it hops to the io thread), but not after the io_context is gone.
 // Destroy the server only after its io_context has stopped running (its coroutines refer to it).
@@ -50,6 +56,7 @@
 #include <vector>
 
 #include "net/endpoint.h"
+#include "net/http_respond.h"
 #include "net/rate_limited_log.h"
 
 namespace castor::net {
@@ -68,16 +75,6 @@ struct HttpRequest {
   bool has_query(const std::string& name) const { return query.count(name) != 0; }
 };
 
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  // Extra headers such as Location. A name that is not an RFC 9110 token, or a value with
-  // CR, LF or NUL or over 32 KiB, is dropped with a logged warning rather than sent (header
-  // injection); so is such a content_type.
-  std::vector<std::pair<std::string, std::string>> headers;
-};
-
 struct HttpServerOptions {
   size_t body_bytes_max = 1536 * 1024;  // 1.5 MiB: a 1 MiB value plus JSON and base64 overhead
   uint32_t header_bytes_max = 8192;     // request line and headers together
@@ -91,9 +88,10 @@ struct HttpServerOptions {
 
 class HttpServer {
  public:
-  // Answers one request; call it exactly once. Safe to call after the connection closed (the
-  // answer is dropped). A handler that never calls it leaves that connection waiting.
-  using Respond = std::function<void(HttpResponse response)>;
+  // Answers one request (net/http_respond.h): whole or streamed, exactly once. Safe to use
+  // after the connection closed (the answer is dropped). A handler that never answers leaves
+  // that connection waiting.
+  using Respond = HttpRespond;
   using Handler = std::function<void(HttpRequest request, Respond respond)>;
 
   HttpServer(boost::asio::io_context& io, HttpServerOptions options, Handler handler);
@@ -115,9 +113,13 @@ class HttpServer {
 
  private:
   struct Conn;
+  class ConnResponder;
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> read_loop(std::shared_ptr<Conn> conn);
   boost::asio::awaitable<void> write_loop(std::shared_ptr<Conn> conn);
+  // Writes what is due of the streamed answer at the front of `conn`: its head, the parts
+  // queued, or its last chunk; true once the answer is complete.
+  boost::asio::awaitable<bool> write_stream(Conn& conn, boost::system::error_code& ec);
   void arm_read_timer(const std::shared_ptr<Conn>& conn);
   // Counts, logs and closes a connection whose coroutine threw.
   void end_on_exception(const std::shared_ptr<Conn>& conn, const std::exception_ptr& e);

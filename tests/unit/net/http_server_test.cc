@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -14,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #pragma GCC diagnostic pop
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -52,6 +54,23 @@ class Client {
     if (ec) return Status(Code::kUnavailable, ec.message());
     return p.release();
   }
+  // Raw bytes up to and including `needle` (for streamed answers, read as they come).
+  std::string read_through(const std::string& needle) {
+    std::string got;
+    auto to = asio::dynamic_buffer(got);
+    if (buf_.size() > 0) {
+      got.assign(static_cast<const char*>(buf_.data().data()), buf_.size());
+      buf_.consume(buf_.size());
+    }
+    boost::system::error_code ec;
+    const size_t n = asio::read_until(sock_, to, needle, ec);
+    if (ec) return got + "<" + ec.message() + ">";
+    const std::string rest = got.substr(n);
+    auto more = buf_.prepare(rest.size());
+    std::memcpy(more.data(), rest.data(), rest.size());
+    buf_.commit(rest.size());
+    return got.substr(0, n);
+  }
   // True when the server has closed: reading gives end of stream or a reset, not a response.
   bool closed() {
     char c;
@@ -88,6 +107,7 @@ Json body_json(const Response& r) {
 //   /status?code=N     answers with status N and a Location header
 //   /badheader         returns a header with CR LF in its value
 //   /throw             throws
+//   /stream            starts a streamed answer and keeps its Respond in streams_
 //   anything else      404
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -152,6 +172,9 @@ class HttpServerTest : public ::testing::Test {
                        "text/plain",
                        "ok",
                        {{"X-Bad", "a\r\nSet-Cookie: evil"}, {"X Bad: a\r\nX-Bad", "b"}, {"X-Good", "yes"}}});
+    } else if (req.path == "/stream") {
+      respond.start(HttpResponse{200, "application/x-ndjson", "", {{"X-Stream", "yes"}}});
+      streams_.push_back(respond);
     } else if (req.path == "/throw") {
       throw std::runtime_error("the handler failed");
     } else {
@@ -184,7 +207,22 @@ class HttpServerTest : public ::testing::Test {
   asio::io_context client_io_;
   std::unique_ptr<HttpServer> server_;
   Endpoint ep_;
-  std::vector<std::thread> threads_;  // touched on the io thread only
+  std::vector<std::thread> threads_;          // touched on the io thread only
+  std::vector<HttpServer::Respond> streams_;  // the /stream answers, on the io thread only
+
+  // Runs `f` on the io thread with the stream the n-th /stream request started.
+  template <typename F>
+  auto on_stream(size_t n, F f) {
+    return io_.call([&] { return f(streams_.at(n)); });
+  }
+  // Waits up to 5 s for the n-th stream to see its client gone.
+  bool stream_closes(size_t n) {
+    for (int i = 0; i < 500; ++i) {
+      if (!on_stream(n, [](const HttpServer::Respond& r) { return r.open(); })) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
 };
 
 TEST_F(HttpServerTest, GetPutDeletePostRoundTrip) {
@@ -699,6 +737,103 @@ TEST_F(HttpServerTest, StopClosesEveryConnection) {
   });
   EXPECT_TRUE(c.closed());
   EXPECT_TRUE(eventually([&] { return connections() == 0; }));
+}
+
+TEST_F(HttpServerTest, AStreamedAnswerArrivesPartByPartAsChunksAndEnds) {
+  start();
+  Client c = connect();
+  c.send(request("GET", "/stream"));
+  const std::string head = c.read_through("\r\n\r\n");
+  EXPECT_NE(head.find("HTTP/1.1 200 OK"), std::string::npos) << head;
+  EXPECT_NE(head.find("Transfer-Encoding: chunked"), std::string::npos) << head;
+  EXPECT_NE(head.find("X-Stream: yes"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;
+  on_stream(0, [](const HttpServer::Respond& r) { r.part("{\"a\":1}\n"); });
+  EXPECT_EQ(c.read_through("{"), "8\r\n{") << "the part comes at once, as one chunk";
+  EXPECT_EQ(c.read_through("\n\r\n"), "\"a\":1}\n\r\n");
+  on_stream(0, [](const HttpServer::Respond& r) {
+    r.part("x");
+    r.part("");  // not sent: an empty chunk would end the body
+    r.end();
+  });
+  EXPECT_EQ(c.read_through("0\r\n\r\n"), "1\r\nx\r\n0\r\n\r\n");
+  EXPECT_FALSE(on_stream(0, [](const HttpServer::Respond& r) { return r.open(); }));
+  // The connection carries on after the stream.
+  c.send(request("GET", "/echo"));
+  auto after = c.read();
+  ASSERT_TRUE(after.is_ok()) << after.status().to_string();
+  EXPECT_EQ(after->result_int(), 200);
+}
+
+TEST_F(HttpServerTest, ARequestPipelinedBehindAStreamIsAnsweredAfterTheStreamEnds) {
+  start();
+  Client c = connect();
+  c.send(request("GET", "/stream") + request("GET", "/echo?after"));
+  c.read_through("\r\n\r\n");
+  on_stream(0, [](const HttpServer::Respond& r) { r.part("one"); });
+  EXPECT_EQ(c.read_through("one\r\n"), "3\r\none\r\n");
+  on_stream(0, [](const HttpServer::Respond& r) { r.end(); });
+  EXPECT_EQ(c.read_through("0\r\n\r\n"), "0\r\n\r\n");
+  auto after = c.read();
+  ASSERT_TRUE(after.is_ok()) << after.status().to_string();
+  EXPECT_EQ(body_json(*after).at("target"), "/echo?after");
+}
+
+TEST_F(HttpServerTest, AStreamWhoseEveryRespondIsGoneEnds) {
+  start();
+  Client c = connect();
+  c.send(request("GET", "/stream"));
+  c.read_through("\r\n\r\n");
+  io_.call([&] { streams_.clear(); });
+  EXPECT_EQ(c.read_through("0\r\n\r\n"), "0\r\n\r\n");
+}
+
+TEST_F(HttpServerTest, AClientThatClosesEndsItsStreamAndConnection) {
+  start();
+  {
+    Client c = connect();
+    c.send(request("GET", "/stream"));
+    c.read_through("\r\n\r\n");
+    EXPECT_TRUE(on_stream(0, [](const HttpServer::Respond& r) { return r.open(); }));
+  }
+  EXPECT_TRUE(stream_closes(0));
+  on_stream(0, [](const HttpServer::Respond& r) { r.part("nobody reads this"); });  // dropped
+  EXPECT_EQ(connections(), 0u);
+  expect_serving();
+}
+
+TEST_F(HttpServerTest, AStreamToHttp10HasNoChunksAndEndsWithTheConnection) {
+  start();
+  Client c = connect();
+  c.send("GET /stream HTTP/1.0\r\n\r\n");
+  const std::string head = c.read_through("\r\n\r\n");
+  EXPECT_EQ(head.find("chunked"), std::string::npos) << head;
+  on_stream(0, [](const HttpServer::Respond& r) {
+    r.part("raw ");
+    r.part("body");
+    r.end();
+  });
+  EXPECT_EQ(c.read_through("body"), "raw body");
+  EXPECT_TRUE(c.closed());
+}
+
+TEST_F(HttpServerTest, PartsAClientDoesNotReadAreCountedAsQueued) {
+  start();
+  Client c = connect();
+  c.send(request("GET", "/stream"));
+  c.read_through("\r\n\r\n");
+  const std::string mib(1 << 20, 'x');
+  on_stream(0, [&](const HttpServer::Respond& r) {
+    for (int i = 0; i < 32; ++i) r.part(mib);
+  });
+  // The socket buffers take a few MiB; the rest waits in the server, counted.
+  const uint64_t queued = on_stream(0, [](const HttpServer::Respond& r) { return r.queued_bytes(); });
+  EXPECT_GT(queued, uint64_t{8} << 20);
+  EXPECT_LE(queued, uint64_t{32} << 20);
+  on_stream(0, [](const HttpServer::Respond& r) { r.end(); });
+  std::string all = c.read_through("0\r\n\r\n");
+  EXPECT_GT(all.size(), size_t{32} << 20);
+  EXPECT_EQ(on_stream(0, [](const HttpServer::Respond& r) { return r.queued_bytes(); }), 0u);
 }
 
 }  // namespace
