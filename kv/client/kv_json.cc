@@ -28,6 +28,15 @@ Json kvs_json(const google::protobuf::RepeatedPtrField<pb::KeyValue>& kvs, bool 
   return a;
 }
 
+Json event_json(const pb::Event& event) {
+  const bool deleted = event.type() == pb::Event::DELETE;
+  Json j = Json::object();
+  j["type"] = deleted ? "DELETE" : "PUT";
+  j["kv"] = kv_json(event.kv(), /*keys_only=*/deleted);
+  if (event.has_prev_kv()) j["prev_kv"] = kv_json(event.prev_kv());
+  return j;
+}
+
 Json header_json(const pb::ResponseHeader& h) {
   Json j = Json::object();
   j["revision"] = h.revision();

@@ -25,6 +25,10 @@ void set_bytes(Json& obj, const std::string& name, std::string_view bytes);
 Json kv_json(const pb::KeyValue& kv, bool keys_only = false);
 Json kvs_json(const google::protobuf::RepeatedPtrField<pb::KeyValue>& kvs, bool keys_only = false);
 
+// A watch event: {"type": "PUT" or "DELETE", "kv", "prev_kv" (when the watch asked for it)}.
+// A DELETE's kv has the key and the revision of the delete, no value.
+Json event_json(const pb::Event& event);
+
 // {"revision", "term", "leader", "node"}.
 Json header_json(const pb::ResponseHeader& header);
 

@@ -7,6 +7,8 @@
 
 #include "kv/client/kv_json.h"
 #include "kv/client/request_builders.h"
+#include "kv/server/http_params.h"
+#include "kv/server/http_watch.h"
 #include "raft/base/base64.h"
 #include "raft/base/metrics.h"
 
@@ -20,6 +22,7 @@ using net::HttpResponse;
 using Respond = net::HttpServer::Respond;
 
 constexpr std::string_view kKvPrefix = "/v1/kv/";
+constexpr std::string_view kWatchPrefix = "/v1/watch/";
 
 HttpResponse json_response(int status, const Json& body) {
   HttpResponse r;
@@ -82,38 +85,6 @@ Json op_response_json(const pb::ResponseOp& op) {
       break;
   }
   return j;
-}
-
-bool is_one_of(std::string_view name, std::initializer_list<std::string_view> known) {
-  return std::find(known.begin(), known.end(), name) != known.end();
-}
-
-// ---- query parameters ----
-
-// Refuses parameters the operation does not know, so that a typo is an error, not a silently
-// different request.
-Status check_params(const HttpRequest& req, std::initializer_list<std::string_view> known) {
-  for (const auto& [name, value] : req.query) {
-    if (!is_one_of(name, known)) {
-      std::string list;
-      for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-      return Status(Code::kInvalidArgument, "unknown query parameter '" + name + "' (this request takes: " +
-                                                (list.empty() ? "none" : list) + ")");
-    }
-  }
-  return Status::ok();
-}
-
-Result<std::optional<uint64_t>> uint_param(const HttpRequest& req, const std::string& name) {
-  auto it = req.query.find(name);
-  if (it == req.query.end()) return std::optional<uint64_t>();
-  uint64_t v = 0;
-  const std::string& s = it->second;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) {
-    return Status(Code::kInvalidArgument, "?" + name + "=" + s + " is not a non-negative integer");
-  }
-  return std::optional<uint64_t>(v);
 }
 
 // ---- txn JSON ----
@@ -321,13 +292,7 @@ HttpResponse not_leader(const HttpApiHooks& hooks, const HttpRequest& req, const
 // A non-OK answer from the node.
 HttpResponse failure(const HttpApiHooks& hooks, const HttpRequest& req, const pb::ClientResponse& r) {
   if (r.code() == pb::NOT_LEADER) return not_leader(hooks, req, r);
-  Json j = Json::object();
-  j["code"] = pb::ErrorCode_Name(r.code());
-  j["message"] = r.message();
-  j["header"] = header_json(r.header());
-  HttpResponse resp = json_response(http_status_of(r.code()), j);
-  if (resp.status == 503) resp.headers.emplace_back("Retry-After", "1");
-  return resp;
+  return error_answer(r);
 }
 
 // Submits `request` and turns its answer into an HTTP response with `on_ok` (OK answers only).
@@ -530,6 +495,16 @@ HttpResponse health(const HttpApiHooks& hooks) {
 
 }  // namespace
 
+HttpResponse error_answer(const pb::ClientResponse& r) {
+  Json j = Json::object();
+  j["code"] = pb::ErrorCode_Name(r.code());
+  j["message"] = r.message();
+  j["header"] = header_json(r.header());
+  HttpResponse resp = json_response(http_status_of(r.code()), j);
+  if (resp.status == 503) resp.headers.emplace_back("Retry-After", "1");
+  return resp;
+}
+
 int http_status_of(pb::ErrorCode code) {
   switch (code) {
     case pb::OK:
@@ -647,6 +622,12 @@ void serve_http(const HttpApiHooks& hooks, HttpRequest req, Respond respond) {
     if (m == "DELETE") return kv_delete(hooks, std::move(req), key, std::move(respond));
     return respond(bad_method("GET, HEAD, PUT, DELETE"));
   }
+  if (req.path.starts_with(kWatchPrefix)) {
+    if (m != "GET") return respond(bad_method("GET"));
+    auto request = watch_request(req, req.path.substr(kWatchPrefix.size()));
+    if (!request.is_ok()) return respond(bad_request(request.status().message()));
+    return hooks.watch(std::move(*request), std::move(respond));
+  }
   if (req.path == "/v1/txn") {
     if (m != "POST") return respond(bad_method("POST"));
     return txn(hooks, std::move(req), std::move(respond));
@@ -654,7 +635,7 @@ void serve_http(const HttpApiHooks& hooks, HttpRequest req, Respond respond) {
   respond(error_response(404, pb::NOT_FOUND,
                          "no such path: " + req.path +
                              " (see docs/HTTP.md: /metrics, /health, /status, /v1/kv/<key>, "
-                             "/v1/txn)"));
+                             "/v1/txn, /v1/watch/<key>)"));
 }
 
 }  // namespace castor::kv

@@ -1,5 +1,6 @@
-// HttpApi: Castor over HTTP (docs/HTTP.md): GET /metrics, GET /health, GET /status and the JSON
-// KV API (/v1/kv/<key>, /v1/txn), on top of a node reached through HttpApiHooks.
+// HttpApi: Castor over HTTP (docs/HTTP.md): GET /metrics, GET /health, GET /status, the JSON
+// KV API (/v1/kv/<key>, /v1/txn) and the watch stream (/v1/watch/<key>, http_watch.h), on top of
+// a node reached through HttpApiHooks.
 //
 // It only translates: an HTTP request becomes the same pb::ClientRequest the binary API sends,
 // which the node runs through the same path (validation, Raft, apply), and the answer becomes
@@ -32,6 +33,8 @@ namespace castor::kv {
 struct HttpApiHooks {
   // Runs one request through the node; `answer` is called exactly once, on the io thread.
   std::function<void(pb::ClientRequest, std::function<void(pb::ClientResponse)>)> submit;
+  // Starts the watch `request` (kv/server/http_watch.h), whose answers stream on `respond`.
+  std::function<void(pb::ClientRequest request, net::HttpServer::Respond respond)> watch;
   std::function<std::string()> metrics;        // Prometheus text
   std::function<pb::StatusResponse()> status;  // this node's view, health included
   // The HTTP address ("host:port") of a member, "" when unknown: where NOT_LEADER redirects.
@@ -47,6 +50,9 @@ Result<pb::TxnRequest> txn_from_json(std::string_view body);
 // The HTTP status for a response code (NOT_LEADER: 421; serve_http makes it a 307 when it
 // knows where the leader is).
 int http_status_of(pb::ErrorCode code);
+// A refusal (any code but NOT_LEADER, which serve_http redirects) as its HTTP error:
+// {"code", "message", "header"} with http_status_of(code), and Retry-After on a 503.
+net::HttpResponse error_answer(const pb::ClientResponse& refusal);
 Json status_json(const pb::StatusResponse& status);
 
 }  // namespace castor::kv

@@ -67,6 +67,7 @@ Status Listeners::start() {
 Status Listeners::start_http() {
   if (!opt_.listen_http) return Status::ok();
   http_hooks_.submit = handlers_.http_request;
+  http_hooks_.watch = handlers_.http_watch;
   http_hooks_.metrics = handlers_.metrics;
   http_hooks_.status = handlers_.status;
   http_hooks_.http_address_of = [this](uint64_t node) { return http_address_of(node); };

@@ -34,6 +34,8 @@ struct ListenerHandlers {
   std::function<void(std::string payload, net::ClientListener::Respond respond)> client_frame;
   // One HTTP request, already a ClientRequest (kv/server/http_api.h); answered exactly once.
   std::function<void(pb::ClientRequest, Respond)> http_request;
+  // GET /v1/watch/<key>, already a watch request; its answers stream on the HTTP answer.
+  std::function<void(pb::ClientRequest, net::HttpServer::Respond)> http_watch;
   std::function<std::string()> metrics;        // GET /metrics
   std::function<pb::StatusResponse()> status;  // GET /status, /health
 };

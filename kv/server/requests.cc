@@ -4,6 +4,7 @@
 
 #include "kv/server/client_watch_stream.h"
 #include "kv/server/error_response.h"
+#include "kv/server/http_watch_stream.h"
 
 namespace castor::kv {
 
@@ -30,6 +31,14 @@ void Requests::frame(const std::string& payload, net::ClientListener::Respond re
     return watch(req, respond.connection(), std::move(stream), send);
   }
   handle(std::move(req), std::move(send));
+}
+
+void Requests::http_watch(const pb::ClientRequest& req, net::HttpRespond respond) {
+  auto stream =
+      std::make_shared<HttpWatchStream>(respond, [this](pb::ClientResponse& r) { host_.fill_header(r); });
+  // Each HTTP watch is a connection of its own to the hub: it ends with its HTTP answer.
+  const void* connection = respond.id();
+  watch(req, connection, std::move(stream), [respond](pb::ClientResponse r) { respond(error_answer(r)); });
 }
 
 void Requests::handle(pb::ClientRequest req, Respond send) {

@@ -7,7 +7,8 @@
 //                                 first, kv.proto: the node finds its answer by that tag)
 //   status                     -> answered at once with RequestsHost::status
 //   transfer_leader            -> RequestsHost::transfer
-//   watch, watch_cancel        -> the WatchHub (kv/server/watch_hub.h), which answers many times
+//   watch, watch_cancel        -> the WatchHub (kv/server/watch_hub.h), which answers many times,
+//                                 through the stream of the request's surface
 // A new RPC is a new case in route() (docs/HACKING.md, "Adding an RPC").
 //
 // What it does NOT do: wait for anything (the paths keep their own waiters: Writes, Reads,
@@ -26,6 +27,7 @@
 #include "kv/server/server_metrics.h"
 #include "kv/server/watch_hub.h"
 #include "net/client_listener.h"
+#include "net/http_respond.h"
 
 namespace castor::kv {
 
@@ -56,6 +58,9 @@ class Requests {
 
   // One frame of the binary protocol; `respond` sends frames back on its connection.
   void frame(const std::string& payload, net::ClientListener::Respond respond);
+  // GET /v1/watch/<key>, already a watch request (kv/server/http_watch.h): its answers stream
+  // as lines on `respond`, a refusal is an HTTP error. Ended by closing the connection.
+  void http_watch(const pb::ClientRequest& req, net::HttpRespond respond);
   // One parsed request with one answer (every kind but watch and watch_cancel).
   void handle(pb::ClientRequest req, Respond send);
   // Starts the watch `req` on `connection` (any identity shared by the watches one client may

@@ -187,6 +187,9 @@ class Server::Impl : private raft::ReadyHost,
             requests_.frame(payload, std::move(respond));
           },
           [this](pb::ClientRequest req, Respond send) { requests_.handle(std::move(req), std::move(send)); },
+          [this](pb::ClientRequest req, net::HttpServer::Respond respond) {
+            requests_.http_watch(req, std::move(respond));
+          },
           [this] { return render_metrics(); },
           [this] { return status(); },
       }};

@@ -40,6 +40,13 @@ kv::HttpApiHooks fake_node() {
     if (r.has_write()) answer.mutable_write();
     done(answer);
   };
+  // A watch streams two lines and ends, as one the node cancels at once would.
+  h.watch = [](kv::pb::ClientRequest, net::HttpServer::Respond respond) {
+    respond.start(net::HttpResponse{200, "application/x-ndjson", "", {}});
+    respond.part("{\"created\":true,\"revision\":7}\n");
+    respond.part("{\"canceled\":true,\"code\":\"OK\",\"message\":\"\",\"revision\":7}\n");
+    respond.end();
+  };
   h.metrics = [] { return std::string("castor_term 3\n"); };
   h.status = [] { return kv::pb::StatusResponse(); };
   h.http_address_of = [](uint64_t) { return std::string("127.0.0.1:9"); };

@@ -35,6 +35,22 @@ TEST(KvJson, BytesThatAreNotUtf8TravelAsBase64AndComeBackExactly) {
   EXPECT_EQ(base64_decode(j.at("value_base64").get<std::string>()).value(), binary);
 }
 
+TEST(KvJson, EventsSayTheirTypeAndADeleteCarriesNoValue) {
+  pb::Event put;
+  put.set_type(pb::Event::PUT);
+  *put.mutable_kv() = kv("k", "new");
+  *put.mutable_prev_kv() = kv("k", "old");
+  EXPECT_EQ(
+      dump_json(event_json(put)),
+      R"({"type":"PUT","kv":{"key":"k","value":"new","create_revision":3,"mod_revision":7,"version":2},)"
+      R"("prev_kv":{"key":"k","value":"old","create_revision":3,"mod_revision":7,"version":2}})");
+  pb::Event del;
+  del.set_type(pb::Event::DELETE);
+  *del.mutable_kv() = kv("k", "");
+  EXPECT_EQ(dump_json(event_json(del)),
+            R"({"type":"DELETE","kv":{"key":"k","create_revision":3,"mod_revision":7,"version":2}})");
+}
+
 TEST(KvJson, HeadersAndLists) {
   pb::ResponseHeader h;
   h.set_revision(42);

@@ -6,6 +6,8 @@
 
 #include <optional>
 
+#include "kv/server/http_watch.h"
+
 namespace castor::kv {
 namespace {
 
@@ -23,6 +25,10 @@ struct FakeNode {
     h.submit = [this](pb::ClientRequest r, std::function<void(pb::ClientResponse)> done) {
       got = std::move(r);
       done(answer);
+    };
+    h.watch = [this](pb::ClientRequest r, net::HttpServer::Respond respond) {
+      got = std::move(r);
+      respond(HttpResponse{200, "application/x-ndjson", "watching", {}});
     };
     h.metrics = [] { return std::string("castor_term 3\n"); };
     h.status = [] {
@@ -206,6 +212,72 @@ TEST(HttpApi, HealthIs503WithTheReasonAndMetricsArePrometheusText) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "castor_term 3\n");
   EXPECT_NE(r.content_type.find("version=0.0.4"), std::string::npos);
+}
+
+TEST(HttpApi, AWatchRequestTakesPrefixEndRevPrevKvAndProgress) {
+  FakeNode node;
+  HttpResponse r =
+      serve(node, request("GET", "/v1/watch/models/", {{"prefix", ""}, {"rev", "5"}, {"prev_kv", ""}}));
+  EXPECT_EQ(r.body, "watching");
+  ASSERT_TRUE(node.got && node.got->has_watch());
+  const pb::WatchRequest& w = node.got->watch();
+  EXPECT_EQ(w.key(), "models/");
+  EXPECT_TRUE(w.prefix());
+  ASSERT_TRUE(w.has_start_revision());
+  EXPECT_EQ(w.start_revision(), 4u) << "?rev=5 wants revision 5 itself";
+  EXPECT_TRUE(w.prev_kv());
+  EXPECT_FALSE(w.progress_notify());
+
+  serve(node, request("GET", "/v1/watch/a", {{"end", "c"}, {"progress", ""}}));
+  EXPECT_EQ(node.got->watch().range_end(), "c");
+  EXPECT_FALSE(node.got->watch().has_start_revision()) << "without ?rev: from now";
+  EXPECT_TRUE(node.got->watch().progress_notify());
+}
+
+TEST(HttpApi, ABadWatchRequestIsRefusedBeforeTheNode) {
+  FakeNode node;
+  const std::pair<HttpRequest, std::string> bad[] = {
+      {request("GET", "/v1/watch/k", {{"rev", "0"}}), "revisions count from 1"},
+      {request("GET", "/v1/watch/k", {{"rev", "-1"}}), "not a non-negative integer"},
+      {request("GET", "/v1/watch/k", {{"prefx", ""}}), "unknown query parameter 'prefx'"},
+      {request("GET", "/v1/watch/k", {{"prefix", ""}, {"end", "z"}}), "do not go together"},
+      {request("GET", "/v1/watch/"), "empty key"},
+  };
+  for (const auto& [req, why] : bad) {
+    HttpResponse r = serve(node, req);
+    EXPECT_EQ(r.status, 400) << req.target;
+    EXPECT_NE(r.body.find(why), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(serve(node, request("PUT", "/v1/watch/k")).status, 405);
+  EXPECT_FALSE(node.got.has_value());
+}
+
+TEST(HttpApi, EachWatchAnswerIsOneJsonLine) {
+  pb::ClientResponse created;
+  created.mutable_watch()->set_created(true);
+  created.mutable_watch()->set_revision(9);
+  EXPECT_EQ(watch_line(created), "{\"created\":true,\"revision\":9}\n");
+
+  pb::ClientResponse events;
+  pb::Event* e = events.mutable_watch()->add_events();
+  e->set_type(pb::Event::DELETE);
+  e->mutable_kv()->set_key("k");
+  e->mutable_kv()->set_mod_revision(11);
+  events.mutable_watch()->set_revision(11);
+  events.mutable_watch()->set_fragment(true);
+  EXPECT_EQ(watch_line(events),
+            "{\"revision\":11,\"events\":[{\"type\":\"DELETE\",\"kv\":{\"key\":\"k\",\"create_revision\":0,"
+            "\"mod_revision\":11,\"version\":0}}],\"fragment\":true}\n");
+
+  pb::ClientResponse ended;
+  ended.set_code(pb::COMPACTED);
+  ended.set_message("history starts at 20");
+  ended.mutable_watch()->set_canceled(true);
+  ended.mutable_watch()->set_revision(3);
+  ended.mutable_watch()->set_compact_revision(20);
+  EXPECT_EQ(watch_line(ended),
+            "{\"canceled\":true,\"code\":\"COMPACTED\",\"message\":\"history starts at 20\",\"revision\":3,"
+            "\"compact_revision\":20}\n");
 }
 
 }  // namespace
