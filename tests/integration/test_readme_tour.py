@@ -31,7 +31,8 @@ STEPS = [
     ("$C put models/fraud/serving v3", 0, r"^OK$"),
     ("./tools/castor restart n2", 0, r"started n2"),
     ("./tools/castor demo", 0, r"promotions: 200 (.|\n)*mixed pairs: 0\n(.|\n)*every observed \(serving, schema\) "
-                               r"pair was consistent"),
+                               r"pair was consistent\nevery replica followed every promotion once, in order, "
+                               r"by watching"),
     ("./tools/castor down", 0, r"stopped 3 node\(s\)"),
 ]
 
