@@ -1,12 +1,19 @@
-"""Fault plans are a pure function of their seed, and they cover what they are asked to.
+"""Fault plans are a pure function of their seed, and they cover what they are asked to; a plan
+is carried out in order and every fault begun is ended, even when the run stops early or a
+fault fails.
 
 Replaying a run depends on the first; a short CI run exercising every family it names depends
-on the second. Pure: no namespaces, no cluster.
+on the second; the final reads of a run depend on the third. No namespaces, no cluster: the
+runner is a stand-in that records what it was asked to do.
 """
+
+import threading
+import time
 
 import pytest
 
-from castor_chaos.faults import FAMILIES, LEADER, families_of, family_of, plan
+from castor_chaos.faults import FAMILIES, LEADER, Active, families_of, family_of, plan, run_plan
+from castor_chaos.nemesis import Fault, Schedule
 from castor_chaos.runner import CI_SUITE
 
 NODES = ["n1", "n2", "n3"]
@@ -54,3 +61,53 @@ def test_unknown_families_are_refused_and_all_means_every_family():
     assert families_of(["all"]) == list(FAMILIES)
     with pytest.raises(ValueError, match="unknown nemesis"):
         families_of(["partition", "meteor"])
+
+
+class RecordingRunner:
+    """FaultRunner's begin/hold/end, recorded; `fail_hold` makes hold() raise."""
+
+    def __init__(self, fail_hold=False):
+        self.calls, self.fail_hold = [], fail_hold
+
+    def begin(self, fault):
+        self.calls.append(("begin", fault.kind))
+        return Active(fault, fault.targets, fault.describe())
+
+    def hold(self, active, planned_end):
+        if self.fail_hold:
+            raise RuntimeError("the fault went wrong")
+        planned_end()
+
+    def end(self, active):
+        self.calls.append(("end", active.fault.kind))
+
+
+def test_a_plan_runs_in_order_and_ends_every_fault_it_began():
+    schedule = plan(5, NODES, 2.5, ["partition", "kill"], fault_s=(0.2, 0.4), calm_s=(0.1, 0.2))
+    assert schedule.faults, "a plan with no faults would test nothing"
+    runner, lines = RecordingRunner(), []
+    intervals = run_plan(runner, schedule, threading.Event(), log=lines.append)
+    assert lines[0].startswith("nemesis schedule: seed 5")
+    assert runner.calls == [(step, f.kind) for f in schedule.faults for step in ("begin", "end")]
+    assert [i.kind for i in intervals] == [f.kind for f in schedule.faults]
+    assert all(i.start_ns < i.end_ns for i in intervals)
+
+
+def test_stopping_early_ends_the_fault_in_progress_at_once():
+    fault = Fault("partition-isolate", 0.0, 30.0, ("n1",))
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    runner = RecordingRunner()
+    intervals = run_plan(runner, Schedule(1, 30.0, (fault,)), stop, log=lambda _: None)
+    assert time.monotonic() - started < 5
+    assert runner.calls == [("begin", "partition-isolate"), ("end", "partition-isolate")]
+    assert len(intervals) == 1
+
+
+def test_a_fault_that_fails_is_still_ended():
+    fault = Fault("kill-one", 0.0, 0.1, ("n2",))
+    runner = RecordingRunner(fail_hold=True)
+    with pytest.raises(RuntimeError):
+        run_plan(runner, Schedule(1, 1.0, (fault,)), threading.Event(), log=lambda _: None)
+    assert runner.calls == [("begin", "kill-one"), ("end", "kill-one")]

@@ -1,11 +1,11 @@
-"""Grudges and schedules: pure functions of their inputs and seed (no namespaces needed)."""
+"""Grudges: pure functions of their inputs and seed (no namespaces needed). Fault plans are
+tested in test_fault_plans.py."""
 
 import random
 
 import pytest
 
-from castor_chaos.nemesis import (ALL_KINDS, complete_grudge, halves, isolate, make_schedule,
-                                  majorities_ring, one_way)
+from castor_chaos.nemesis import complete_grudge, halves, isolate, majorities_ring, one_way
 
 NODES3 = ["n1", "n2", "n3"]
 NODES5 = ["n1", "n2", "n3", "n4", "n5"]
@@ -14,28 +14,6 @@ NODES5 = ["n1", "n2", "n3", "n4", "n5"]
 def hears(grudge, node, nodes):
     """The nodes whose packets ``node`` accepts, itself included."""
     return frozenset(m for m in nodes if m not in grudge.get(node, ()))
-
-
-def test_same_seed_same_schedule_and_different_seed_different_schedule():
-    a = make_schedule(42, NODES5, duration_s=120)
-    assert a == make_schedule(42, NODES5, duration_s=120)
-    assert a != make_schedule(43, NODES5, duration_s=120)
-    assert "seed 42" in a.describe().splitlines()[0]
-
-
-def test_schedule_faults_are_sequential_inside_the_run_and_mix_kinds():
-    schedule = make_schedule(7, NODES5, duration_s=300)
-    ends = 0.0
-    for fault in schedule.faults:
-        assert ends < fault.start_s < fault.end_s <= 300
-        assert set(fault.targets) <= set(NODES5) and fault.targets
-        ends = fault.end_s
-    assert {f.kind for f in schedule.faults} == set(ALL_KINDS)
-
-
-def test_schedule_rejects_unknown_kinds():
-    with pytest.raises(ValueError):
-        make_schedule(1, NODES3, 10, kinds=("partition-everything",))
 
 
 def test_complete_grudge_and_isolate_are_symmetric_cuts():

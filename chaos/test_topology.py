@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from castor_chaos.nemesis import Fault, Nemesis, Schedule, isolate, make_schedule, one_way, run_schedule
+from castor_chaos.nemesis import Nemesis, isolate, one_way
 from castor_chaos.topology import CLIENT, NodeProcess, Topology, list_namespaces
 
 pytestmark = pytest.mark.needs_namespaces
@@ -158,34 +158,6 @@ def test_kill_pause_resume_restart_act_on_the_pid_inside_the_namespace(topo):
     nemesis.restart(["n2"])
     assert node.running() and node.pid != first
     node.kill()
-
-
-def test_run_schedule_records_faults_and_always_ends_healed(topo):
-    table = {n: NodeProcess(topo, n, ["sleep", "60"]) for n in topo.nodes}
-    for proc in table.values():
-        proc.start()
-    schedule = make_schedule(5, topo.nodes, duration_s=2.5, fault_s=(0.2, 0.4), calm_s=(0.1, 0.2))
-    lines = []
-    intervals = run_schedule(Nemesis(topo, table), schedule, log=lines.append)
-    assert lines[0].startswith("nemesis schedule: seed 5")
-    assert [i.kind for i in intervals] == [f.kind for f in schedule.faults]
-    assert all(i.start_ns < i.end_ns for i in intervals)
-    for node, proc in table.items():
-        assert proc.running() and eventually(lambda: proc_state(proc.pid) != "T")
-        rules = topo.exec(node, ["iptables", "-S", "INPUT"]).stdout.split("\n")
-        assert [r for r in rules if r.startswith("-A")] == []
-        proc.kill()
-
-
-def test_run_schedule_stops_early_and_still_heals(topo):
-    fault = Fault("partition-isolate", 0.0, 30.0, ("n1",), isolate(topo.nodes, "n1"))
-    stop = threading.Event()
-    threading.Timer(0.3, stop.set).start()
-    started = time.monotonic()
-    intervals = run_schedule(Nemesis(topo), Schedule(1, 30.0, (fault,)), stop, log=lambda _: None)
-    assert time.monotonic() - started < 5
-    assert len(intervals) == 1
-    assert tcp_echo(topo, "n2", "n1")
 
 
 def test_teardown_leaves_nothing_even_when_the_body_fails():

@@ -1,4 +1,4 @@
-"""Faults on a topology, and seeded schedules that combine them.
+"""Faults on a topology, and the shapes of a schedule (plans are made in ``faults.py``).
 
 Partitions are "grudges", as in Jepsen: a map from each node to the nodes it refuses to hear
 from. A grudge is enforced by DROP rules on INPUT inside the receiving node's namespace, so a
@@ -9,7 +9,8 @@ Process faults (kill -9, restart, SIGSTOP/SIGCONT) go through a process table th
 gives: node name -> an object with ``pid``, ``running()``, ``start()``, ``kill()`` and
 ``signal(sig)`` (``topology.NodeProcess``). Nothing here finds processes by name.
 
-A schedule is a pure function of its seed, so a run replays from the seed it prints.
+``faults.plan`` makes a schedule as a pure function of its seed, so a run replays from the seed
+it prints, and ``faults.run_plan`` carries it out.
 """
 
 from __future__ import annotations
@@ -17,17 +18,11 @@ from __future__ import annotations
 import dataclasses
 import random
 import signal
-import threading
-import time
-from typing import Callable, Mapping
+from typing import Mapping
 
 from .topology import Topology
 
 Grudge = dict[str, tuple[str, ...]]
-
-PARTITION_KINDS = ("partition-halves", "partition-isolate", "partition-ring", "partition-one-way")
-PROCESS_KINDS = ("kill", "pause")
-ALL_KINDS = PARTITION_KINDS + PROCESS_KINDS
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,24 +122,6 @@ class Nemesis:
         for node in nodes:
             self.processes[node].signal(signal.SIGCONT)
 
-    def begin(self, fault: "Fault") -> None:
-        if fault.grudge is not None:
-            self.partition(fault.grudge)
-        elif fault.kind == "kill":
-            self.kill(list(fault.targets))
-        elif fault.kind == "pause":
-            self.pause(list(fault.targets))
-        else:
-            raise ValueError(f"unknown fault kind {fault.kind!r}")
-
-    def end(self, fault: "Fault") -> None:
-        if fault.grudge is not None:
-            self.heal()
-        elif fault.kind == "kill":
-            self.restart(list(fault.targets))
-        elif fault.kind == "pause":
-            self.resume(list(fault.targets))
-
 
 # --------------------------------------------------------------------------------------------
 # Schedules
@@ -183,51 +160,6 @@ class Schedule:
         return "\n".join(lines)
 
 
-def _make_fault(kind: str, nodes: list[str], rng: random.Random, start_s: float,
-                end_s: float) -> Fault:
-    if kind == "partition-halves":
-        grudge = halves(nodes, rng)
-    elif kind == "partition-isolate":
-        grudge = isolate(nodes, rng.choice(nodes))
-    elif kind == "partition-ring":
-        grudge = majorities_ring(nodes, rng)
-    elif kind == "partition-one-way":
-        # One node can still hear everyone but nobody hears it: the classic stale-leader trap.
-        mute = rng.choice(nodes)
-        grudge = one_way([mute], [n for n in nodes if n != mute])
-    elif kind == "kill":
-        how_many = rng.choice((1, len(nodes) // 2 + 1, len(nodes)))
-        return Fault(kind, start_s, end_s, tuple(sorted(rng.sample(nodes, how_many))))
-    elif kind == "pause":
-        return Fault(kind, start_s, end_s, (rng.choice(nodes),))
-    else:
-        raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(ALL_KINDS)}")
-    targets = tuple(sorted(n for n, srcs in grudge.items() if srcs))
-    return Fault(kind, start_s, end_s, targets, grudge)
-
-
-def make_schedule(seed: int, nodes: list[str], duration_s: float,
-                  kinds: tuple[str, ...] = ALL_KINDS, fault_s: tuple[float, float] = (2.0, 6.0),
-                  calm_s: tuple[float, float] = (1.0, 4.0)) -> Schedule:
-    """Faults one after another: calm, a random kind of fault, calm, ... until ``duration_s``.
-
-    One fault at a time keeps every interval attributable in the report; variety comes from
-    mixing kinds and targets. Lengths are drawn from ``fault_s`` and gaps from ``calm_s``.
-    Faults never reach past ``duration_s``, so the run always ends healed.
-    """
-    for kind in kinds:
-        if kind not in ALL_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(ALL_KINDS)}")
-    rng = random.Random(seed)
-    faults = []
-    t = rng.uniform(*calm_s)
-    while t < duration_s:
-        end = min(t + rng.uniform(*fault_s), duration_s)
-        faults.append(_make_fault(rng.choice(kinds), list(nodes), rng, round(t, 3), round(end, 3)))
-        t = end + rng.uniform(*calm_s)
-    return Schedule(seed, duration_s, tuple(faults))
-
-
 @dataclasses.dataclass(frozen=True)
 class FaultInterval:
     """A fault as it really happened, on the history's clock (monotonic ns), for the report."""
@@ -240,38 +172,3 @@ class FaultInterval:
 
     def to_json(self) -> dict:
         return {**dataclasses.asdict(self), "targets": list(self.targets)}
-
-
-def run_schedule(nemesis: Nemesis, schedule: Schedule, stop: threading.Event | None = None,
-                 clock: Callable[[], int] = time.monotonic_ns,
-                 log: Callable[[str], None] = print) -> list[FaultInterval]:
-    """Carry out ``schedule`` in real time; return what was done, when.
-
-    Prints the seed first, so any run can be replayed. Setting ``stop`` ends the run early;
-    the fault in progress is always ended (heal, restart, resume), even on an exception, so a
-    run never leaves the cluster broken for the final reads.
-    """
-    stop = stop or threading.Event()
-    log(schedule.describe())
-    started = clock()
-    intervals: list[FaultInterval] = []
-
-    def wait_until(offset_s: float) -> bool:
-        remaining = offset_s - (clock() - started) / 1e9
-        return not stop.wait(remaining) if remaining > 0 else not stop.is_set()
-
-    for fault in schedule.faults:
-        if not wait_until(fault.start_s):
-            break
-        begin_ns = clock()
-        log(f"nemesis: begin {fault.describe()}")
-        try:
-            nemesis.begin(fault)
-            wait_until(fault.end_s)
-        finally:
-            nemesis.end(fault)
-            end_ns = clock()
-            log(f"nemesis: end {fault.kind}")
-            intervals.append(FaultInterval(fault.kind, fault.targets, fault.describe(),
-                                           begin_ns, end_ns))
-    return intervals
