@@ -54,6 +54,7 @@
 #include "kv/client/client_connection.h"
 #include "kv/client/client_options.h"
 #include "kv/client/outcome.h"
+#include "kv/client/watch.h"
 #include "kv/kv.pb.h"
 
 namespace castor::kv {
@@ -99,6 +100,12 @@ class Client {
   // FAILED_PRECONDITION, and the outcome's value is the Txn answer whose one response is a
   // GetResponse with the key's current state (absent if the key is).
   Call<pb::TxnResponse> cas(std::string key, std::string value, CasExpect expect);
+
+  // A watch of this client's cluster (kv/client/watch.h): the changes to a key, a prefix or a
+  // range, resumed on another node by itself. It has connections of its own.
+  std::unique_ptr<Watch> watch(WatchOptions options) {
+    return std::make_unique<Watch>(io_, options_, std::move(options));
+  }
 
   // Administration.
   // The status of the node at options().endpoints[endpoint], asked of that node only, once.

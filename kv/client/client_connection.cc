@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "net/hello.h"
+#include "raft/base/assert.h"
 
 namespace castor::kv {
 
@@ -119,26 +120,29 @@ asio::awaitable<Status> ClientConnection::connect(Clock::time_point deadline) {
   co_return finish(Status::ok());
 }
 
-asio::awaitable<ClientConnection::Reply> ClientConnection::call(const pb::ClientRequest& request,
-                                                                Clock::time_point until) {
-  auto self = shared_from_this();
+Status ClientConnection::send(const pb::ClientRequest& request) {
   if (state_ != State::kReady) {
-    co_return Reply{state_ == State::kClosed ? closed_why_ : Status(Code::kUnavailable, "not connected"),
-                    false};
+    return state_ == State::kClosed ? closed_why_ : Status(Code::kUnavailable, "not connected");
   }
   const std::string payload = request.SerializeAsString();
   if (payload.size() + 1 > options_.frame_bytes_max) {
-    co_return Reply{Status(Code::kTooLarge, "request of " + std::to_string(payload.size()) +
-                                                " bytes exceeds the frame limit of " +
-                                                std::to_string(options_.frame_bytes_max)),
-                    false};
+    return Status(Code::kTooLarge, "request of " + std::to_string(payload.size()) +
+                                       " bytes exceeds the frame limit of " +
+                                       std::to_string(options_.frame_bytes_max));
   }
+  net::append_frame(out_, net::FrameKind::kRequest, payload);
+  wake_writer_.cancel();
+  return Status::ok();
+}
+
+asio::awaitable<ClientConnection::Reply> ClientConnection::call(const pb::ClientRequest& request,
+                                                                Clock::time_point until) {
+  auto self = shared_from_this();
+  if (Status s = send(request); !s.is_ok()) co_return Reply{s, false};
   Pending pending(io_);
   pending.timer.expires_at(until);
   const uint64_t id = request.request_id();
   pending_[id] = &pending;
-  net::append_frame(out_, net::FrameKind::kRequest, payload);
-  wake_writer_.cancel();
 
   boost::system::error_code ec;
   co_await pending.timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -146,6 +150,69 @@ asio::awaitable<ClientConnection::Reply> ClientConnection::call(const pb::Client
   pending_.erase(id);
   co_return Reply{
       Status(Code::kUnavailable, endpoint_.to_string() + ": no answer within the attempt timeout"), true};
+}
+
+Result<std::shared_ptr<ClientConnection::Stream>> ClientConnection::open_stream(
+    const pb::ClientRequest& request) {
+  const uint64_t id = request.request_id();
+  CASTOR_ASSERT(!streams_.contains(id), "a stream's request_id is already in use on this connection");
+  if (Status s = send(request); !s.is_ok()) return s;
+  std::shared_ptr<Stream> stream(new Stream(io_, weak_from_this(), id));
+  streams_[id] = stream.get();
+  return stream;
+}
+
+void ClientConnection::route(pb::ClientResponse response) {
+  const uint64_t id = response.request_id();
+  if (auto it = pending_.find(id); it != pending_.end()) {
+    it->second->response = std::move(response);
+    it->second->timer.cancel();
+    pending_.erase(it);
+    return;
+  }
+  // An answer nobody waits for (its call gave up, its stream was dropped) is dropped.
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  Stream* stream = it->second;
+  stream->take(std::move(response), options_.stream_queued_bytes_max);
+  if (stream->ended_) streams_.erase(it);
+}
+
+ClientConnection::Stream::~Stream() {
+  if (auto conn = conn_.lock()) conn->streams_.erase(request_id_);
+}
+
+void ClientConnection::Stream::take(pb::ClientResponse response, uint64_t queued_bytes_max) {
+  const uint64_t bytes = response.ByteSizeLong();
+  if (queued_bytes_ + bytes > queued_bytes_max) {
+    return end(Status(Code::kTooSlow, "more than " + std::to_string(queued_bytes_max) +
+                                          " bytes of answers waited unread (stream_queued_bytes_max)"));
+  }
+  queued_bytes_ += bytes;
+  queue_.push_back(std::move(response));
+  wake_.cancel();
+}
+
+void ClientConnection::Stream::end(Status why) {
+  if (ended_) return;
+  ended_ = std::move(why);
+  wake_.cancel();
+}
+
+asio::awaitable<Result<pb::ClientResponse>> ClientConnection::Stream::next(Clock::time_point until) {
+  if (queue_.empty() && !ended_) {
+    wake_.expires_at(until);
+    boost::system::error_code ec;
+    co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (!queue_.empty()) {
+    pb::ClientResponse r = std::move(queue_.front());
+    queue_.pop_front();
+    queued_bytes_ -= r.ByteSizeLong();
+    co_return r;
+  }
+  if (ended_) co_return *ended_;
+  co_return Status(Code::kUnavailable, "no answer on the stream by the deadline");
 }
 
 asio::awaitable<void> ClientConnection::read_loop(std::shared_ptr<ClientConnection> /*keep_alive*/) {
@@ -161,12 +228,7 @@ asio::awaitable<void> ClientConnection::read_loop(std::shared_ptr<ClientConnecti
                    endpoint_.to_string() + ": the node sent a frame that is not a response"));
       break;
     }
-    // An answer nobody waits for (its call gave up) is dropped.
-    auto it = pending_.find(response.request_id());
-    if (it == pending_.end()) continue;
-    it->second->response = std::move(response);
-    it->second->timer.cancel();
-    pending_.erase(it);
+    route(std::move(response));
   }
 }
 
@@ -202,6 +264,8 @@ void ClientConnection::close(const Status& why) {
     pending->timer.cancel();
   }
   pending_.clear();
+  for (auto& [id, stream] : streams_) stream->end(why);
+  streams_.clear();
   out_.clear();
   wake_ready_waiters();
 }

@@ -36,6 +36,11 @@ struct ClientOptions {
   // beyond SessionOptions::session_responses_max (256) of them with RESOURCE_EXHAUSTED; this
   // window keeps the client under that bound, so writes beyond it wait here instead.
   uint64_t seq_window_max = 256;
+  // Answers of a stream (a watch) that may wait unread in the client before the stream ends
+  // with TOO_SLOW: the node's own bound for a watcher's unread answers (castord's
+  // --watch-queued-bytes-max default, 8 MiB), so a caller that does not keep up costs the
+  // client no more than it costs the node. A watch then resumes from its last revision.
+  uint64_t stream_queued_bytes_max = uint64_t{8} << 20;
 };
 
 }  // namespace castor::kv
