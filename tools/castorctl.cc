@@ -1,6 +1,10 @@
 // castorctl: Castor's command-line client. Each invocation makes one call (or, for `status`,
-// one per endpoint) through kv::BlockingClient and prints the result; castorctl --help
+// one per endpoint; for `watch`, a kv::Watch followed until a signal) through
+// kv::BlockingClient and prints the result; castorctl --help
 // (tools/castorctl_flags.cc) lists the commands, output formats and exit codes.
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -461,6 +465,51 @@ int cmd_leader(const CtlFlags& f, kv::BlockingClient& c) {
       });
 }
 
+// One event: simple prints its type, then (with --prev-kv) the state before, then the key and
+// its value, a line each, as etcdctl watch does; json one object per event.
+void print_event(const CtlFlags& f, const pb::Event& e) {
+  if (f.format == Format::kJson) {
+    // The HTTP watch's spelling of an event (docs/HTTP.md), with the revision of the change.
+    Json j = kv::event_json(e);
+    j["revision"] = e.kv().mod_revision();  // a delete's too (kv.proto, Event)
+    return json_line(j);
+  }
+  line(e.type() == pb::Event::DELETE ? "DELETE" : "PUT");
+  if (f.prev_kv && e.has_prev_kv()) simple_kv(e.prev_kv(), false);
+  simple_kv(e.kv(), false);
+}
+
+// Prints every event of `w` until a signal cancels it (OK) or it fails.
+boost::asio::awaitable<Status> follow(const CtlFlags& f, std::unique_ptr<kv::Watch> w) {
+  boost::asio::signal_set signals(co_await boost::asio::this_coro::executor, SIGINT, SIGTERM);
+  kv::Watch* watch = w.get();
+  signals.async_wait([watch](boost::system::error_code ec, int) {
+    if (!ec) watch->cancel();
+  });
+  for (;;) {
+    Result<kv::WatchEvents> got = co_await w->next();
+    if (!got.is_ok()) co_return got.status();
+    if (got->ended) co_return Status::ok();
+    for (const pb::Event& e : got->events) print_event(f, e);
+    // A reader at the other end of a pipe sees each revision as it comes.
+    std::fflush(stdout);
+  }
+}
+
+int cmd_watch(const CtlFlags& f, kv::BlockingClient& c) {
+  if (f.args.size() != 2) return usage_error("want: watch KEY [--prefix] [--rev N] [--prev-kv]");
+  if (f.format == Format::kTable) return usage_error("watch prints simple or json, not table");
+  kv::WatchOptions o;
+  o.key = f.args[1];
+  o.prefix = f.prefix;
+  o.prev_kv = f.prev_kv;
+  if (f.rev) o.start_revision = *f.rev - 1;  // the wire's start is exclusive, --rev inclusive
+  const Status end = c.run([&](kv::Client& k) { return follow(f, k.watch(o)); });
+  if (end.is_ok()) return kExitOk;
+  std::fprintf(stderr, "castorctl: watch: %s\n", end.to_string().c_str());
+  return kExitError;
+}
+
 int run(const std::vector<std::string>& argv) {
   if (argv.empty()) {
     std::fputs(castorctl_usage().c_str(), stderr);
@@ -478,8 +527,9 @@ int run(const std::vector<std::string>& argv) {
   }
   using Command = int (*)(const CtlFlags&, kv::BlockingClient&);
   const std::vector<std::pair<std::string, Command>> commands = {
-      {"get", cmd_get}, {"range", cmd_range},   {"put", cmd_put},     {"del", cmd_del},      {"cas", cmd_cas},
-      {"txn", cmd_txn}, {"status", cmd_status}, {"check", cmd_check}, {"leader", cmd_leader}};
+      {"get", cmd_get},     {"range", cmd_range},  {"put", cmd_put},     {"del", cmd_del},
+      {"cas", cmd_cas},     {"txn", cmd_txn},      {"watch", cmd_watch}, {"status", cmd_status},
+      {"check", cmd_check}, {"leader", cmd_leader}};
   for (const auto& [name, command] : commands) {
     if (name != f.args[0]) continue;
     kv::ClientOptions options;

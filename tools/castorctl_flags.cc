@@ -25,6 +25,9 @@ constexpr const char* kFooter =
 value, on lines of their own); json writes "key"/"value" strings when they are valid UTF-8 and
 "key_base64"/"value_base64" otherwise; table escapes what is not printable.
 
+watch runs until SIGINT or SIGTERM (exit 0), resuming on another node by itself; an error no node
+can get past (COMPACTED on every node, a refused request) ends it with exit 4.
+
 Outcomes: a write that may or may not have applied (the leader failed mid-request, the deadline
 passed after sending) is reported as UNKNOWN, never as failed; FAILED means it certainly did not
 happen. Reads never report UNKNOWN.
@@ -139,6 +142,29 @@ void add_reads(CLI::App& app, CtlFlags& f) {
   range->add_flag("--count-only", f.count_only, "only the number of keys");
 }
 
+// watch --rev: a revision, counted from 1 (etcd's first revision too).
+Result<uint64_t> parse_revision(const std::string& text) {
+  Result<uint64_t> n = parse_decimal<uint64_t>(text);
+  if (n.is_ok() && *n == 0) return usage("revisions start at 1 (--rev 1 replays all the history kept)");
+  return n;
+}
+
+void add_watch(CLI::App& app, CtlFlags& f) {
+  CLI::App* watch =
+      command(app, f, "watch",
+              "print every change to KEY (or with --prefix to every key starting with KEY) as it "
+              "happens, one event per line (simple: type, key, value) or per JSON object; runs "
+              "until interrupted, resuming on another node when its node goes away",
+              {"KEY"});
+  watch->add_flag("--prefix", f.prefix, "every key starting with KEY");
+  add_parsed(
+      *watch, "--rev", parse_revision, [&f](uint64_t n) { f.rev = n; },
+      "start with the changes at revision N, then follow (as etcdctl --rev: N itself included); "
+      "default: the changes after now")
+      ->type_name("N");
+  watch->add_flag("--prev-kv", f.prev_kv, "also print each key's state before the change");
+}
+
 void add_writes(CLI::App& app, CtlFlags& f) {
   command(app, f, "put", "set KEY to VALUE", {"KEY", "VALUE"})
       ->add_flag("--prev-kv", f.prev_kv, "also print the key's previous state");
@@ -181,6 +207,7 @@ void describe(CLI::App& app, CtlFlags& f) {
   add_globals(app, f);
   add_reads(app, f);
   add_writes(app, f);
+  add_watch(app, f);
   add_admin(app, f);
 }
 

@@ -3,7 +3,7 @@
 //   castorctl [global flags] COMMAND [ARGS] [flags]
 //
 // Global flags (--endpoints, --cluster-id, --timeout, -w) go anywhere; a command's own flags
-// (get --serializable, put --prev-kv, cas --expect-value, ...) after the command. `--` ends the
+// (get --serializable, put --prev-kv, cas --expect-value, watch --rev, ...) after the command. `--` ends the
 // flags, for a key or value that starts with '-'. `castorctl COMMAND --help` describes one
 // command. A bad command line is INVALID_ARGUMENT saying what is wrong (castorctl exits 2).
 //
@@ -41,6 +41,10 @@ struct CtlFlags {
   std::optional<std::string> from;
   std::optional<std::string> to;
   std::vector<kv::CasExpect> expect;  // in the order given; cas wants exactly one
+  bool prefix = false;                // watch: every key starting with KEY
+  // watch --rev N: the changes at revision N and after, as etcdctl's --rev (N >= 1). The wire's
+  // start_revision means "after", so castorctl sends N - 1.
+  std::optional<uint64_t> rev;
 };
 
 // `args` without the program name.

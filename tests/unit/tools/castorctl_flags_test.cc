@@ -61,6 +61,25 @@ TEST(CastorctlFlags, CasTakesItsExpectationsAndRangeItsBounds) {
   EXPECT_TRUE(f.keys_only);
 }
 
+TEST(CastorctlFlags, WatchTakesAKeyPrefixRevisionAndPrevKv) {
+  CtlFlags f = parsed({"watch", "models/", "--prefix", "--rev", "7", "--prev-kv", "-w", "json"});
+  EXPECT_EQ(f.args, (Args{"watch", "models/"}));
+  EXPECT_TRUE(f.prefix);
+  EXPECT_EQ(f.rev, std::optional<uint64_t>(7));
+  EXPECT_TRUE(f.prev_kv);
+  EXPECT_EQ(f.format, Format::kJson);
+  f = parsed({"watch", "k"});
+  EXPECT_FALSE(f.prefix);
+  EXPECT_EQ(f.rev, std::nullopt) << "no --rev: from now";
+  EXPECT_FALSE(f.prev_kv);
+  EXPECT_TRUE(mentions(refusal({"watch"}), "KEY"));
+  EXPECT_TRUE(mentions(refusal({"watch", "k", "--rev", "0"}), "revisions start at 1"));
+  EXPECT_TRUE(mentions(refusal({"watch", "k", "--rev", "-1"}), "--rev")) << "no wrap to 2^64-1";
+  EXPECT_TRUE(mentions(refusal({"watch", "k", "--rev", "x"}), "--rev"));
+  EXPECT_TRUE(mentions(refusal({"--prefix", "watch", "k"}), "--prefix")) << "watch's flag before watch";
+  EXPECT_TRUE(mentions(parsed({"watch", "--help"}).help_text, "etcdctl --rev"));
+}
+
 TEST(CastorctlFlags, KeysThatLookLikeFlagsOrCommandsAreArguments) {
   EXPECT_EQ(parsed({"put", "--", "-k", "-v"}).args, (Args{"put", "-k", "-v"}));
   EXPECT_EQ(parsed({"put", "get", "status"}).args, (Args{"put", "get", "status"}));
