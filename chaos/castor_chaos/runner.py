@@ -325,7 +325,7 @@ CI_SUITE = (
     ("counter", ["lost-replies", "kill", "partition", "pause"], 35),
     ("promotion", ["partition", "kill", "snapshot", "failpoint"], 40),
     ("set", ["power"], 25),
-    ("watch", ["kill", "partition", "pause"], 30),
+    ("watch", ["kill", "partition", "pause", "power", "snapshot"], 40),
 )
 LONG_SECONDS = 300
 LONG_NEMESES = (["all"], ["partition"], ["kill", "failpoint"], ["pause", "lost-replies"],
