@@ -210,7 +210,16 @@ uint64_t ClientListener::Respond::queued_bytes() const {
 
 bool ClientListener::Respond::open() const {
   auto c = conn_.lock();
-  return c && !c->closed;
+  return c && !c->closed && !c->half_closed;
+}
+
+void ClientListener::Respond::abandon() const { listener_->end_unanswered(conn_); }
+
+void ClientListener::end_unanswered(const std::weak_ptr<Conn>& weak) {
+  auto c = weak.lock();
+  if (!c || c->closed) return;
+  --c->in_flight;
+  c->wake_writer.cancel();  // a half-closed connection may now have nothing left to wait for
 }
 
 // Queues one answer for the writer; a client that leaves more than queued_bytes_max of them

@@ -18,7 +18,10 @@
 // Streams: a request may be answered many times (a watch): Respond::part() sends an answer and
 // keeps the request in flight, the final call ends it. A connection with an open stream is
 // never idle; its reader learns how much waits unread (queued_bytes()) to stop a stream whose
-// client does not read before the connection is cut off.
+// client does not read before the connection is cut off. A client that closes its sending side
+// (FIN) gets the answers to its one-answer requests, but its streams are taken for gone (it can
+// no longer cancel them): open() turns false, and the stream's holder ends it with abandon()
+// (or a last answer), so the connection closes once the rest is answered.
 //
 // What it does NOT do: parse requests, enforce deadlines (the server does), or retry.
 // Threading: every method and callback runs on the io_context's single thread.
@@ -75,8 +78,11 @@ class ClientListener {
     void part(std::string payload) const { send(std::move(payload), false); }
     // Bytes of answers queued on the connection, not yet written to the client; 0 once closed.
     uint64_t queued_bytes() const;
-    // False once the connection closed.
+    // False once the connection closed or the client closed its sending side.
     bool open() const;
+    // Ends a stream without a last answer (its client is gone), so the connection no longer
+    // waits for it. Instead of operator(), once.
+    void abandon() const;
     // The same for every request of one connection.
     const void* connection() const { return id_; }
 
@@ -108,6 +114,7 @@ class ClientListener {
   boost::asio::awaitable<bool> handshake(std::shared_ptr<Conn> conn);
   boost::asio::awaitable<void> read_requests(std::shared_ptr<Conn> conn);
   void queue_answer(const std::weak_ptr<Conn>& conn, std::string payload, bool last);
+  void end_unanswered(const std::weak_ptr<Conn>& conn);
   boost::asio::awaitable<void> write_loop(std::shared_ptr<Conn> conn);
   boost::asio::awaitable<void> finish_half_closed(std::shared_ptr<Conn> conn);
   // Sends a Hello saying why the connection is turned away, then closes it.

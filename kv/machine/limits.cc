@@ -31,6 +31,16 @@ Status check_range(std::string_view key, std::string_view range_end, bool prefix
   return Status::ok();
 }
 
+// A watch's range as a Range's, but never empty: a watch that can match nothing would hold
+// its place against --watches-max forever (etcd refuses it too).
+Status check_watch(const pb::WatchRequest& watch, const Limits& limits) {
+  if (Status s = check_range(watch.key(), watch.range_end(), watch.prefix(), limits); !s.is_ok()) return s;
+  if (!watch.range_end().empty() && watch.range_end() <= watch.key()) {
+    return invalid("the watch's range is empty: range_end must sort after key");
+  }
+  return Status::ok();
+}
+
 Status check_put(const pb::PutRequest& put, const Limits& limits) {
   if (Status s = check_key(put.key(), limits); !s.is_ok()) return s;
   if (put.value().size() > limits.value_bytes_max) {
@@ -165,8 +175,7 @@ Status validate(const pb::ClientRequest& request, const Limits& limits) {
     case pb::ClientRequest::kWrite:
       return validate(request.write(), limits);
     case pb::ClientRequest::kWatch:
-      return check_range(request.watch().key(), request.watch().range_end(), request.watch().prefix(),
-                         limits);
+      return check_watch(request.watch(), limits);
     case pb::ClientRequest::kWatchCancel:
       return Status::ok();
     case pb::ClientRequest::REQUEST_NOT_SET:

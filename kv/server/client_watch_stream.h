@@ -20,13 +20,23 @@ class ClientWatchStream : public WatchStream {
   // `header` fills each answer's header (term, leader, node, revision) as every answer has.
   ClientWatchStream(net::ClientListener::Respond respond, std::function<void(pb::ClientResponse&)> header)
       : respond_(std::move(respond)), header_(std::move(header)) {}
+  // The hub forgets a watch whose client is gone without a last answer: the connection must
+  // not wait for one (net/client_listener.h, "Streams"). A stream that never started (its watch
+  // was refused, and the refusal was the request's answer) has nothing to end.
+  ~ClientWatchStream() override {
+    if (started_ && !finished_) respond_.abandon();
+  }
+  ClientWatchStream(const ClientWatchStream&) = delete;
+  ClientWatchStream& operator=(const ClientWatchStream&) = delete;
 
   void send(pb::ClientResponse answer) override {
     header_(answer);
+    started_ = true;
     respond_.part(answer.SerializeAsString());
   }
   void finish(pb::ClientResponse answer) override {
     header_(answer);
+    finished_ = true;
     respond_(answer.SerializeAsString());
   }
   uint64_t queued_bytes() const override { return respond_.queued_bytes(); }
@@ -35,6 +45,8 @@ class ClientWatchStream : public WatchStream {
  private:
   net::ClientListener::Respond respond_;
   std::function<void(pb::ClientResponse&)> header_;
+  bool started_ = false;
+  bool finished_ = false;
 };
 
 }  // namespace castor::kv

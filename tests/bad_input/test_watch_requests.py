@@ -107,10 +107,6 @@ def test_a_prefix_with_a_range_end_is_invalid_argument(cluster):
     assert_node_serves(cluster, name, "kept", b"before")
 
 
-@pytest.mark.xfail(strict=True, reason="server bug, reported: a WatchRequest whose range_end is at or below "
-                   "its key (an empty range) is created and holds a watch slot forever instead of being "
-                   "refused INVALID_ARGUMENT (etcd: 'watcher range is empty'); kv/machine/limits.cc "
-                   "check_range does not compare key and range_end")
 def test_a_watch_of_an_empty_range_is_refused_not_held(cluster):
     name = _setup(cluster)
     conn = _connect(cluster, name)
@@ -161,12 +157,6 @@ def test_watches_past_the_connection_limit_are_resource_exhausted(tmp_path):
         assert_node_serves(cluster, name, "kept", b"before")
 
 
-@pytest.mark.xfail(strict=True, reason="server bug, reported: a client that closes its socket (FIN) is "
-                   "half-closed in net::ClientListener::finish_half_closed, which keeps the connection while "
-                   "requests are in flight; a watch stays in flight until it ends, and a watch without "
-                   "progress_notify on keys that never change writes nothing that could fail, so the "
-                   "connection and its watches are held forever (never idle either) and dead clients use "
-                   "up --watches-max")
 def test_the_watches_of_a_client_that_closed_its_connection_are_forgotten(cluster):
     name = _setup(cluster)
     conn = _connect(cluster, name)

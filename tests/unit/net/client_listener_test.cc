@@ -267,6 +267,34 @@ TEST(ClientListenerStreams, PartsArriveInOrderAndAnOpenStreamIsNeverIdle) {
   io.stop();
 }
 
+// A client that closes its sending side with a stream open can never cancel it: the stream is
+// no longer open, and once its holder abandons it the connection closes (before, a quiet watch
+// held such a connection, and its place under --watches-max, forever).
+TEST(ClientListenerStreams, AHalfClosedClientsStreamIsGoneAndAbandoningItClosesTheConnection) {
+  IoThread io;
+  ClientListenerOptions o;
+  o.cluster_id = "castor";
+  std::optional<ClientListener::Respond> stream;  // io thread only
+  ClientListener listener(io.io, o, [&](std::string, ClientListener::Respond respond) {
+    respond.part("created");
+    stream = respond;
+  });
+  const Endpoint ep = io.call([&] { return listener.start(Endpoint{"127.0.0.1", 0}).value(); });
+  asio::io_context client_io;
+  auto socket = hello_then(client_io, ep.port, {"watch"});
+  ASSERT_TRUE(eventually([&] { return io.call([&] { return stream.has_value(); }); }));
+  EXPECT_TRUE(io.call([&] { return stream->open(); }));
+  socket->shutdown(asio::ip::tcp::socket::shutdown_send);
+  EXPECT_TRUE(eventually([&] { return !io.call([&] { return stream->open(); }); }));
+  EXPECT_EQ(io.call([&] { return listener.connections(); }), 1u) << "still waiting for the stream";
+  io.call([&] {
+    stream->abandon();
+    return true;
+  });
+  EXPECT_TRUE(eventually([&] { return io.call([&] { return listener.connections(); }) == 0u; }));
+  io.stop();
+}
+
 // A listener whose requests are never answered (so a connection that asked is busy), with
 // small limits.
 struct SmallListener {

@@ -160,6 +160,24 @@ TEST(Limits, RangeBoundsAreCheckedAndPrefixExcludesRangeEnd) {
   EXPECT_EQ(h.write(w).code(), pb::INVALID_ARGUMENT);
 }
 
+TEST(Limits, AWatchOfAnEmptyRangeIsInvalidAndEveryOtherRangeIsAccepted) {
+  Limits limits;
+  pb::ClientRequest req;
+  pb::WatchRequest* w = req.mutable_watch();
+  w->set_key("b");
+  EXPECT_EQ(validate(req, limits).code(), Code::kOk);  // one key
+  w->set_range_end("c");
+  EXPECT_EQ(validate(req, limits).code(), Code::kOk);
+  w->set_range_end("b");
+  EXPECT_EQ(validate(req, limits).code(), Code::kInvalidArgument) << "[b, b) holds no key";
+  w->set_range_end("a");
+  EXPECT_EQ(validate(req, limits).code(), Code::kInvalidArgument) << "[b, a) holds no key";
+  w->set_key("");
+  w->set_range_end("");
+  w->set_prefix(true);
+  EXPECT_EQ(validate(req, limits).code(), Code::kOk);  // every key
+}
+
 TEST(Limits, RefusedWriteGetsTheSameAnswerOnRetryAndLeavesTheSessionAlone) {
   KvHarness h;
   pb::WriteRequest w = h.stamp(put_request("", "v"));
