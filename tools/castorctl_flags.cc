@@ -154,7 +154,8 @@ void add_watch(CLI::App& app, CtlFlags& f) {
       command(app, f, "watch",
               "print every change to KEY (or with --prefix to every key starting with KEY) as it "
               "happens, one event per line (simple: type, key, value) or per JSON object; runs "
-              "until interrupted, resuming on another node when its node goes away",
+              "until interrupted (--timeout, a bound on one request, does not apply), "
+              "resuming on another node when its node goes away",
               {"KEY"});
   watch->add_flag("--prefix", f.prefix, "every key starting with KEY");
   add_parsed(

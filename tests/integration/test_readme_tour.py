@@ -23,6 +23,8 @@ STEPS = [
     ("$C cas models/fraud/serving v3 --expect-value v1", 1, r"^COMPARE FAILED\nmodels/fraud/serving\nv2$"),
     ("printf 'compare value models/fraud/serving = v2", 0, r"^SUCCESS\nOK$"),
     ("$C range models/ -w table", 0, r"models/fraud/schema .*s2(.|\n)*models/fraud/serving .*v2"),
+    ("timeout --preserve-status 2 $C watch", 0, r"^PUT\nmodels/fraud/serving\nv1\nPUT\nmodels/fraud/schema\ns1\n"
+                                                 r"PUT\nmodels/fraud/serving\nv2\nPUT\nmodels/fraud/schema\ns2$"),
     ("./tools/castor status", 0, r"(^\| n\d .*\| (leader|follower) .*\| healthy \|\n){3}"),
     ("curl -s 127.0.0.1:2381/v1/kv/models/fraud/serving", 0, r'"value":"v2".*"mod_revision":\d+'),
     ("curl -sL -X PUT --data-binary v4", 0, r'^\{"header":\{[^}]*\},"revision":\d+\}$'),  # not a 409
