@@ -14,8 +14,8 @@
 //        conflict costs one round trip, as in etcdbench.
 //
 // Only requests that complete inside [start + warmup, start + warmup + duration] count.
-#include <unistd.h>
-
+//
+//   watch  watchers on a prefix while puts are written on a schedule: tools/castor_bench_watch.h.
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>, so <utility> must
 // come first; the guard keeps clang-format's include sorting from moving it.
 // clang-format off
@@ -29,15 +29,16 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cinttypes>
-#include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "kv/client/client.h"
+#include "tools/castor_bench_flags.h"
+#include "tools/castor_bench_proc.h"
+#include "tools/castor_bench_watch.h"
+#include "tools/castor_bench_watch_ledger.h"
 
 namespace {
 
@@ -46,109 +47,21 @@ using Clock = std::chrono::steady_clock;
 using castor::kv::CasExpect;
 using castor::kv::Client;
 using castor::kv::ClientOptions;
+using castor::tools::BenchFlags;
 
-struct Opts {
-  std::vector<castor::net::Endpoint> endpoints;
-  int clients = 1;
-  int keys = 1000;
-  int value_size = 256;
-  double duration = 10.0;
-  double warmup = 2.0;
-  std::string op = "put";
-  bool serializable = false;
-  std::string prefix = "castorbench/";
-  std::vector<int> cpu_pids;
-  uint64_t seed = 0;
-};
-
-[[noreturn]] void usage(const std::string& msg) {
-  if (!msg.empty()) std::fprintf(stderr, "castor-bench: %s\n", msg.c_str());
-  std::fprintf(stderr,
-               "usage: castor-bench --endpoints host:port[,host:port...] [--op put|cas|get]\n"
-               "       [--clients C] [--keys K] [--value-size V] [--duration D] [--warmup W]\n"
-               "       [--serializable] [--prefix P] [--cpu-pids pid,pid,...] [--seed S]\n"
-               "Prints one JSON line: op, clients, ops, seconds, throughput_ops_s, p50_ms, p99_ms,\n"
-               "p999_ms, max_ms, errors (and successes, conflicts for cas), plus CPU used.\n");
-  std::exit(2);
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, sep)) {
-    if (!item.empty()) out.push_back(item);
+// The flags' endpoints, resolved; a bad one ends the program as a bad flag does.
+std::vector<castor::net::Endpoint> resolve(const BenchFlags& f) {
+  std::vector<castor::net::Endpoint> out;
+  for (const auto& e : f.endpoints) {
+    auto ep = castor::net::parse_endpoint(e);
+    if (!ep.is_ok()) {
+      std::fprintf(stderr, "castor-bench: %s\n", ep.status().message().c_str());
+      std::exit(2);
+    }
+    out.push_back(*ep);
   }
   return out;
 }
-
-Opts parse(int argc, char** argv) {
-  Opts o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    try {
-      if (a == "--endpoints") {
-        for (const auto& e : split(val(), ',')) {
-          auto ep = castor::net::parse_endpoint(e);
-          if (!ep.is_ok()) usage(ep.status().message());
-          o.endpoints.push_back(*ep);
-        }
-      } else if (a == "--clients") {
-        o.clients = std::stoi(val());
-      } else if (a == "--keys") {
-        o.keys = std::stoi(val());
-      } else if (a == "--value-size") {
-        o.value_size = std::stoi(val());
-      } else if (a == "--duration") {
-        o.duration = std::stod(val());
-      } else if (a == "--warmup") {
-        o.warmup = std::stod(val());
-      } else if (a == "--op") {
-        o.op = val();
-      } else if (a == "--serializable") {
-        o.serializable = true;
-      } else if (a == "--prefix") {
-        o.prefix = val();
-      } else if (a == "--cpu-pids") {
-        for (const auto& p : split(val(), ',')) o.cpu_pids.push_back(std::stoi(p));
-      } else if (a == "--seed") {
-        o.seed = std::stoull(val());
-      } else if (a == "-h" || a == "--help") {
-        usage("");
-      } else {
-        usage("unknown flag " + a);
-      }
-    } catch (const std::exception&) {
-      usage("bad value for " + a);
-    }
-  }
-  if (o.endpoints.empty()) usage("--endpoints is required");
-  if (o.op != "put" && o.op != "get" && o.op != "cas") usage("--op must be put, cas or get");
-  if (o.clients < 1 || o.keys < 1 || o.duration <= 0 || o.warmup < 0) usage("bad numbers");
-  return o;
-}
-
-// CPU time (user + system, in clock ticks) of a process, and of the whole host.
-long long process_ticks(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  const size_t close = s.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream rest(s.substr(close + 2));
-  std::string field;
-  long long utime = 0, stime = 0;
-  for (int k = 3; k <= 15 && rest >> field; ++k) {
-    if (k == 14) utime = std::stoll(field);
-    if (k == 15) stime = std::stoll(field);
-  }
-  return utime + stime;
-}
-
-long long self_ticks() { return process_ticks(getpid()); }
 
 struct Stats {
   std::vector<int64_t> lat_ns;
@@ -156,7 +69,7 @@ struct Stats {
 };
 
 struct Run {
-  Opts o;
+  BenchFlags o;
   std::string value;
   std::vector<std::string> keys;
   std::vector<uint64_t> last_rev;
@@ -215,11 +128,8 @@ asio::awaitable<void> preload(Run& run, Client& client, size_t from, size_t step
   --lanes_left;
 }
 
-double percentile_ms(std::vector<int64_t>& v, double q) {
-  if (v.empty()) return 0;
-  const size_t idx =
-      std::min(v.size() - 1, static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1);
-  return static_cast<double>(v[idx]) / 1e6;
+double percentile_ms(const std::vector<int64_t>& sorted, double q) {
+  return static_cast<double>(castor::tools::quantile(sorted, q)) / 1e6;
 }
 
 // Puts every key once, 64 at a time. False (having said so) when a put failed.
@@ -241,54 +151,46 @@ bool preload_keys(asio::io_context& io, Run& run, const std::vector<std::unique_
   return true;
 }
 
-// CPU ticks of the servers (--cpu-pids) and of castor-bench itself, at the start and the end
-// of the measurement window.
+// The servers (--cpu-pids) and castor-bench itself at the start and the end of the
+// measurement window.
 struct CpuSample {
-  std::vector<long long> servers_before, servers_after;
-  long long self_before = 0, self_after = 0;
+  castor::tools::ProcSample servers_before, servers_after, self_before, self_after;
+  bool ended = false;
 
-  void take(const std::vector<int>& pids, std::vector<long long>& servers, long long& self) {
-    for (size_t i = 0; i < pids.size(); ++i) servers[i] = process_ticks(pids[i]);
-    self = self_ticks();
+  void take(const std::vector<int>& pids, castor::tools::ProcSample& servers,
+            castor::tools::ProcSample& self) {
+    servers = castor::tools::sample_processes(pids);
+    self = castor::tools::sample_self();
   }
 };
 
 // The run's result as one JSON line (etcdbench's fields, plus CPU).
 void print_json_line(Run& run, const CpuSample& cpu) {
-  const Opts& o = run.o;
+  const BenchFlags& o = run.o;
   std::vector<int64_t>& lat = run.stats.lat_ns;
   std::sort(lat.begin(), lat.end());
-  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
   std::printf("{\"op\":\"%s\",\"clients\":%d,\"ops\":%zu,\"seconds\":%.2f,\"throughput_ops_s\":%.1f,",
               o.op.c_str(), o.clients, lat.size(), o.duration, static_cast<double>(lat.size()) / o.duration);
   std::printf("\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%" PRIu64,
               percentile_ms(lat, 0.50), percentile_ms(lat, 0.99), percentile_ms(lat, 0.999),
-              lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6, run.stats.errors);
+              percentile_ms(lat, 1.0), run.stats.errors);
   if (o.op == "cas") {
     std::printf(",\"successes\":%" PRIu64 ",\"conflicts\":%" PRIu64 ",\"success_ops_s\":%.1f",
                 run.stats.successes, run.stats.conflicts,
                 static_cast<double>(run.stats.successes) / o.duration);
   }
   std::printf(",\"bench_cpu_cores\":%.2f",
-              static_cast<double>(cpu.self_after - cpu.self_before) / hz / o.duration);
-  if (!o.cpu_pids.empty()) {
-    long long ticks = 0;
-    bool all = true;
-    for (size_t i = 0; i < cpu.servers_before.size(); ++i) {
-      all = all && cpu.servers_before[i] >= 0 && cpu.servers_after[i] >= 0;
-      ticks += cpu.servers_after[i] - cpu.servers_before[i];
-    }
-    if (all) std::printf(",\"server_cpu_cores\":%.2f", static_cast<double>(ticks) / hz / o.duration);
+              (cpu.self_after.cpu_seconds - cpu.self_before.cpu_seconds) / o.duration);
+  if (!o.cpu_pids.empty() && cpu.servers_before.ok && cpu.servers_after.ok) {
+    std::printf(",\"server_cpu_cores\":%.2f",
+                (cpu.servers_after.cpu_seconds - cpu.servers_before.cpu_seconds) / o.duration);
   }
   std::printf("}\n");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Run run;
-  run.o = parse(argc, argv);
-  const Opts& o = run.o;
+// put, cas or get from C closed-loop workers.
+int run_requests(Run& run, const std::vector<castor::net::Endpoint>& endpoints) {
+  const BenchFlags& o = run.o;
   std::mt19937_64 seeder(o.seed ? o.seed : static_cast<uint64_t>(Clock::now().time_since_epoch().count()));
   run.value.resize(static_cast<size_t>(o.value_size));
   for (char& c : run.value) c = static_cast<char>('a' + seeder() % 26);
@@ -297,7 +199,7 @@ int main(int argc, char** argv) {
 
   asio::io_context io;
   ClientOptions client_options;
-  client_options.endpoints = o.endpoints;
+  client_options.endpoints = endpoints;
   client_options.name = "castor-bench";
   client_options.request_timeout = std::chrono::milliseconds(10000);
   // One client (session, connections) per 64 workers keeps every worker's write inside the
@@ -319,13 +221,29 @@ int main(int argc, char** argv) {
     asio::co_spawn(io, worker(run, *clients[static_cast<size_t>(i / per_client)], seeder()), asio::detached);
   }
   // CPU is sampled over the measurement window only.
-  CpuSample cpu{std::vector<long long>(o.cpu_pids.size()), std::vector<long long>(o.cpu_pids.size())};
+  CpuSample cpu;
   asio::steady_timer at_begin(io, run.begin), at_end(io, run.end);
   at_begin.async_wait(
       [&](boost::system::error_code) { cpu.take(o.cpu_pids, cpu.servers_before, cpu.self_before); });
-  at_end.async_wait(
-      [&](boost::system::error_code) { cpu.take(o.cpu_pids, cpu.servers_after, cpu.self_after); });
-  while (run.live > 0 || cpu.self_after == 0) io.run_one();
+  at_end.async_wait([&](boost::system::error_code) {
+    cpu.take(o.cpu_pids, cpu.servers_after, cpu.self_after);
+    cpu.ended = true;
+  });
+  while (run.live > 0 || !cpu.ended) io.run_one();
   print_json_line(run, cpu);
   return run.stats.errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Run run;
+  run.o = castor::tools::parse_bench_flags(argc, argv, "castor-bench");
+  const auto endpoints = resolve(run.o);
+  if (run.o.op == "watch") return castor::tools::run_watch(run.o, endpoints);
+  if (run.o.op != "put" && run.o.op != "get" && run.o.op != "cas") {
+    std::fprintf(stderr, "castor-bench: --op must be put, cas, get or watch\n");
+    return 2;
+  }
+  return run_requests(run, endpoints);
 }
