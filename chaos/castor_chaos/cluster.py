@@ -154,7 +154,7 @@ class Cluster:
 
     def status(self, node: str, timeout_s: float = 0.5):
         """The node's StatusResponse, or None if it did not answer in time."""
-        client = Client([self.endpoint(node)], timeout=timeout_s)
+        client = Client([self.endpoint(node)], timeout_s=timeout_s)
         try:
             r = client.status(self.endpoint(node))
             return r.response.status if r.ok else None
@@ -188,4 +188,4 @@ class Cluster:
 
     def client(self, timeout_s: float, nodes: list[str] | None = None) -> Client:
         """A client for ``nodes`` (default: all); it follows the leader among them."""
-        return Client([self.endpoint(n) for n in (nodes or self.nodes)], timeout=timeout_s)
+        return Client([self.endpoint(n) for n in (nodes or self.nodes)], timeout_s=timeout_s)

@@ -42,15 +42,15 @@ _RETRY = {kv_pb2.NOT_LEADER, kv_pb2.UNAVAILABLE, kv_pb2.DROPPED}
 
 
 class Client:
-    def __init__(self, endpoints, cluster_id: str = "castor", timeout: float = 5.0,
-                 attempt_timeout: float = 1.0):
+    def __init__(self, endpoints, cluster_id: str = "castor", timeout_s: float = 5.0,
+                 attempt_timeout_s: float = 1.0):
         self.endpoints = [self._parse(e) for e in endpoints]
         self.cluster_id = cluster_id
-        self.timeout = timeout
+        self.timeout_s = timeout_s
         # One attempt waits at most this long for its answer, then the call retries elsewhere
         # (as the C++ client does): a paused or cut-off node must not hold a call for its whole
         # deadline. A write retried this way keeps its seq, so it still applies at most once.
-        self.attempt_timeout = attempt_timeout
+        self.attempt_timeout_s = attempt_timeout_s
         self._conns = {}       # endpoint -> Connection
         self._node_of = {}     # endpoint -> node id (from its Hello)
         self._leader = None    # endpoint believed to lead
@@ -105,7 +105,7 @@ class Client:
         ep = self._parse(endpoint)
         req = kv_pb2.ClientRequest(request_id=next(self._ids), status=kv_pb2.StatusRequest())
         try:
-            resp = self._call(ep, req, time.monotonic() + self.timeout)
+            resp = self._call(ep, req, time.monotonic() + self.timeout_s)
         except ConnectionLost as e:
             return Result(Outcome.FAILED, kv_pb2.UNAVAILABLE, None, str(e))
         return Result(Outcome.OK if resp.code == kv_pb2.OK else Outcome.FAILED, resp.code, resp, resp.message)
@@ -140,7 +140,7 @@ class Client:
         """Sends req to ep and waits for its answer; ConnectionLost if there is none. A node
         that cannot be reached, even to connect, is no longer taken for the leader: a stale hint
         naming a dead node must not hold every later call."""
-        attempt_deadline = min(deadline, time.monotonic() + self.attempt_timeout)
+        attempt_deadline = min(deadline, time.monotonic() + self.attempt_timeout_s)
         conn = None
         try:
             conn = self._conn(ep, deadline)
@@ -170,7 +170,7 @@ class Client:
         time.sleep(random.uniform(0.01, 0.05))
 
     def _read(self, req) -> Result:
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + self.timeout_s
         last = "deadline passed"
         while time.monotonic() < deadline:
             ep = self._candidate()
@@ -216,7 +216,7 @@ class Client:
         return False
 
     def _write(self, write) -> Result:
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + self.timeout_s
         if not self._client_id and not self._register(deadline):
             return Result(Outcome.FAILED, kv_pb2.UNAVAILABLE, None, "could not register a session")
         self._seq += 1

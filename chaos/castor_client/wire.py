@@ -20,9 +20,9 @@ def frame(kind: int, payload: bytes) -> bytes:
 class Connection:
     """One client connection to one node: a Hello exchange, then request/response frames."""
 
-    def __init__(self, host: str, port: int, cluster_id: str, timeout: float):
+    def __init__(self, host: str, port: int, cluster_id: str, timeout_s: float):
         try:
-            self.sock = socket.create_connection((host, port), timeout=timeout)
+            self.sock = socket.create_connection((host, port), timeout=timeout_s)
         except OSError as e:
             raise ConnectionLost(f"cannot connect to {host}:{port}: {e}") from e
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -30,7 +30,7 @@ class Connection:
         hello = net_pb2.Hello(magic=MAGIC, protocol_version=PROTOCOL_VERSION, cluster_id=cluster_id,
                               node_id=0, role=net_pb2.Hello.CLIENT, node_name="python")
         self.send(KIND_HELLO, hello.SerializeToString())
-        kind, payload = self.recv(timeout)
+        kind, payload = self.recv(timeout_s)
         reply = net_pb2.Hello.FromString(payload)
         if kind != KIND_HELLO or reply.magic != MAGIC:
             raise ConnectionLost(f"{host}:{port} did not answer with a Castor Hello")
@@ -44,17 +44,17 @@ class Connection:
         except OSError as e:
             raise ConnectionLost(str(e)) from e
 
-    def recv(self, timeout: float):
-        """The next frame as (kind, payload); ConnectionLost when none comes within `timeout`."""
-        got = self.recv_within(timeout)
+    def recv(self, timeout_s: float):
+        """The next frame as (kind, payload); ConnectionLost when none comes within `timeout_s`."""
+        got = self.recv_within(timeout_s)
         if got is None:
             raise ConnectionLost("timed out")
         return got
 
-    def recv_within(self, timeout: float):
-        """The next frame, or None when none arrives within `timeout`: the connection stays
+    def recv_within(self, timeout_s: float):
+        """The next frame, or None when none arrives within `timeout_s`: the connection stays
         usable (a frame half read is kept for the next call)."""
-        self.sock.settimeout(max(timeout, 0.001))
+        self.sock.settimeout(max(timeout_s, 0.001))
         try:
             while True:
                 if len(self.buf) >= 4:

@@ -145,7 +145,7 @@ def test_a_client_that_pipelines_large_answers_is_cut_off_at_64_mib(cluster, cas
     slow = Unread(cluster, leader, request_frame(**request) * count)
     try:
         wait_until("the node cuts the connection off, counted as a slow reader",
-                   lambda: rejected(cluster, leader, "client", "slow reader") > before, timeout=20)
+                   lambda: rejected(cluster, leader, "client", "slow reader") > before, timeout_s=20)
     finally:
         slow.close()
     assert "bytes of answers not taken" in cluster.log(leader)

@@ -31,10 +31,10 @@ def castorctl(cluster, *args):
                           capture_output=True, text=True, timeout=30)
 
 
-def closed_by_node(conn, timeout):
-    """Whether the node closes `conn` within `timeout` seconds."""
+def closed_by_node(conn, timeout_s):
+    """Whether the node closes `conn` within `timeout_s` seconds."""
     try:
-        conn.recv(timeout)
+        conn.recv(timeout_s)
     except ConnectionLost as e:
         return "closed by the node" in str(e) or "reset" in str(e)
     return False

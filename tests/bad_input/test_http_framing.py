@@ -27,12 +27,12 @@ def put(cluster, key, data):
     assert status == 200, (key, status, body)
 
 
-def half_closed(address, data: bytes, timeout=5.0) -> bytes:
+def half_closed(address, data: bytes, timeout_s=5.0) -> bytes:
     """Sends `data`, shuts down the sending side, and returns all the server answers until it
     closes. A server that refuses part way may stop reading before `data` is all sent."""
     host, port = address.rsplit(":", 1)
     out = b""
-    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+    with socket.create_connection((host, int(port)), timeout=timeout_s) as s:
         try:
             s.sendall(data)
             s.shutdown(socket.SHUT_WR)

@@ -83,7 +83,7 @@ def test_a_leader_whose_followers_refuse_its_entries_reports_unhealthy(tmp_path)
         cluster.make_leader("n1")
         status, _, body = cluster.http("n1", "GET", "/health")
         assert status == 200, body
-        c = Client([cluster.endpoint("n1")], timeout=1.0)
+        c = Client([cluster.endpoint("n1")], timeout_s=1.0)
         r = c.put(b"too/big/for/them", b"x" * 1300000)
         c.close()
         assert not r.ok, "a write the followers cannot take was acknowledged"

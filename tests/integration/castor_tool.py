@@ -40,10 +40,10 @@ def env(castor_dir):
     return dict(os.environ, BUILD_DIR=str(BUILD.resolve()), CASTOR_DIR=str(castor_dir))
 
 
-def run(command, castor_dir, timeout=300):
+def run(command, castor_dir, timeout_s=300):
     """Runs `command` (a line of bash, or tools/castor's argument list) from the repo root."""
     argv = ["bash", "-c", command] if isinstance(command, str) else [str(ROOT / "tools" / "castor"), *command]
-    return subprocess.run(argv, cwd=ROOT, env=env(castor_dir), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(argv, cwd=ROOT, env=env(castor_dir), capture_output=True, text=True, timeout=timeout_s)
 
 
 def stop_nodes_under(top):

@@ -103,10 +103,10 @@ class Cluster:
                     p.kill()
                     p.wait()
 
-    def wait_applied(self, name, index, timeout=15.0):
+    def wait_applied(self, name, index, timeout_s=15.0):
         """Waits until node `name` has applied `index`; returns its last status (None if it
         never answered)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         s = None
         while time.monotonic() < deadline:
             s = self.status(name)
@@ -157,7 +157,7 @@ class Cluster:
         local.close()
 
     def status(self, name):
-        c = Client([self.endpoint(name)], timeout=1.0)
+        c = Client([self.endpoint(name)], timeout_s=1.0)
         try:
             r = c.status(self.endpoint(name))
             return r.response.status if r.ok else None
@@ -174,27 +174,27 @@ class Cluster:
             seen.add(s.leader_name)
         return seen.pop() if len(seen) == 1 else None
 
-    def wait_for_leader(self, timeout=10.0, not_name=None):
-        deadline = time.monotonic() + timeout
+    def wait_for_leader(self, timeout_s=10.0, not_name=None):
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             l = self.leader()
             if l and l != not_name:
                 return l
             time.sleep(0.05)
-        raise AssertionError(f"no leader within {timeout} s")
+        raise AssertionError(f"no leader within {timeout_s} s")
 
-    def client(self, timeout=5.0):
-        return Client(self.endpoints, timeout=timeout)
+    def client(self, timeout_s=5.0):
+        return Client(self.endpoints, timeout_s=timeout_s)
 
     def log(self, name):
         return (self.tmp / f"{name}.log").read_text(errors="replace")
 
-    def http(self, name, method, path, body=None, headers=None, timeout=10.0):
+    def http(self, name, method, path, body=None, headers=None, timeout_s=10.0):
         """One HTTP request to node `name`; see http_request."""
-        return http_request(self.http_address(name), method, path, body, headers, timeout)
+        return http_request(self.http_address(name), method, path, body, headers, timeout_s)
 
 
-def http_request(address, method, path, body=None, headers=None, timeout=10.0):
+def http_request(address, method, path, body=None, headers=None, timeout_s=10.0):
     """Sends one request to "host:port" and returns (status, headers, body bytes).
 
     Redirects are not followed and 4xx/5xx are returned, not raised. `method` may be any token,
@@ -205,7 +205,7 @@ def http_request(address, method, path, body=None, headers=None, timeout=10.0):
     host, port = address.rsplit(":", 1)
     if isinstance(body, str):
         body = body.encode()
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout_s)
     try:
         conn.putrequest(method, path, skip_accept_encoding=True)
         hdrs = dict(headers or {})
@@ -225,12 +225,12 @@ def http_request(address, method, path, body=None, headers=None, timeout=10.0):
         conn.close()
 
 
-def raw_http(address, data: bytes, timeout=5.0) -> bytes:
+def raw_http(address, data: bytes, timeout_s=5.0) -> bytes:
     """Writes `data` as is to "host:port" and returns every byte the server sends back until it
-    closes the connection (or until `timeout` passes with nothing more to read)."""
+    closes the connection (or until `timeout_s` passes with nothing more to read)."""
     host, port = address.rsplit(":", 1)
     out = b""
-    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+    with socket.create_connection((host, int(port)), timeout=timeout_s) as s:
         try:
             s.sendall(data)
         except OSError:

@@ -9,16 +9,16 @@ from urllib.parse import urlsplit
 
 from cluster import http_request, parse_metrics
 
-def wait_until(what, predicate, timeout=10.0, interval=0.05, describe=None):
+def wait_until(what, predicate, timeout_s=10.0, interval=0.05, describe=None):
     """Polls `predicate` until it returns something truthy, which is returned. On timeout the
     error says `what` and, when given, what describe() says about the state at that moment."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout_s
     while True:
         got = predicate()
         if got:
             return got
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}" + (f"; last seen: {describe()}" if describe else ""))
+            raise AssertionError(f"not within {timeout_s} s: {what}" + (f"; last seen: {describe()}" if describe else ""))
         time.sleep(interval)
 
 

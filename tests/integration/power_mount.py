@@ -56,13 +56,13 @@ class Writer:
     """Puts distinct keys (prefix + number, the key as its value) from a thread until stop();
     `acked` holds those the cluster acknowledged."""
 
-    def __init__(self, cluster, prefix: bytes, timeout: float = 2.0):
+    def __init__(self, cluster, prefix: bytes, timeout_s: float = 2.0):
         self.acked, self._stop = {}, threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(cluster, prefix, timeout), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(cluster, prefix, timeout_s), daemon=True)
         self._thread.start()
 
-    def _run(self, cluster, prefix, timeout):
-        c = cluster.client(timeout=timeout)
+    def _run(self, cluster, prefix, timeout_s):
+        c = cluster.client(timeout_s=timeout_s)
         i = 0
         while not self._stop.is_set():
             key = prefix + b"%05d" % i

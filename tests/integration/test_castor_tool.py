@@ -34,7 +34,7 @@ def test_every_verb_reads_dir_before_castor_dir(tmp_path, verb):
     (tmp_path / "default").mkdir()
     (tmp_path / "default" / "nodes").write_text("3\n")
     empty = tmp_path / "empty"
-    r = castor_tool.run([*verb, "--dir", str(empty)], tmp_path / "default", timeout=30)
+    r = castor_tool.run([*verb, "--dir", str(empty)], tmp_path / "default", timeout_s=30)
     assert r.returncode == 1 and f"no cluster in {empty}" in r.stderr, r
 
 

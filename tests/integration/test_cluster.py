@@ -34,7 +34,7 @@ def test_killing_the_leader_elects_another_within_2s_and_keeps_every_acknowledge
     old = cluster.wait_for_leader()
     cluster.kill(old)
     t0 = time.monotonic()
-    new = cluster.wait_for_leader(timeout=2.0, not_name=old)
+    new = cluster.wait_for_leader(timeout_s=2.0, not_name=old)
     assert new != old, f"new leader after {time.monotonic() - t0:.2f} s"
     c = cluster.client()
     for k, v in acked.items():
@@ -75,7 +75,7 @@ def retry_after_a_lost_answer(cluster):
     """A Txn applied by the cluster whose answer is lost with its leader, retried by the client
     with the same (client_id, seq). Returns (whether the retry's answer says the compare held,
     the key's value, its version) afterwards."""
-    c = cluster.client(timeout=10.0)
+    c = cluster.client(timeout_s=10.0)
     assert c.put(b"warmup", b"1").ok  # registers the session with the current leader
     leader = cluster.wait_for_leader()
     # The write: create `counter` if absent, else (second application) bump it to "twice".
@@ -90,14 +90,14 @@ def retry_after_a_lost_answer(cluster):
     # then kill the leader before reading its answer: the client never learns the outcome.
     raw = Connection("127.0.0.1", cluster.client_port[leader], "castor", 2.0)
     raw.send(KIND_REQUEST, req.SerializeToString())
-    follower = Client([cluster.endpoint(next(n for n in cluster.names if n != leader))], timeout=2.0)
+    follower = Client([cluster.endpoint(next(n for n in cluster.names if n != leader))], timeout_s=2.0)
     deadline = time.monotonic() + 10
     while follower.get(b"counter", serializable=True).response.get.kv.value != b"once":
         assert time.monotonic() < deadline, "the first attempt was never applied"
         time.sleep(0.01)
     follower.close()
     cluster.kill(leader)
-    cluster.wait_for_leader(timeout=5.0, not_name=leader)
+    cluster.wait_for_leader(timeout_s=5.0, not_name=leader)
     # The client retries the same (client_id, seq) wherever the leader now is.
     c._seq -= 1
     r = c._write(kv_pb2.WriteRequest(txn=txn.txn))
@@ -124,8 +124,8 @@ def test_the_retry_test_sees_a_server_that_applies_retries_again(tmp_path):
 
 
 def test_a_paused_leader_does_not_hold_a_python_client_call_for_its_whole_deadline(cluster):
-    """docs/CHAOS.md finding: each attempt waits at most attempt_timeout, then goes elsewhere."""
-    c = cluster.client(timeout=8.0)
+    """docs/CHAOS.md finding: each attempt waits at most attempt_timeout_s, then goes elsewhere."""
+    c = cluster.client(timeout_s=8.0)
     assert c.put(b"before", b"x").ok
     leader = cluster.wait_for_leader()
     proc = cluster.procs[leader]

@@ -137,7 +137,7 @@ def test_health_is_200_on_a_healthy_cluster_and_503_with_a_reason_without_a_lead
         assert js(data)["code"] in ("UNAVAILABLE", "DROPPED"), data
     else:
         assert js(data)["code"] == "NOT_LEADER" and js(data)["leader"] == 0, data
-    status, _, data = cluster.http(leader, "GET", "/v1/kv/before", timeout=15)
+    status, _, data = cluster.http(leader, "GET", "/v1/kv/before", timeout_s=15)
     assert status != 200, data
     status, _, data = cluster.http(leader, "GET", "/v1/kv/before?serializable&raw")
     assert (status, data) == (200, b"quorum")

@@ -42,11 +42,11 @@ def lost_after_restart(cluster, acked):
     """The acknowledged keys the restarted cluster no longer has (or a reason it cannot say)."""
     cluster.power_on()
     try:
-        cluster.wait_for_leader(timeout=15)
+        cluster.wait_for_leader(timeout_s=15)
     except AssertionError:
         logs = "".join(cluster.log(n)[-600:] for n in cluster.names)
         return [f"no leader after the power came back: {logs}"]
-    c = cluster.client(timeout=5.0)
+    c = cluster.client(timeout_s=5.0)
     r = c.range(prefix=b"k")
     assert r.ok, r.message
     have = {kv.key: kv.value for kv in r.response.range.kvs}

@@ -10,7 +10,7 @@ KEY = b"fence/one-key"
 
 
 def _writer(cluster, thread, results):
-    c = cluster.client(timeout=10.0)
+    c = cluster.client(timeout_s=10.0)
     try:
         for i in range(PUTS):
             value = b"t%d-%d" % (thread, i)

@@ -16,13 +16,13 @@ def castorctl(cluster, *args):
                            "--timeout", "2s", *args], capture_output=True, text=True)
 
 
-def wait_until(what, predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
+def wait_until(what, predicate, timeout_s=15.0):
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
+    raise AssertionError(f"not within {timeout_s} s: {what}")
 
 
 def test_replacing_a_dead_nodes_disk_under_the_same_name(tmp_path):
@@ -57,7 +57,7 @@ def test_replacing_a_dead_nodes_disk_under_the_same_name(tmp_path):
         wait_until(f"{victim} applies the leader's commit index {want}", caught_up)
         assert cluster.status(victim).snapshot_index > 0, "caught up without InstallSnapshot?"
         # Its own state holds everything, read locally from it alone.
-        local = Client([cluster.endpoint(victim)], timeout=2.0)
+        local = Client([cluster.endpoint(victim)], timeout_s=2.0)
         try:
             for prefix, n in (("before", 30), ("during", 60)):
                 r = local.range(prefix=f"{prefix}/".encode(), serializable=True)
