@@ -31,9 +31,9 @@ def soft_fd_limit(pid):
 
 def test_out_of_file_descriptors_the_node_waits_counts_and_serves_again(tmp_path):
     c = HostileCluster(tmp_path, nodes=1, prefix=["prlimit", f"--nofile={SOFT}:{HARD}", "--"])
-    c.start_all()
     attack = []
     try:
+        c.start_all()
         pid = c.procs["n1"].pid
         assert soft_fd_limit(pid) == HARD, "castord did not raise its soft limit to the hard limit"
         log = c.log("n1")

@@ -49,8 +49,8 @@ def _writer(cluster, leader, w, start, answers):
 
 def test_concurrent_large_puts_all_commit_and_the_cluster_keeps_writing(tmp_path):
     cluster = HostileCluster(tmp_path, extra_args=SMALL_FRAMES)
-    cluster.start_all()
     try:
+        cluster.start_all()
         leader = cluster.wait_for_leader()
         start, answers = threading.Barrier(WRITERS), {}
         threads = [threading.Thread(target=_writer, args=(cluster, leader, w, start, answers))
@@ -78,8 +78,8 @@ def test_a_leader_whose_followers_refuse_its_entries_reports_unhealthy(tmp_path)
     # A rolling change gone wrong: the followers' frames are smaller than what n1 proposes.
     small = ["--request-bytes-max", "100000", "--value-bytes-max", "90000", "--frame-bytes-max", str(MiB + (64 << 10))]
     cluster = HostileCluster(tmp_path, node_args={"n1": ["--value-bytes-max", "1400000"], "n2": small, "n3": small})
-    cluster.start_all()
     try:
+        cluster.start_all()
         cluster.make_leader("n1")
         status, _, body = cluster.http("n1", "GET", "/health")
         assert status == 200, body

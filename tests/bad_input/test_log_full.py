@@ -13,8 +13,8 @@ def test_a_full_log_refuses_writes_serves_reads_and_recovers_by_compaction(tmp_p
     # Snapshots would never come by count: only the log's size can trigger one.
     cluster = HostileCluster(tmp_path, extra_args=["--log-map-bytes-max", str(MAP_BYTES),
                                             "--snapshot-entries", "1000000"])
-    cluster.start_all()
     try:
+        cluster.start_all()
         c = cluster.client()
         refused, written = None, 0
         for i in range(2000):

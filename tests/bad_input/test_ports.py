@@ -98,8 +98,8 @@ def test_a_port_in_use_stops_castord_naming_it_and_not_a_signal(tmp_path):
 def test_a_flood_of_hellos_with_invalid_utf8_logs_a_few_lines_not_one_each(tmp_path):
     # libprotobuf logs every string field with invalid UTF-8 it parses; castord rate-limits it.
     c = HostileCluster(tmp_path, nodes=1)
-    c.start_all()
     try:
+        c.start_all()
         hello = b"\x0d" + struct.pack("<I", 0x43415354) + b"\x10\x01" + b"\x1a\x02\xff\xfe" + b"\x28\x01"
         for _ in range(200):
             with socket.create_connection(("127.0.0.1", c.client_port["n1"]), timeout=2) as s:

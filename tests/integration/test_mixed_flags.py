@@ -4,7 +4,7 @@ import time
 
 from castor_client import Client
 from castor_client.proto import kv_pb2
-from cluster import Cluster
+from cluster import Cluster, running
 
 
 def _caught_up(cluster):
@@ -37,9 +37,7 @@ def _every_node_holds(cluster, prefix, count):
 
 
 def test_a_txn_only_the_leaders_flags_allow_is_applied_by_every_node(tmp_path):
-    cluster = Cluster(tmp_path, node_args={"n1": ["--txn-ops-max", "256"]})
-    cluster.start_all()
-    try:
+    with running(Cluster(tmp_path, node_args={"n1": ["--txn-ops-max", "256"]})) as cluster:
         cluster.make_leader("n1")
         puts = [kv_pb2.RequestOp(put=kv_pb2.PutRequest(key=b"mixed/%03d" % i, value=b"v"))
                 for i in range(200)]
@@ -48,15 +46,11 @@ def test_a_txn_only_the_leaders_flags_allow_is_applied_by_every_node(tmp_path):
         c.close()
         assert r.ok and r.response.write.txn.succeeded, r.message
         _every_node_holds(cluster, b"mixed/", 200)
-    finally:
-        cluster.stop_all()
 
 
 def test_sessions_expire_by_the_leaders_timeout_on_every_node(tmp_path):
     # n2 would expire any session idle for 1 ms; n1 leads with the default hour.
-    cluster = Cluster(tmp_path, node_args={"n2": ["--session-timeout-ms", "1"]})
-    cluster.start_all()
-    try:
+    with running(Cluster(tmp_path, node_args={"n2": ["--session-timeout-ms", "1"]})) as cluster:
         cluster.make_leader("n1")
         c = Client([cluster.endpoint("n1")])
         for i in range(5):
@@ -65,5 +59,3 @@ def test_sessions_expire_by_the_leaders_timeout_on_every_node(tmp_path):
             time.sleep(0.05)
         c.close()
         _every_node_holds(cluster, b"session/", 5)
-    finally:
-        cluster.stop_all()
