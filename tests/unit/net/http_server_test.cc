@@ -65,10 +65,14 @@ class Client {
     boost::system::error_code ec;
     const size_t n = asio::read_until(sock_, to, needle, ec);
     if (ec) return got + "<" + ec.message() + ">";
+    // What came after the needle stays for the next read (memcpy of nothing may not name a null
+    // buffer: UBSan).
     const std::string rest = got.substr(n);
-    auto more = buf_.prepare(rest.size());
-    std::memcpy(more.data(), rest.data(), rest.size());
-    buf_.commit(rest.size());
+    if (!rest.empty()) {
+      auto more = buf_.prepare(rest.size());
+      std::memcpy(more.data(), rest.data(), rest.size());
+      buf_.commit(rest.size());
+    }
     return got.substr(0, n);
   }
   // True when the server has closed: reading gives end of stream or a reset, not a response.
