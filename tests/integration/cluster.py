@@ -8,6 +8,7 @@ import contextlib
 import http.client
 import os
 import pathlib
+import random
 import re
 import signal
 import socket
@@ -34,10 +35,29 @@ def running(cluster):
         cluster.stop_all()
 
 
+# Ports for test nodes come from below the kernel's ephemeral range (32768 and up here), which
+# also holds none of ./tools/castor's or the etcd bench's ports: a port the kernel picked with
+# bind(0) and let go is in that range, where an outgoing connection (castor-bench's, say) can
+# take it before castord binds it, and then a node fails to start ("Address already in use",
+# no leader in time).
+_TEST_PORTS = range(10000, 20000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now and this process has not handed out before."""
+    for _ in range(1000):
+        port = random.choice(_TEST_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_TEST_PORTS}")
 
 
 class Cluster:
