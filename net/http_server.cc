@@ -360,7 +360,7 @@ http::response<http::empty_body> stream_head(HttpResponse r, unsigned version, b
                                              RateLimitedLog& log) {
   check_status(r, log);
   http::response<http::empty_body> res;
-  set_head(res, r, version, keep_alive && version >= 11, log);
+  set_head(res, r, version, keep_alive, log);  // HTTP/1.0: the slot closes (Conn::start)
   if (version >= 11) res.chunked(true);
   return res;
 }

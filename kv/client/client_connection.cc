@@ -162,7 +162,7 @@ Result<std::shared_ptr<ClientConnection::Stream>> ClientConnection::open_stream(
   return stream;
 }
 
-void ClientConnection::route(pb::ClientResponse response) {
+void ClientConnection::route(pb::ClientResponse response, uint64_t bytes) {
   const uint64_t id = response.request_id();
   if (auto it = pending_.find(id); it != pending_.end()) {
     it->second->response = std::move(response);
@@ -174,7 +174,7 @@ void ClientConnection::route(pb::ClientResponse response) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
   Stream* stream = it->second;
-  stream->take(std::move(response), options_.stream_queued_bytes_max);
+  stream->take(std::move(response), bytes, options_.stream_queued_bytes_max);
   if (stream->ended_) streams_.erase(it);
 }
 
@@ -182,14 +182,13 @@ ClientConnection::Stream::~Stream() {
   if (auto conn = conn_.lock()) conn->streams_.erase(request_id_);
 }
 
-void ClientConnection::Stream::take(pb::ClientResponse response, uint64_t queued_bytes_max) {
-  const uint64_t bytes = response.ByteSizeLong();
+void ClientConnection::Stream::take(pb::ClientResponse response, uint64_t bytes, uint64_t queued_bytes_max) {
   if (queued_bytes_ + bytes > queued_bytes_max) {
     return end(Status(Code::kTooSlow, "more than " + std::to_string(queued_bytes_max) +
                                           " bytes of answers waited unread (stream_queued_bytes_max)"));
   }
   queued_bytes_ += bytes;
-  queue_.push_back(std::move(response));
+  queue_.emplace_back(std::move(response), bytes);
   wake_.cancel();
 }
 
@@ -206,10 +205,10 @@ asio::awaitable<Result<pb::ClientResponse>> ClientConnection::Stream::next(Clock
     co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   if (!queue_.empty()) {
-    pb::ClientResponse r = std::move(queue_.front());
+    auto [r, bytes] = std::move(queue_.front());
     queue_.pop_front();
-    queued_bytes_ -= r.ByteSizeLong();
-    co_return r;
+    queued_bytes_ -= bytes;
+    co_return std::move(r);
   }
   if (ended_) co_return *ended_;
   co_return Status(Code::kUnavailable, "no answer on the stream by the deadline");
@@ -228,7 +227,7 @@ asio::awaitable<void> ClientConnection::read_loop(std::shared_ptr<ClientConnecti
                    endpoint_.to_string() + ": the node sent a frame that is not a response"));
       break;
     }
-    route(std::move(response));
+    route(std::move(response), f->payload.size());
   }
 }
 

@@ -73,13 +73,14 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     Stream(boost::asio::io_context& io, std::weak_ptr<ClientConnection> conn, uint64_t request_id)
         : conn_(std::move(conn)), request_id_(request_id), wake_(io) {}
     // The connection hands it an answer, or ends it with `why`.
-    void take(pb::ClientResponse response, uint64_t queued_bytes_max);
+    // `bytes`: the answer's size on the wire, what it counts against queued_bytes_max.
+    void take(pb::ClientResponse response, uint64_t bytes, uint64_t queued_bytes_max);
     void end(Status why);
 
     std::weak_ptr<ClientConnection> conn_;
     const uint64_t request_id_;
     boost::asio::steady_timer wake_;
-    std::deque<pb::ClientResponse> queue_;
+    std::deque<std::pair<pb::ClientResponse, uint64_t>> queue_;  // with each answer's bytes
     uint64_t queued_bytes_ = 0;
     std::optional<Status> ended_;  // why no more answers come, once none will
   };
@@ -126,7 +127,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   // Queues `request` for the writer; what keeps it from being sent otherwise.
   Status send(const pb::ClientRequest& request);
   // Hands `response` to the call or stream waiting for its request_id, if any.
-  void route(pb::ClientResponse response);
+  // `bytes`: the size of the frame it came in.
+  void route(pb::ClientResponse response, uint64_t bytes);
 
   boost::asio::io_context& io_;
   const net::Endpoint endpoint_;
