@@ -10,10 +10,14 @@
 // GCC 12 with -fsanitize=address,undefined reports -Wmaybe-uninitialized inside Beast's
 // response parser (a boost::optional returned as boost::none in basic_parser.hpp), which the
 // client side of these tests instantiates: a false positive in Boost's header, silenced there.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <boost/beast/http.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #include <cstdio>
 #include <cstring>
 #include <random>

@@ -67,7 +67,6 @@ TEST(Limits, ValueOverTheLimitIsTooLarge) {
 }
 
 TEST(Limits, DefaultValueLimitIsOneMebibyteAndFitsTheRequestLimit) {
-  Limits limits;
   EXPECT_EQ(code_of(stamped(put_request("k", std::string(1 << 20, 'v')))), Code::kOk);
   EXPECT_EQ(code_of(stamped(put_request("k", std::string((1 << 20) + 1, 'v')))), Code::kTooLarge);
   KvHarness h;
