@@ -9,6 +9,7 @@
 #include "kv/machine/encoding.h"
 #include "kv/machine/error_code.h"
 #include "raft/storage/durable_dir.h"
+#include "raft/storage/lmdb_file.h"
 
 namespace castor::kv {
 namespace {
@@ -104,6 +105,11 @@ Result<std::unique_ptr<StateMachine>> StateMachine::open(const StateMachineOptio
   const unsigned flags = MDB_NOMETASYNC | MDB_NOTLS;
   if (int rc = mdb_env_open(env.get(), dir.c_str(), flags, 0644); rc != MDB_SUCCESS) {
     return lmdb_status(rc, "mdb_env_open");
+  }
+  if (Status s = raft::check_lmdb_file_complete(
+          env.get(), "restore this node from a peer: remove the data directory and rejoin");
+      !s.is_ok()) {
+    return s;
   }
   // The files LMDB may have just created: their names are durable only once kv/ is fsynced.
   if (Status s = raft::fsync_dir(dir); !s.is_ok()) return s;

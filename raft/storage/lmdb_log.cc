@@ -17,6 +17,7 @@
 #include "raft/base/assert.h"
 #include "raft/base/crc32c.h"
 #include "raft/storage/disk_error.h"
+#include "raft/storage/lmdb_file.h"
 #include "raft/storage/log_format.h"
 
 // How readers and the writer share the log (the threading rule in lmdb_log.h).
@@ -208,6 +209,7 @@ Result<std::unique_ptr<LmdbLog>> LmdbLog::open_dir(Options options, const std::f
     return Status(Code::kInternal, "LMDB cannot open " + log_dir.string() + ": " + mdb_strerror(rc));
   }
   std::unique_ptr<LmdbLog> log(new LmdbLog(std::move(options), log_dir, env, std::move(lock_fd)));
+  if (Status s = check_lmdb_file_complete(env, kRestoreAdvice); !s.is_ok()) return s;
 
   {
     Txn txn;

@@ -2,6 +2,8 @@
 // only advance the applied index, replay is idempotent, and a bad batch applies nothing.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "tests/unit/kv/machine/kv_harness.h"
 
 namespace castor::kv {
@@ -225,6 +227,21 @@ TEST(Apply, AppliedIndexStartsAtZeroAndSurvivesReopen) {
   auto sm = StateMachine::open(options);
   ASSERT_TRUE(sm.is_ok());
   EXPECT_EQ((*sm)->applied_index().value, 1u);
+}
+
+// LMDB reads pages through a memory map: a data.mdb shorter than its meta page says (writes
+// lost in a power cut) must be a named refusal, not a SIGBUS.
+TEST(Apply, StateFileShorterThanItsMetaPageIsRefusedAsCorruption) {
+  KvHarness h;
+  for (int i = 0; i < 100; ++i) h.put("k" + std::to_string(i), std::string(1000, 'v'));
+  h.close();
+  const std::filesystem::path file = std::filesystem::path(h.dir()) / "kv" / "data.mdb";
+  ASSERT_GT(std::filesystem::file_size(file), 16u * 4096);
+  std::filesystem::resize_file(file, 4u * 4096);
+  auto sm = StateMachine::open(h.options());
+  ASSERT_FALSE(sm.is_ok());
+  EXPECT_EQ(sm.status().code(), Code::kCorruption);
+  EXPECT_NE(sm.status().message().find("never reached the disk"), std::string::npos) << sm.status().message();
 }
 
 }  // namespace
