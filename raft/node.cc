@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "raft/base/assert.h"
-#include "raft/base/crc32c.h"
 #include "raft/message_check.h"
 #include "raft/quorum.h"
 
@@ -36,7 +35,7 @@ const char* role_name(Role role) {
 }
 
 Node::Node(const Config& config, const LogReader& durable)
-    : cfg_(config), durable_(durable), log_(durable), rng_(config.random_seed) {
+    : cfg_(config), durable_(durable), log_(durable), rng_(config.random_seed), outbox_(config.planted_bug) {
   CASTOR_ASSERT(cfg_.id != kNoNode, "node id 0 is reserved");
   CASTOR_ASSERT(cfg_.heartbeat_interval_ticks > 0, "heartbeat interval must be positive");
   CASTOR_ASSERT(cfg_.heartbeat_interval_ticks < cfg_.election_timeout_ticks,
@@ -46,9 +45,8 @@ Node::Node(const Config& config, const LogReader& durable)
   for (uint64_t v : conf.voters()) voters_.push_back(NodeId(v));
   term_ = Term(hs.term());
   vote_ = NodeId(hs.vote());
-  persisted_hs_ = hard_state();
   become_follower(term_, kNoNode);
-  reported_soft_ = soft_state();
+  outbox_.start_from(soft_state(), hard_state());
 }
 
 pb::HardState Node::hard_state() const {
@@ -79,7 +77,6 @@ void Node::reset(Term term) {
   votes_.clear();
   progress_.clear();
   reads_.clear();
-  reads_awaiting_commit_.clear();
   needs_bcast_ = false;
 }
 
@@ -302,7 +299,7 @@ void Node::step_follower(const pb::Message& m) {
       if (is_voter(cfg_.id)) campaign(CampaignKind::kTransfer);
       break;
     case pb::MSG_READ_INDEX_RESP:
-      read_states_.push_back({LogIndex(m.index()), m.context()});
+      outbox_.add_read({LogIndex(m.index()), m.context()});
       break;
     default:
       break;
@@ -488,38 +485,14 @@ void Node::handle_heartbeat(const pb::Message& m) {
 
 void Node::handle_snapshot_chunk(const pb::Message& m) {
   const pb::SnapshotMeta& meta = m.snapshot_meta();
-  const uint64_t offset = m.snapshot_offset();
-  const bool same =
-      incoming_meta_ && incoming_meta_->index() == meta.index() && incoming_meta_->term() == meta.term();
-  bool reject = false;
-  if (offset == 0) {
-    incoming_meta_ = meta;
-    incoming_data_ = m.snapshot_chunk();
-  } else if (same && offset == incoming_data_.size()) {
-    incoming_data_ += m.snapshot_chunk();
-  } else if (!(same && offset < incoming_data_.size())) {
-    reject = true;  // a chunk of a stream we do not hold: the leader restarts at offset 0
-  }
-  if (!reject && incoming_data_.size() > meta.data_bytes()) reject = true;
-  // Paper 7: the follower replaces its log with the snapshot, and acknowledges it, only once the
-  // whole stream is known good. A damaged one is dropped and asked for again from offset 0.
-  if (!reject && incoming_data_.size() == meta.data_bytes() &&
-      crc32c_extend(0, incoming_data_) != meta.data_crc32c()) {
-    reject = true;
-    ++snapshots_refused_;
-  }
-  if (reject) {
-    incoming_meta_.reset();
-    incoming_data_.clear();
-  }
-
+  SnapshotReceiver::Received got = snapshot_receiver_.receive(meta, m.snapshot_offset(), m.snapshot_chunk());
   pb::Message resp;
   resp.set_to(m.from());
-  if (reject || incoming_data_.size() < meta.data_bytes()) {
+  if (!got.snapshot) {
     resp.set_type(pb::MSG_SNAP_RESP);
     resp.set_index(meta.index());
-    resp.set_reject(reject);
-    resp.set_snapshot_offset(incoming_data_.size());
+    resp.set_reject(got.reject);
+    resp.set_snapshot_offset(got.offset);
     send(std::move(resp));
     return;
   }
@@ -535,16 +508,11 @@ void Node::handle_snapshot_chunk(const pb::Message& m) {
     resp.set_index(index.value);
   } else {
     log_.restore(meta);
-    pb::Snapshot snap;
-    *snap.mutable_meta() = meta;
-    snap.set_data(std::move(incoming_data_));
-    snapshot_to_install_ = std::move(snap);
+    outbox_.install_snapshot(std::move(*got.snapshot));
     voters_.clear();
     for (uint64_t v : meta.conf().voters()) voters_.push_back(NodeId(v));
     resp.set_index(index.value);
   }
-  incoming_meta_.reset();
-  incoming_data_.clear();
   send(std::move(resp));
 }
 
@@ -611,10 +579,10 @@ void Node::handle_read(std::string context, NodeId from) {
     return;
   }
   if (log_.term(log_.committed()) != term_) {
-    reads_awaiting_commit_.push_back(std::move(req));
-    return;
+    reads_.hold(std::move(req));
+  } else {
+    reads_.add(log_.committed(), std::move(req));
   }
-  reads_.add(log_.committed(), std::move(req));
 }
 
 // The read round a heartbeat reply confirms: the round of the heartbeat it answers (thesis
@@ -625,18 +593,15 @@ uint64_t Node::confirmed_round(const pb::Message& reply) const {
 }
 
 void Node::try_release_reads() {
-  // The round a majority (counting ourselves, who confirm every round) has acknowledged.
   std::vector<uint64_t> acked;
   for (const auto& [id, pr] : progress_)
     acked.push_back(id == cfg_.id ? reads_.last_round() : pr.read_round_acked);
-  std::sort(acked.begin(), acked.end(), std::greater<>());
-  const uint64_t confirmed = acked[majority(acked.size()) - 1];
-  for (auto& r : reads_.release(confirmed)) release_read(r.index, std::move(r.request));
+  for (auto& r : reads_.release_confirmed(std::move(acked))) release_read(r.index, std::move(r.request));
 }
 
 void Node::release_read(LogIndex index, ReadRequest request) {
   if (request.from == cfg_.id) {
-    read_states_.push_back({index, std::move(request.context)});
+    outbox_.add_read({index, std::move(request.context)});
     return;
   }
   pb::Message m;
@@ -668,10 +633,7 @@ bool Node::maybe_commit() {
   // Paper 5.4.2: only an entry of the leader's own term commits by counting replicas.
   if (log_.term(index) != term_ && cfg_.planted_bug != PlantedBug::kCommitOldTermByCounting) return false;
   log_.commit_to(index);
-  if (log_.term(index) == term_ && !reads_awaiting_commit_.empty()) {
-    for (auto& r : reads_awaiting_commit_) reads_.add(index, std::move(r));
-    reads_awaiting_commit_.clear();
-  }
+  if (log_.term(index) == term_) reads_.own_term_committed(index);
   return true;
 }
 
@@ -756,33 +718,18 @@ void Node::bcast_heartbeat() {
 void Node::send(pb::Message m) {
   m.set_from(cfg_.id.value);
   if (m.term() == 0) m.set_term(term_.value);
-  // Thesis 10.2.1: a leader's outgoing traffic acknowledges nothing of its own unsynced state,
-  // so it may leave before the leader's fsync. Everything else waits for the persist step.
-  const pb::MessageType t = m.type();
-  const bool early =
-      (role_ == Role::kLeader && (t == pb::MSG_APP || t == pb::MSG_HEARTBEAT || t == pb::MSG_SNAP ||
-                                  t == pb::MSG_TIMEOUT_NOW || t == pb::MSG_READ_INDEX_RESP)) ||
-      (cfg_.planted_bug == PlantedBug::kVoteBeforePersist && t == pb::MSG_VOTE_RESP);
-  (early ? early_msgs_ : msgs_).push_back(std::move(m));
+  outbox_.send(std::move(m), role_);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Ready
 
 bool Node::has_ready() const {
-  if (soft_state() != reported_soft_) return true;
-  const pb::HardState hs = hard_state();
-  if (hs.term() != persisted_hs_.term() || hs.vote() != persisted_hs_.vote() ||
-      hs.commit() != persisted_hs_.commit()) {
-    return true;
-  }
-  return !log_.unstable_entries().empty() || snapshot_to_install_ || !msgs_.empty() || !early_msgs_.empty() ||
-         log_.has_next_committed() || !read_states_.empty() || needs_bcast_ ||
-         (role_ == Role::kLeader && reads_.has_unflushed());
+  return outbox_.has_ready(soft_state(), hard_state()) || !log_.unstable_entries().empty() ||
+         log_.has_next_committed() || needs_bcast_ || (role_ == Role::kLeader && reads_.has_unflushed());
 }
 
 Ready Node::ready() {
-  CASTOR_ASSERT(!awaiting_advance_, "ready() called twice without advance()");
   if (role_ == Role::kLeader) {
     if (needs_bcast_) {
       bcast_append(false);
@@ -797,27 +744,9 @@ Ready Node::ready() {
       }
     }
   }
-  Ready rd;
-  if (soft_state() != reported_soft_) {
-    rd.soft_state = soft_state();
-    reported_soft_ = soft_state();
-  }
-  const pb::HardState hs = hard_state();
-  if (hs.term() != persisted_hs_.term() || hs.vote() != persisted_hs_.vote() ||
-      hs.commit() != persisted_hs_.commit()) {
-    rd.hard_state = hs;
-    persisted_hs_ = hs;
-  }
+  Ready rd = outbox_.take(soft_state(), hard_state());
   rd.entries = log_.unstable_entries();
-  rd.snapshot = snapshot_to_install_;
-  rd.early_messages = std::move(early_msgs_);
-  rd.messages = std::move(msgs_);
-  early_msgs_.clear();
-  msgs_.clear();
   rd.committed = take_committed();
-  rd.reads = std::move(read_states_);
-  read_states_.clear();
-  awaiting_advance_ = true;
   return rd;
 }
 
@@ -829,15 +758,8 @@ std::vector<pb::Entry> Node::take_committed() {
 }
 
 void Node::advance(const Ready& rd) {
-  awaiting_advance_ = false;
-  if (rd.snapshot) {
-    log_.snapshot_installed(LogIndex(rd.snapshot->meta().index()));
-    // A newer snapshot may have arrived while the host installed this one (the leader
-    // compacted past it); that one still waits for the next Ready.
-    if (snapshot_to_install_ && snapshot_to_install_->meta().index() == rd.snapshot->meta().index()) {
-      snapshot_to_install_.reset();
-    }
-  }
+  outbox_.advance(rd);
+  if (rd.snapshot) log_.snapshot_installed(LogIndex(rd.snapshot->meta().index()));
   if (!rd.entries.empty())
     log_.stable_to(LogIndex(rd.entries.back().index()), Term(rd.entries.back().term()));
   if (role_ == Role::kLeader) {

@@ -18,9 +18,11 @@
 #include "raft/base/status.h"
 #include "raft/config.h"
 #include "raft/log.h"
+#include "raft/outbox.h"
 #include "raft/progress.h"
 #include "raft/read_index.h"
 #include "raft/ready.h"
+#include "raft/snapshot_receiver.h"
 
 namespace castor::raft {
 
@@ -76,7 +78,7 @@ class Node {
   const std::map<NodeId, Progress>& progress() const { return progress_; }
   // Snapshot streams received whole whose data failed its checksum, and were asked for again;
   // the host logs and counts each (the core does no I/O).
-  uint64_t snapshots_refused() const { return snapshots_refused_; }
+  uint64_t snapshots_refused() const { return snapshot_receiver_.refused(); }
 
  private:
   enum class CampaignKind { kPreElection, kElection, kTransfer };
@@ -135,22 +137,8 @@ class Node {
   bool needs_bcast_ = false;
 
   ReadIndexQueue reads_;
-  // Reads that arrived before this leader committed an entry of its own term (thesis 6.4
-  // step 1): until then its commit index may be behind the previous leader's.
-  std::vector<ReadRequest> reads_awaiting_commit_;
-  std::vector<ReadState> read_states_;
-
-  // A snapshot arriving in chunks from the leader, and one complete and awaiting install.
-  std::optional<pb::SnapshotMeta> incoming_meta_;
-  std::string incoming_data_;
-  uint64_t snapshots_refused_ = 0;
-  std::optional<pb::Snapshot> snapshot_to_install_;
-
-  std::vector<pb::Message> msgs_;
-  std::vector<pb::Message> early_msgs_;
-  pb::HardState persisted_hs_;
-  SoftState reported_soft_;
-  bool awaiting_advance_ = false;
+  SnapshotReceiver snapshot_receiver_;
+  Outbox outbox_;
 };
 
 }  // namespace castor::raft

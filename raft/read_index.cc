@@ -1,9 +1,22 @@
 #include "raft/read_index.h"
 
+#include <algorithm>
+#include <functional>
+#include <utility>
+
+#include "raft/quorum.h"
+
 namespace castor::raft {
 
 void ReadIndexQueue::add(LogIndex index, ReadRequest request) {
   unflushed_.push_back({index, std::move(request)});
+}
+
+void ReadIndexQueue::hold(ReadRequest request) { held_.push_back(std::move(request)); }
+
+void ReadIndexQueue::own_term_committed(LogIndex index) {
+  for (auto& r : held_) add(index, std::move(r));
+  held_.clear();
 }
 
 uint64_t ReadIndexQueue::flush() {
@@ -22,9 +35,15 @@ std::vector<ReadIndexQueue::Released> ReadIndexQueue::release(uint64_t confirmed
   return out;
 }
 
+std::vector<ReadIndexQueue::Released> ReadIndexQueue::release_confirmed(std::vector<uint64_t> acked) {
+  std::sort(acked.begin(), acked.end(), std::greater<>());
+  return release(acked[majority(acked.size()) - 1]);
+}
+
 void ReadIndexQueue::clear() {
   rounds_.clear();
   unflushed_.clear();
+  held_.clear();
 }
 
 }  // namespace castor::raft

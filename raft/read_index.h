@@ -4,11 +4,13 @@
 // has confirmed it was still leader after that moment. Reads that arrive between two flushes
 // share one confirmation round (one heartbeat broadcast), so many reads cost one round trip.
 // Rounds are numbered; an acknowledgement of round r confirms every round <= r, because the
-// follower answered a heartbeat sent after those reads arrived.
+// follower answered a heartbeat sent after those reads arrived. A read that reaches a new leader
+// before it has committed an entry of its own term is held until it has (thesis 6.4 step 1).
 //
-// What it does NOT do: send heartbeats or count their acknowledgements (Node does, and calls
-// release() with the round a majority confirmed), or wait for apply (the host does, per ReadState).
-// Performs no I/O. Not thread-safe; owned by its Node.
+// What it does NOT do: send heartbeats or keep track of who acknowledged which round (Node does,
+// and calls release_confirmed() with each voter's latest acknowledged round), answer the node
+// that asked (Node does, with each released read), or wait for apply (the host does, per
+// ReadState). Performs no I/O. Not thread-safe; owned by its Node.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +31,11 @@ class ReadIndexQueue {
  public:
   // Queues a read at `index`; it joins the round that the next flush() opens.
   void add(LogIndex index, ReadRequest request);
+  // Holds a read that reached a leader which has not yet committed an entry of its own term:
+  // until it has, its commit index may be behind the previous leader's (thesis 6.4 step 1).
+  void hold(ReadRequest request);
+  // The leader has committed an entry of its own term at `index`: the held reads queue there.
+  void own_term_committed(LogIndex index);
   // Opens a round for the reads added since the last flush; returns its number, or 0 if
   // there were none.
   uint64_t flush();
@@ -41,7 +48,11 @@ class ReadIndexQueue {
   };
   // Releases, in order, every read whose round is <= confirmed_round.
   std::vector<Released> release(uint64_t confirmed_round);
-  // Leadership was lost: every pending read is dropped (the host fails them).
+  // Releases, in order, every read whose round a majority of the voters has confirmed. `acked`
+  // holds each voter's latest acknowledged round; the leader's own is last_round(), since it
+  // confirms every round it opens.
+  std::vector<Released> release_confirmed(std::vector<uint64_t> acked);
+  // Leadership was lost: every pending read, held ones included, is dropped (the host fails them).
   void clear();
   bool has_unflushed() const { return !unflushed_.empty(); }
 
@@ -52,6 +63,7 @@ class ReadIndexQueue {
   };
   std::deque<Round> rounds_;
   std::vector<Released> unflushed_;
+  std::vector<ReadRequest> held_;
   uint64_t next_round_ = 1;
 };
 

@@ -55,6 +55,31 @@ TEST(ReadIndexQueue, Thesis6_4_LaterRoundAckConfirmsEarlierRoundsButNotUnflushed
   EXPECT_EQ(q.flush(), 0u);
 }
 
+TEST(ReadIndexQueue, Thesis6_4_HeldReadsQueueAtTheIndexOfTheLeadersFirstOwnCommit) {
+  ReadIndexQueue q;
+  q.hold({"a", NodeId(1)});
+  EXPECT_FALSE(q.has_unflushed());  // held reads join no round
+  EXPECT_EQ(q.flush(), 0u);
+  q.own_term_committed(LogIndex(9));
+  EXPECT_EQ(q.flush(), 1u);
+  auto r = q.release(1);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].index, LogIndex(9));
+  q.hold({"b", NodeId(1)});
+  q.clear();  // leadership lost: held reads go too
+  q.own_term_committed(LogIndex(10));
+  EXPECT_FALSE(q.has_unflushed());
+}
+
+TEST(ReadIndexQueue, Thesis6_4_ARoundIsConfirmedOnlyByAMajorityOfAcks) {
+  ReadIndexQueue q;
+  q.add(LogIndex(4), {"a", NodeId(1)});
+  q.flush();
+  // The leader (round 1) and one of four followers: two of five is no majority.
+  EXPECT_TRUE(q.release_confirmed({1, 1, 0, 0, 0}).empty());
+  EXPECT_EQ(q.release_confirmed({1, 1, 0, 0, 1}).size(), 1u);
+}
+
 TEST(ReadIndex, Thesis6_4_LeaderReleasesAReadOnlyAfterAMajorityAcksAHeartbeatRound) {
   TestCluster c(3);
   c.elect(1);
