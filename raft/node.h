@@ -17,24 +17,22 @@
 
 #include "raft/base/status.h"
 #include "raft/config.h"
+#include "raft/leader.h"
 #include "raft/log.h"
 #include "raft/outbox.h"
 #include "raft/progress.h"
-#include "raft/read_index.h"
 #include "raft/ready.h"
 #include "raft/snapshot_receiver.h"
 
 namespace castor::raft {
 
-struct Proposal {
-  LogIndex index;
-  Term term;
-};
-
 class Node {
  public:
   // Starts as a follower from whatever `durable` holds (a fresh log or a restart).
   Node(const Config& config, const LogReader& durable);
+  // Its Leader refers to its members.
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
 
   // One unit of logical time.
   void tick();
@@ -75,7 +73,7 @@ class Node {
   std::optional<Term> term_at(LogIndex i) const { return log_.term(i); }
   const std::vector<NodeId>& voters() const { return voters_; }
   // Leader only: replication state per voter (including itself).
-  const std::map<NodeId, Progress>& progress() const { return progress_; }
+  const std::map<NodeId, Progress>& progress() const;
   // Snapshot streams received whole whose data failed its checksum, and were asked for again;
   // the host logs and counts each (the core does no I/O).
   uint64_t snapshots_refused() const { return snapshot_receiver_.refused(); }
@@ -91,28 +89,14 @@ class Node {
   void reset(Term term);
 
   void step_checked(const pb::Message& m);
-  void step_leader(const pb::Message& m);
   void step_candidate(const pb::Message& m);
   void step_follower(const pb::Message& m);
   void handle_vote_request(const pb::Message& m);
   void handle_append(const pb::Message& m);
   void handle_heartbeat(const pb::Message& m);
   void handle_snapshot_chunk(const pb::Message& m);
-  void handle_append_response(const pb::Message& m, Progress& pr);
-  void handle_read(std::string context, NodeId from);
 
   void send(pb::Message m);
-  bool send_append(NodeId to, bool allow_empty);
-  void send_appends_while_possible(NodeId to);
-  void send_snapshot_chunk(NodeId to, Progress& pr);
-  void bcast_append(bool allow_empty);
-  void bcast_heartbeat();
-  void append_entry(pb::EntryType type, std::string data);
-  bool maybe_commit();
-  bool quorum_active();
-  uint64_t confirmed_round(const pb::Message& reply) const;
-  void try_release_reads();
-  void release_read(LogIndex index, ReadRequest request);
   bool is_voter(NodeId n) const;
   SoftState soft_state() const { return {role_, leader_, term_}; }
   pb::HardState hard_state() const;
@@ -127,18 +111,15 @@ class Node {
   NodeId vote_;
   NodeId leader_;
   std::vector<NodeId> voters_;
-  std::map<NodeId, Progress> progress_;
   std::map<NodeId, bool> votes_;
 
   uint32_t election_elapsed_ = 0;
-  uint32_t heartbeat_elapsed_ = 0;
   uint32_t randomized_election_timeout_ = 0;
-  NodeId transferee_;
-  bool needs_bcast_ = false;
 
-  ReadIndexQueue reads_;
   SnapshotReceiver snapshot_receiver_;
   Outbox outbox_;
+  // Set exactly while this node leads (role_ == Role::kLeader), for its term.
+  std::optional<Leader> leading_;
 };
 
 }  // namespace castor::raft
