@@ -20,22 +20,13 @@ bool from_leader(pb::MessageType t) {
 
 }  // namespace
 
-const char* role_name(Role role) {
-  switch (role) {
-    case Role::kFollower:
-      return "follower";
-    case Role::kPreCandidate:
-      return "pre-candidate";
-    case Role::kCandidate:
-      return "candidate";
-    case Role::kLeader:
-      return "leader";
-  }
-  return "?";
-}
-
 Node::Node(const Config& config, const LogReader& durable)
-    : cfg_(config), durable_(durable), log_(durable), rng_(config.random_seed), outbox_(config.planted_bug) {
+    : cfg_(config),
+      durable_(durable),
+      log_(durable),
+      rng_(config.random_seed),
+      follower_(config.planted_bug, log_),
+      outbox_(config.planted_bug) {
   CASTOR_ASSERT(cfg_.id != kNoNode, "node id 0 is reserved");
   CASTOR_ASSERT(cfg_.heartbeat_interval_ticks > 0, "heartbeat interval must be positive");
   CASTOR_ASSERT(cfg_.heartbeat_interval_ticks < cfg_.election_timeout_ticks,
@@ -277,9 +268,14 @@ void Node::step_follower(const pb::Message& m) {
     case pb::MSG_SNAP:
       election_elapsed_ = 0;
       leader_ = NodeId(m.from());
-      if (m.type() == pb::MSG_APP) handle_append(m);
-      if (m.type() == pb::MSG_HEARTBEAT) handle_heartbeat(m);
-      if (m.type() == pb::MSG_SNAP) handle_snapshot_chunk(m);
+      if (m.type() == pb::MSG_APP) send(follower_.append(m));
+      if (m.type() == pb::MSG_HEARTBEAT) send(follower_.heartbeat(m));
+      if (m.type() == pb::MSG_SNAP) {
+        std::optional<pb::Snapshot> install;
+        pb::Message resp = follower_.snapshot_chunk(m, install);
+        if (install) install_snapshot_of(std::move(*install));
+        send(std::move(resp));
+      }
       break;
     case pb::MSG_TIMEOUT_NOW:
       if (is_voter(cfg_.id)) campaign(CampaignKind::kTransfer);
@@ -327,95 +323,10 @@ void Node::step_candidate(const pb::Message& m) {
   }
 }
 
-void Node::handle_append(const pb::Message& m) {
-  pb::Message resp;
-  resp.set_type(pb::MSG_APP_RESP);
-  resp.set_to(m.from());
-  const LogIndex prev(m.index());
-  if (prev < log_.committed()) {
-    // Everything up to our commit index is already the leader's; say so.
-    resp.set_index(log_.committed().value);
-    send(std::move(resp));
-    return;
-  }
-  if (!log_.match_term(prev, Term(m.log_term()))) {
-    // Paper 5.3: the consistency check failed. Hint where our log could match.
-    const LogIndex hint = log_.find_conflict_by_term(prev, Term(m.log_term()));
-    resp.set_reject(true);
-    resp.set_index(prev.value);
-    resp.set_reject_hint(hint.value);
-    resp.set_log_term(log_.term(hint).value_or(Term(0)).value);
-    send(std::move(resp));
-    return;
-  }
-  std::vector<pb::Entry> entries(m.entries().begin(), m.entries().end());
-  const LogIndex last_new = prev + entries.size();
-  if (std::optional<LogIndex> conflict = log_.find_conflict(entries)) {
-    CASTOR_ASSERT(*conflict > log_.committed(), "leader sent an entry conflicting with a committed one");
-    std::vector<pb::Entry> tail(entries.begin() + static_cast<long>(*conflict - (prev + 1)), entries.end());
-    if (cfg_.planted_bug == PlantedBug::kKeepConflictingSuffix && *conflict <= log_.last_index()) {
-      // Planted bug: keep our old entries after the new ones instead of truncating them.
-      if (auto old = log_.entries(LogIndex(tail.back().index() + 1), log_.last_index() + 1, UINT64_MAX)) {
-        tail.insert(tail.end(), old->begin(), old->end());
-      }
-    }
-    log_.truncate_and_append(tail);
-  }
-  // Paper figure 2: commit = min(leaderCommit, index of last new entry).
-  log_.commit_to(std::min(LogIndex(m.commit()), last_new));
-  resp.set_index(last_new.value);
-  send(std::move(resp));
-}
-
-void Node::handle_heartbeat(const pb::Message& m) {
-  // The leader sends min(its commit, our match), which our log is known to hold, unless this
-  // node lost its disk and was restarted empty under the same id (docs/RUNBOOK.md): then the
-  // leader's idea of our match is stale, and we commit only what we hold. Its appends will be
-  // refused and it will fall back to sending a snapshot.
-  log_.commit_to(std::min(LogIndex(m.commit()), log_.last_index()));
-  pb::Message resp;
-  resp.set_type(pb::MSG_HEARTBEAT_RESP);
-  resp.set_to(m.from());
-  if (LogIndex(m.commit()) > log_.last_index()) {
-    // Tell the leader its idea of our log is wrong, or it would never send us anything again.
-    resp.set_reject(true);
-    resp.set_reject_hint(log_.last_index().value);
-  }
-  resp.set_read_round(m.read_round());
-  send(std::move(resp));
-}
-
-void Node::handle_snapshot_chunk(const pb::Message& m) {
-  const pb::SnapshotMeta& meta = m.snapshot_meta();
-  SnapshotReceiver::Received got = snapshot_receiver_.receive(meta, m.snapshot_offset(), m.snapshot_chunk());
-  pb::Message resp;
-  resp.set_to(m.from());
-  if (!got.snapshot) {
-    resp.set_type(pb::MSG_SNAP_RESP);
-    resp.set_index(meta.index());
-    resp.set_reject(got.reject);
-    resp.set_snapshot_offset(got.offset);
-    send(std::move(resp));
-    return;
-  }
-
-  // The whole snapshot is here (paper 7). The last chunk is answered like an append.
-  resp.set_type(pb::MSG_APP_RESP);
-  const LogIndex index(meta.index());
-  if (index <= log_.committed()) {
-    resp.set_index(log_.committed().value);
-  } else if (log_.match_term(index, Term(meta.term()))) {
-    // Our log already holds the snapshot's last entry: keep the log, just commit.
-    log_.commit_to(index);
-    resp.set_index(index.value);
-  } else {
-    log_.restore(meta);
-    outbox_.install_snapshot(std::move(*got.snapshot));
-    voters_.clear();
-    for (uint64_t v : meta.conf().voters()) voters_.push_back(NodeId(v));
-    resp.set_index(index.value);
-  }
-  send(std::move(resp));
+void Node::install_snapshot_of(pb::Snapshot snapshot) {
+  voters_.clear();
+  for (uint64_t v : snapshot.meta().conf().voters()) voters_.push_back(NodeId(v));
+  outbox_.install_snapshot(std::move(snapshot));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,11 @@
 // transfer_leadership), and drains what it must do as a Ready (see ready.h), calling advance()
 // when done. Same config, seed and inputs give the same outputs, byte for byte.
 //
+// Node itself keeps the roles, the term and vote, the election clock and elections (paper 5.2,
+// thesis 9.6, 4.2.3), and hands the rest to its parts: a Leader while it leads (replication,
+// commitment, proposals, reads, transfer: leader.h), its Follower for what a leader sends it
+// (follower.h), and its Outbox for what the next Ready carries (outbox.h).
+//
 // What it does NOT do: any I/O. It never writes the log (the host persists Ready::entries into
 // the LogReader it handed in), never sends, never reads a clock, never logs.
 // Not thread-safe; owned by one thread (the server strand, or the simulator).
@@ -17,12 +22,12 @@
 
 #include "raft/base/status.h"
 #include "raft/config.h"
+#include "raft/follower.h"
 #include "raft/leader.h"
 #include "raft/log.h"
 #include "raft/outbox.h"
 #include "raft/progress.h"
 #include "raft/ready.h"
-#include "raft/snapshot_receiver.h"
 
 namespace castor::raft {
 
@@ -76,7 +81,7 @@ class Node {
   const std::map<NodeId, Progress>& progress() const;
   // Snapshot streams received whole whose data failed its checksum, and were asked for again;
   // the host logs and counts each (the core does no I/O).
-  uint64_t snapshots_refused() const { return snapshot_receiver_.refused(); }
+  uint64_t snapshots_refused() const { return follower_.snapshots_refused(); }
 
  private:
   enum class CampaignKind { kPreElection, kElection, kTransfer };
@@ -92,9 +97,8 @@ class Node {
   void step_candidate(const pb::Message& m);
   void step_follower(const pb::Message& m);
   void handle_vote_request(const pb::Message& m);
-  void handle_append(const pb::Message& m);
-  void handle_heartbeat(const pb::Message& m);
-  void handle_snapshot_chunk(const pb::Message& m);
+  // Paper 7: the snapshot a leader sent replaces the log (Follower restored it) and the voters.
+  void install_snapshot_of(pb::Snapshot snapshot);
 
   void send(pb::Message m);
   bool is_voter(NodeId n) const;
@@ -116,7 +120,7 @@ class Node {
   uint32_t election_elapsed_ = 0;
   uint32_t randomized_election_timeout_ = 0;
 
-  SnapshotReceiver snapshot_receiver_;
+  Follower follower_;
   Outbox outbox_;
   // Set exactly while this node leads (role_ == Role::kLeader), for its term.
   std::optional<Leader> leading_;

@@ -9,9 +9,9 @@
 // the next Ready. It sorts messages into those that may leave before the host's persist step and
 // those that must wait for it (thesis 10.2.1), since that rule is part of the Ready contract.
 //
-// What it does NOT do: decide what to send or when a read is safe (Node and ReadIndexQueue do),
-// stamp a message's sender or term (Node::send does), or touch the log: entries are the RaftLog's
-// to hand out. Performs no I/O. Not thread-safe; owned by its Node.
+// What it does NOT do: decide what to send or when a read is safe (Node, Leader, Follower and
+// ReadIndexQueue do), stamp a message's sender or term (Node::send does), or touch the log:
+// entries are the RaftLog's to hand out. Performs no I/O. Not thread-safe; owned by its Node.
 #pragma once
 
 #include <optional>

@@ -10,10 +10,10 @@
 // refused, so the leader sends it again from the start.
 //
 // What it does NOT do: decide whether to install the snapshot or touch the log and the voters
-// (Node does, since its log may already hold the snapshot's last entry), build or send the
-// answer, or bound the snapshot's size: the stream is held in memory, as docs/DESIGN.md,
+// (Follower and Node do, since the log may already hold the snapshot's last entry), build or send
+// the answer, or bound the snapshot's size: the stream is held in memory, as docs/DESIGN.md,
 // "Protocol choices", says, and check_peer_message (message_check.h) has checked each chunk.
-// Performs no I/O. Not thread-safe; owned by its Node.
+// Performs no I/O. Not thread-safe; owned by its node's Follower.
 #pragma once
 
 #include <cstdint>
