@@ -119,8 +119,9 @@ class ClientListener {
   boost::asio::awaitable<void> finish_half_closed(std::shared_ptr<Conn> conn);
   // Sends a Hello saying why the connection is turned away, then closes it.
   boost::asio::awaitable<void> refuse(std::shared_ptr<Conn> conn, std::string why);
-  // Closes connections idle for idle_timeout, every so often.
-  boost::asio::awaitable<void> close_idle_loop();
+  // Every so often, closes connections idle for idle_timeout and those whose client has not
+  // taken a write for write_timeout.
+  boost::asio::awaitable<void> watchdog_loop();
   // The connection with nothing in flight that was active longest ago, or nullptr.
   Conn* idlest() const;
   void reject(const std::string& reason, const std::string& detail);

@@ -103,8 +103,8 @@ void Watch::lose(const std::string& why) {
   retry_at_ = Clock::now() + options_.resume_pause;
 }
 
-std::optional<WatchEvents> Watch::receive(const pb::ClientResponse& response) {
-  const pb::WatchResponse& w = response.watch();
+std::optional<WatchEvents> Watch::receive(pb::ClientResponse& response) {
+  pb::WatchResponse& w = *response.mutable_watch();
   if (w.canceled() || response.code() != pb::OK) {
     ended(response);
     return std::nullopt;
@@ -117,8 +117,9 @@ std::optional<WatchEvents> Watch::receive(const pb::ClientResponse& response) {
   return join(w);
 }
 
-std::optional<WatchEvents> Watch::join(const pb::WatchResponse& w) {
-  pending_.insert(pending_.end(), w.events().begin(), w.events().end());
+std::optional<WatchEvents> Watch::join(pb::WatchResponse& w) {
+  // Moved, not copied: a watcher of a busy prefix takes every change's key and value.
+  for (pb::Event& e : *w.mutable_events()) pending_.push_back(std::move(e));
   if (w.fragment()) return std::nullopt;
   revision_ = std::max(revision_.value_or(0), w.revision());
   if (pending_.empty()) return std::nullopt;  // progress: nothing new

@@ -107,9 +107,10 @@ class Watch {
   // Leaves the node watched through; what was returned so far stands.
   void lose(const std::string& why);
   // One answer of the node: the events it completes, if any. May end the watch there.
-  std::optional<WatchEvents> receive(const pb::ClientResponse& response);
-  // The events of `w` joined with the fragments before them, once a revision is whole.
-  std::optional<WatchEvents> join(const pb::WatchResponse& w);
+  std::optional<WatchEvents> receive(pb::ClientResponse& response);
+  // The events of `w` (moved out of it) joined with the fragments before them, once a revision
+  // is whole.
+  std::optional<WatchEvents> join(pb::WatchResponse& w);
   // The node's last answer: resume elsewhere, or fail.
   void ended(const pb::ClientResponse& response);
   // Sends `cancel` on `conn`; closes it unless the node confirms by `until`.

@@ -6,7 +6,9 @@
 // Threading: the server's io thread, as the connection's Respond.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <string>
 #include <utility>
 
 #include "kv/kv.pb.h"
@@ -29,10 +31,17 @@ class ClientWatchStream : public WatchStream {
   ClientWatchStream(const ClientWatchStream&) = delete;
   ClientWatchStream& operator=(const ClientWatchStream&) = delete;
 
-  void send(pb::ClientResponse answer) override {
-    header_(answer);
+  // The answer's encoding is shared with other watchers: the ClientResponse around it is
+  // encoded here without it, and the watch field appended as bytes (protobuf's encoding of a
+  // message is the concatenation of its fields', in any order).
+  void send(uint64_t request_id, const WatchAnswer& answer) override {
+    pb::ClientResponse r;
+    r.set_request_id(request_id);
+    header_(r);
     started_ = true;
-    respond_.part(answer.SerializeAsString());
+    std::string bytes = r.SerializeAsString();
+    append_message_field(bytes, pb::ClientResponse::kWatchFieldNumber, answer.encoded);
+    respond_.part(std::move(bytes));
   }
   void finish(pb::ClientResponse answer) override {
     header_(answer);
@@ -43,6 +52,18 @@ class ClientWatchStream : public WatchStream {
   bool open() const override { return respond_.open(); }
 
  private:
+  // Appends field `number` holding the message encoded as `encoded` (wire type 2: the tag, the
+  // length as a varint, the bytes).
+  static void append_message_field(std::string& out, uint32_t number, const std::string& encoded) {
+    const auto varint = [&out](uint64_t v) {
+      for (; v >= 0x80; v >>= 7) out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+      out.push_back(static_cast<char>(v));
+    };
+    varint(uint64_t{number} << 3 | 2);
+    varint(encoded.size());
+    out += encoded;
+  }
+
   net::ClientListener::Respond respond_;
   std::function<void(pb::ClientResponse&)> header_;
   bool started_ = false;

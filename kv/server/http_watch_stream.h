@@ -25,7 +25,25 @@ class HttpWatchStream : public WatchStream {
   HttpWatchStream(net::HttpRespond respond, std::function<void(pb::ClientResponse&)> header)
       : respond_(std::move(respond)), header_(std::move(header)) {}
 
-  void send(pb::ClientResponse answer) override {
+  void send(uint64_t request_id, const WatchAnswer& answer) override {
+    pb::ClientResponse r;
+    r.set_request_id(request_id);
+    *r.mutable_watch() = answer.response;
+    send_line(std::move(r));
+  }
+  void finish(pb::ClientResponse answer) override {
+    if (!started_ && answer.code() != pb::OK) {
+      header_(answer);
+      return respond_(error_answer(answer));
+    }
+    send_line(std::move(answer));
+    respond_.end();
+  }
+  uint64_t queued_bytes() const override { return respond_.queued_bytes(); }
+  bool open() const override { return respond_.open(); }
+
+ private:
+  void send_line(pb::ClientResponse answer) {
     header_(answer);
     if (!started_) {
       started_ = true;
@@ -33,18 +51,7 @@ class HttpWatchStream : public WatchStream {
     }
     respond_.part(watch_line(answer));
   }
-  void finish(pb::ClientResponse answer) override {
-    if (!started_ && answer.code() != pb::OK) {
-      header_(answer);
-      return respond_(error_answer(answer));
-    }
-    send(std::move(answer));
-    respond_.end();
-  }
-  uint64_t queued_bytes() const override { return respond_.queued_bytes(); }
-  bool open() const override { return respond_.open(); }
 
- private:
   net::HttpRespond respond_;
   std::function<void(pb::ClientResponse&)> header_;
   bool started_ = false;

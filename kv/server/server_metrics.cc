@@ -104,6 +104,8 @@ ServerMetrics::ServerMetrics()
       watch{
           registry_.gauge("castor_watchers", "Watches this node serves."),
           registry_.counter("castor_watch_events_sent_total", "Events sent to watchers."),
+          registry_.counter("castor_watch_answers_encoded_total",
+                            "Watch answers built and encoded; watchers that get the same events share one."),
           registry_.counter("castor_watches_cancelled_total",
                             "Watches this node ended for its own reasons: the client did not read (slow) or "
                             "its start is older than the history kept (compacted).",

@@ -21,26 +21,64 @@ struct WatchHub::Watcher {
   bool ended = false;
 };
 
+// The answers built during one fan-out of tail events, by the events they hold and how: the
+// watchers that get the same events share one. Keys are pointers into the tail, so a cache
+// lives only while the tail does not change (one publish or turn); history pages are never
+// shared (their events die with the page, and a later one could reuse an address).
+class WatchHub::SharedAnswers {
+ public:
+  explicit SharedAnswers(Counter& encoded) : encoded_(encoded) {}
+  struct Key {
+    std::vector<const pb::Event*> events;
+    uint64_t revision = 0;
+    bool fragment = false;
+    bool prev_kv = false;
+    auto operator<=>(const Key&) const = default;
+  };
+  const WatchAnswer& get(Key key) {
+    auto it = built_.find(key);
+    if (it == built_.end()) {
+      WatchAnswer answer = build(key, encoded_);
+      it = built_.emplace(std::move(key), std::move(answer)).first;
+    }
+    return it->second;
+  }
+  static WatchAnswer build(const Key& key, Counter& encoded) {
+    encoded.inc();
+    pb::WatchResponse r;
+    for (const pb::Event* e : key.events) {
+      pb::Event* added = r.add_events();
+      added->set_type(e->type());
+      *added->mutable_kv() = e->kv();
+      if (key.prev_kv && e->has_prev_kv()) *added->mutable_prev_kv() = e->prev_kv();
+    }
+    r.set_revision(key.revision);
+    r.set_fragment(key.fragment);
+    return WatchAnswer(std::move(r));
+  }
+
+ private:
+  Counter& encoded_;
+  std::map<Key, WatchAnswer> built_;
+};
+
 // Builds one watcher's answers from events in revision order: the matching ones, whole
 // revisions per answer up to answer_bytes_max (one larger revision is split, `fragment`).
 class WatchHub::Answers {
  public:
-  Answers(WatchHub& hub, Watcher& w, Clock::time_point now) : hub_(hub), w_(w), now_(now) {}
+  // `shared`: where answers of tail events are shared, or nullptr (history pages).
+  Answers(WatchHub& hub, Watcher& w, Clock::time_point now, SharedAnswers* shared)
+      : hub_(hub), w_(w), now_(now), shared_(shared) {}
 
-  // False once the watch has ended.
-  bool add(const pb::Event& e) {
+  // False once the watch has ended. `size`: e.ByteSizeLong().
+  bool add(const pb::Event& e, uint64_t size) {
     const uint64_t revision = e.kv().mod_revision();
     if (revision < w_.next || !w_.range.contains(e.kv().key())) return true;
-    const uint64_t size = e.ByteSizeLong();
-    if (answer_.events_size() > 0 && bytes_ + size > hub_.opt_.answer_bytes_max) {
-      const uint64_t last = answer_.events(answer_.events_size() - 1).kv().mod_revision();
-      answer_.set_fragment(last == revision);
-      answer_.set_revision(last == revision ? revision - 1 : last);
-      if (!flush()) return false;
+    if (!events_.empty() && bytes_ + size > hub_.opt_.answer_bytes_max) {
+      const uint64_t last = events_.back()->kv().mod_revision();
+      if (!flush(last == revision ? revision - 1 : last, last == revision)) return false;
     }
-    pb::Event* added = answer_.add_events();
-    *added = e;
-    if (!w_.prev_kv) added->clear_prev_kv();
+    events_.push_back(&e);
     bytes_ += size;
     ++added_;
     return true;
@@ -51,24 +89,24 @@ class WatchHub::Answers {
 
   // Everything up to `through` has gone by: sends what is left, and the watcher moves past it.
   bool finish(uint64_t through) {
-    if (answer_.events_size() > 0) {
-      answer_.set_revision(through);
-      if (!flush()) return false;
-    }
+    if (!events_.empty() && !flush(through, false)) return false;
     w_.next = std::max(w_.next, through + 1);
     return true;
   }
 
  private:
-  bool flush() {
+  bool flush(uint64_t revision, bool fragment) {
+    SharedAnswers::Key key{std::exchange(events_, {}), revision, fragment, w_.prev_kv};
     bytes_ = 0;
-    return hub_.send(w_, std::exchange(answer_, pb::WatchResponse()), now_);
+    if (shared_ != nullptr) return hub_.send(w_, shared_->get(std::move(key)), now_);
+    return hub_.send(w_, SharedAnswers::build(key, hub_.metrics_.answers_encoded), now_);
   }
 
   WatchHub& hub_;
   Watcher& w_;
   Clock::time_point now_;
-  pb::WatchResponse answer_;
+  SharedAnswers* shared_;
+  std::vector<const pb::Event*> events_;
   uint64_t bytes_ = 0;
   size_t added_ = 0;
 };
@@ -127,7 +165,8 @@ Status WatchHub::add(const void* connection, uint64_t request_id, const pb::Watc
   pb::WatchResponse created;
   created.set_created(true);
   created.set_revision(start);
-  if (send(added, std::move(created), now)) catch_up(added, now);
+  SharedAnswers shared(metrics_.answers_encoded);
+  if (send(added, WatchAnswer(std::move(created)), now)) catch_up(added, now, shared);
   forget_ended();
   return Status::ok();
 }
@@ -147,13 +186,15 @@ void WatchHub::publish(std::vector<pb::Event> events, uint64_t revision, Clock::
     if (r <= published_) continue;  // already known (the state machine replayed it)
     if (tail_.empty() || tail_.back().revision != r) {
       CASTOR_ASSERT(tail_.empty() || tail_.back().revision < r, "events published out of revision order");
-      tail_.push_back(Revision{r, {}, now});
+      tail_.push_back(Revision{r, {}, {}, now});
     }
+    tail_.back().sizes.push_back(e.ByteSizeLong());
     tail_.back().events.push_back(std::move(e));
   }
   published_ = std::max(published_, revision);
+  SharedAnswers shared(metrics_.answers_encoded);
   for (auto& [id, w] : watchers_) {
-    if (!w->ended) catch_up(*w, now);
+    if (!w->ended) catch_up(*w, now, shared);
   }
   trim_tail();
   forget_ended();
@@ -179,18 +220,19 @@ void WatchHub::snapshot_installed(uint64_t revision) {
 }
 
 void WatchHub::turn(Clock::time_point now) {
+  SharedAnswers shared(metrics_.answers_encoded);
   for (auto& [id, w] : watchers_) {
     if (w->ended) continue;
     if (!w->stream->open()) {
       w->ended = true;
       continue;
     }
-    catch_up(*w, now);
+    catch_up(*w, now, shared);
     const bool idle = now - w->last_sent >= opt_.progress_interval;
     if (!w->ended && w->progress_notify && w->next > published_ && idle) {
       pb::WatchResponse progress;
       progress.set_revision(w->next - 1);
-      send(*w, std::move(progress), now);
+      send(*w, WatchAnswer(std::move(progress)), now);
     }
   }
   forget_ended();
@@ -203,11 +245,11 @@ void WatchHub::close_all() {
   forget_ended();
 }
 
-void WatchHub::catch_up(Watcher& w, Clock::time_point now) {
+void WatchHub::catch_up(Watcher& w, Clock::time_point now, SharedAnswers& shared) {
   while (!w.ended && w.next <= published_) {
     // Recent changes go out at once (a client that cannot take them is TOO_SLOW); the past
     // is read only as fast as the client takes it.
-    if (tail_covers(w.next)) return send_from_tail(w, now);
+    if (tail_covers(w.next)) return send_from_tail(w, now, shared);
     if (w.stream->queued_bytes() >= opt_.queued_bytes_max / 2) return;
     if (!send_from_history(w, now)) return;
   }
@@ -218,15 +260,15 @@ bool WatchHub::tail_covers(uint64_t next) const {
   return next > committed_;
 }
 
-void WatchHub::send_from_tail(Watcher& w, Clock::time_point now) {
+void WatchHub::send_from_tail(Watcher& w, Clock::time_point now, SharedAnswers& shared) {
   auto first = std::lower_bound(tail_.begin(), tail_.end(), w.next,
                                 [](const Revision& r, uint64_t next) { return r.revision < next; });
-  Answers answers(*this, w, now);
+  Answers answers(*this, w, now, &shared);
   const bool live = w.next > committed_;  // up to date, not catching up on the past
   for (auto it = first; it != tail_.end(); ++it) {
     const size_t sent_before = answers.events_added();
-    for (const pb::Event& e : it->events) {
-      if (!answers.add(e)) return;
+    for (size_t i = 0; i < it->events.size(); ++i) {
+      if (!answers.add(it->events[i], it->sizes[i])) return;
     }
     if (live && answers.events_added() > sent_before) {
       metrics_.delay.observe(std::chrono::duration<double>(now - it->published_at).count());
@@ -250,14 +292,14 @@ bool WatchHub::send_from_history(Watcher& w, Clock::time_point now) {
     return false;
   }
   const uint64_t before = w.next;
-  Answers answers(*this, w, now);
+  Answers answers(*this, w, now, nullptr);
   for (const pb::Event& e : page->events) {
-    if (!answers.add(e)) return false;
+    if (!answers.add(e, e.ByteSizeLong())) return false;
   }
   return answers.finish(page->through) && w.next > before;
 }
 
-bool WatchHub::send(Watcher& w, pb::WatchResponse answer, Clock::time_point now) {
+bool WatchHub::send(Watcher& w, const WatchAnswer& answer, Clock::time_point now) {
   if (!w.stream->open()) {
     w.ended = true;
     return false;
@@ -269,11 +311,8 @@ bool WatchHub::send(Watcher& w, pb::WatchResponse answer, Clock::time_point now)
             std::to_string(w.next - 1));
     return false;
   }
-  metrics_.events_sent.inc(answer.events_size());
-  pb::ClientResponse r;
-  r.set_request_id(w.request_id);
-  *r.mutable_watch() = std::move(answer);
-  w.stream->send(std::move(r));
+  metrics_.events_sent.inc(answer.response.events_size());
+  w.stream->send(w.request_id, answer);
   w.last_sent = now;
   return true;
 }

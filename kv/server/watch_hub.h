@@ -42,13 +42,22 @@
 
 namespace castor::kv {
 
+// One answer to a watch and its encoding. Watchers that get the same events at once share one
+// (every up-to-date watcher of a prefix does): a change is copied and encoded once per node,
+// not once per watcher.
+struct WatchAnswer {
+  explicit WatchAnswer(pb::WatchResponse r) : response(std::move(r)), encoded(response.SerializeAsString()) {}
+  pb::WatchResponse response;
+  std::string encoded;  // response.SerializeAsString()
+};
+
 // Where one watch's answers go: a client connection's stream (net/client_listener.h) or an
 // HTTP response being streamed.
 class WatchStream {
  public:
   virtual ~WatchStream() = default;
-  // Queues one answer (the watch fields of a ClientResponse; the server fills the rest).
-  virtual void send(pb::ClientResponse answer) = 0;
+  // Queues one answer to the watch `request_id` names (the server fills the header).
+  virtual void send(uint64_t request_id, const WatchAnswer& answer) = 0;
   // Queues the last answer; nothing is sent after it.
   virtual void finish(pb::ClientResponse answer) = 0;
   // Bytes queued for the client and not yet taken by it.
@@ -72,6 +81,8 @@ struct WatchHubOptions {
 struct WatchMetrics {
   Gauge& watchers;
   Counter& events_sent;
+  // Answers built and encoded; far fewer than answers sent when watchers share them.
+  Counter& answers_encoded;
   Counter& cancelled_slow;
   Counter& cancelled_compacted;
   // From an event's arrival from the apply side to its answer being queued for a watcher that
@@ -114,19 +125,23 @@ class WatchHub {
  private:
   struct Watcher;
   class Answers;
+  class SharedAnswers;
   struct Revision {
     uint64_t revision = 0;
     std::vector<pb::Event> events;
+    std::vector<uint64_t> sizes;  // each event's ByteSizeLong, computed once
     Clock::time_point published_at;
   };
-  // Sends `w` what it lacks, from the history or the tail, while its stream has room.
-  void catch_up(Watcher& w, Clock::time_point now);
+  // Sends `w` what it lacks, from the history or the tail, while its stream has room. Answers
+  // from the tail are shared through `shared` (one per publish or turn: its keys point into the
+  // tail, which must not change while it lives).
+  void catch_up(Watcher& w, Clock::time_point now, SharedAnswers& shared);
   // Whether every published revision from `next` on is in the tail.
   bool tail_covers(uint64_t next) const;
-  void send_from_tail(Watcher& w, Clock::time_point now);
+  void send_from_tail(Watcher& w, Clock::time_point now, SharedAnswers& shared);
   // One page of the history to `w`; false when there was nothing to send (or the watch ended).
   bool send_from_history(Watcher& w, Clock::time_point now);
-  bool send(Watcher& w, pb::WatchResponse answer, Clock::time_point now);
+  bool send(Watcher& w, const WatchAnswer& answer, Clock::time_point now);
   void end(Watcher& w, Code code, const std::string& why, uint64_t compact_revision = 0);
   void forget_ended();
   void trim_tail();

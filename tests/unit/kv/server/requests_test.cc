@@ -51,7 +51,12 @@ struct FakeHost : RequestsHost {
 // A watch's answers.
 struct FakeStream : WatchStream {
   std::vector<pb::ClientResponse> answers;
-  void send(pb::ClientResponse answer) override { answers.push_back(std::move(answer)); }
+  void send(uint64_t request_id, const WatchAnswer& answer) override {
+    pb::ClientResponse r;
+    r.set_request_id(request_id);
+    *r.mutable_watch() = answer.response;
+    answers.push_back(std::move(r));
+  }
   void finish(pb::ClientResponse answer) override { answers.push_back(std::move(answer)); }
   uint64_t queued_bytes() const override { return 0; }
   bool open() const override { return true; }

@@ -29,12 +29,19 @@ pb::Event put(const std::string& key, uint64_t revision) {
 // The answers of one watch, as its client would see them.
 class FakeStream : public WatchStream {
  public:
-  void send(pb::ClientResponse answer) override {
+  // Decoded from the answer's encoding, as the client reads it; the encoding must say what
+  // the response says.
+  void send(uint64_t request_id, const WatchAnswer& answer) override {
     EXPECT_FALSE(finished) << "an answer after the last";
-    answers.push_back(std::move(answer));
+    pb::ClientResponse r;
+    r.set_request_id(request_id);
+    EXPECT_TRUE(r.mutable_watch()->ParseFromString(answer.encoded));
+    EXPECT_EQ(r.watch().SerializeAsString(), answer.response.SerializeAsString());
+    answers.push_back(std::move(r));
   }
   void finish(pb::ClientResponse answer) override {
-    send(std::move(answer));
+    EXPECT_FALSE(finished) << "an answer after the last";
+    answers.push_back(std::move(answer));
     finished = true;
   }
   uint64_t queued_bytes() const override { return queued; }
@@ -103,9 +110,9 @@ pb::WatchRequest prefix_watch(const std::string& prefix, std::optional<uint64_t>
 // The hub's metrics, in a registry of their own.
 struct Counted {
   Metrics registry;
-  WatchMetrics metrics{registry.gauge("watchers", ""), registry.counter("sent", ""),
-                       registry.counter("slow", ""), registry.counter("compacted", ""),
-                       registry.histogram("delay", "", {1.0})};
+  WatchMetrics metrics{registry.gauge("watchers", ""),    registry.counter("sent", ""),
+                       registry.counter("encoded", ""),   registry.counter("slow", ""),
+                       registry.counter("compacted", ""), registry.histogram("delay", "", {1.0})};
 };
 
 struct Fixture {
@@ -150,6 +157,29 @@ TEST(WatchHub, ALiveWatcherGetsEveryChangeInItsRangeInOrderOnce) {
   EXPECT_EQ(s->last().request_id(), 7u);
   EXPECT_EQ(s->last().watch().revision(), 5u);
   EXPECT_FALSE(s->last().watch().events(0).has_prev_kv()) << "prev_kv only when asked";
+}
+
+// A change reaches 1,000 watchers of a prefix: it is copied and encoded once, not per watcher
+// (the cost that bounded the watch benchmark). Watchers that asked for prev_kv, or watch a key
+// the change does not match, get answers of their own.
+TEST(WatchHub, UpToDateWatchersOfOnePrefixShareOneEncodedAnswer) {
+  Fixture f;
+  std::vector<std::shared_ptr<FakeStream>> plain;
+  for (uint64_t id = 1; id < 1000; ++id)
+    plain.push_back(f.watch(id, prefix_watch("m/")));  // with `prev`: the limit
+  pb::WatchRequest with_prev = prefix_watch("m/");
+  with_prev.set_prev_kv(true);
+  auto prev = f.watch(2000, with_prev);
+  const uint64_t encoded_before = f.counted.metrics.answers_encoded.value();
+  f.apply(1, 1, m);
+  EXPECT_EQ(f.counted.metrics.answers_encoded.value() - encoded_before, 2u) << "one plain, one with prev_kv";
+  for (const auto& s : plain) {
+    ASSERT_EQ(s->answers.size(), 2u);
+    EXPECT_EQ(s->events(), (std::vector<std::string>{"m/1@1"}));
+  }
+  EXPECT_TRUE(prev->last().watch().events(0).has_prev_kv());
+  EXPECT_FALSE(plain[0]->last().watch().events(0).has_prev_kv());
+  EXPECT_EQ(plain[41]->last().request_id(), 42u) << "each answer names its own watch";
 }
 
 TEST(WatchHub, AWatcherFromThePastReadsTheHistoryThenTheTailWithNoGapOrRepeat) {
