@@ -27,6 +27,15 @@ namespace {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
+// The watches one thread serves: its own io_context, as gRPC's callback threads serve
+// etcd-watch-bench's streams. One thread could not read 1 M events/s, and its backlog, not the
+// store, would set the latency.
+struct Shard {
+  asio::io_context io;
+  std::vector<std::unique_ptr<kv::Watch>> watches;
+  std::thread thread;
+};
+
 struct WatchRun {
   WatchRun(const BenchFlags& flags, const std::vector<net::Endpoint>& endpoints)
       : f(flags),
@@ -38,13 +47,16 @@ struct WatchRun {
 
   const BenchFlags& f;
   const std::vector<net::Endpoint>& endpoints;
-  asio::io_context io;
   WatchLedger ledger;
   WatchCosts costs;
   const std::string value;
-  std::vector<std::unique_ptr<kv::Watch>> watches;
-  int watches_live = 0;
-  // The writer's thread changes these; the watchers' thread waits on them.
+  std::vector<std::unique_ptr<Shard>> shards;
+  // The shards' threads, the writer's and the main thread share these.
+  std::atomic<int> watches_live{0};
+  std::atomic<int> shards_started{0};  // shards whose watches all have their start revision
+  std::atomic<int64_t> base{0};        // the highest of those start revisions
+  std::atomic<bool> start_failed{false};
+  std::atomic<bool> cancelling{false};
   std::atomic<int> puts_in_flight{0};
   std::atomic<bool> schedule_done{false};
 };
@@ -63,8 +75,17 @@ bool run_until(asio::io_context& io, const std::function<bool()>& done, Clock::d
   return true;
 }
 
-asio::awaitable<void> follow(WatchRun& run, int w) {
-  kv::Watch& watch = *run.watches[static_cast<size_t>(w)];
+// Waits (on a thread with no io_context of its own) until `done`; false if `timeout` passed.
+bool wait_until(const std::function<bool()>& done, Clock::duration timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!done()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+asio::awaitable<void> follow(WatchRun& run, kv::Watch& watch, int w) {
   for (;;) {
     auto r = co_await watch.next();
     const auto at = Clock::now();
@@ -79,8 +100,38 @@ asio::awaitable<void> follow(WatchRun& run, int w) {
   --run.watches_live;
 }
 
-// Starts the watches, the i-th through endpoint i mod N first; true once each has its start.
+// One shard's thread: starts its watches, reports their start, serves them until they are
+// cancelled (by the main thread's word, carried out here, where the watches live).
+void serve_shard(WatchRun& run, Shard& shard) {
+  const auto started = [&] {
+    for (const auto& w : shard.watches) {
+      if (!w->revision()) return false;
+    }
+    return true;
+  };
+  if (run_until(shard.io, started, kWatchStartTimeout)) {
+    for (const auto& w : shard.watches) {
+      int64_t seen = run.base.load();
+      const auto mine = static_cast<int64_t>(*w->revision());
+      while (mine > seen && !run.base.compare_exchange_weak(seen, mine)) {
+      }
+    }
+    ++run.shards_started;
+  } else {
+    run.start_failed = true;
+  }
+  run_until(
+      shard.io, [&] { return run.cancelling.load() || run.start_failed.load(); }, std::chrono::hours(1));
+  for (auto& w : shard.watches) w->cancel();
+  run_until(
+      shard.io, [&] { return run.watches_live.load() == 0; }, std::chrono::seconds(30));
+}
+
+// Starts the watches, the i-th through endpoint i mod N first, on one thread per core; true
+// once each has its start.
 bool start_watches(WatchRun& run) {
+  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int t = 0; t < threads; ++t) run.shards.push_back(std::make_unique<Shard>());
   for (int w = 0; w < run.f.watchers; ++w) {
     kv::ClientOptions client;
     const size_t n = run.endpoints.size();
@@ -90,21 +141,27 @@ bool start_watches(WatchRun& run) {
     kv::WatchOptions options;
     options.key = run.f.prefix;
     options.prefix = true;
-    run.watches.push_back(std::make_unique<kv::Watch>(run.io, client, options));
+    Shard& shard = *run.shards[static_cast<size_t>(w % threads)];
+    shard.watches.push_back(std::make_unique<kv::Watch>(shard.io, client, options));
     ++run.watches_live;
-    asio::co_spawn(run.io, follow(run, w), asio::detached);
+    asio::co_spawn(shard.io, follow(run, *shard.watches.back(), w), asio::detached);
   }
-  const auto started = [&] {
-    for (const auto& w : run.watches) {
-      if (!w->revision()) return false;
-    }
-    return true;
-  };
-  if (!run_until(run.io, started, kWatchStartTimeout)) return false;
-  uint64_t base = 0;
-  for (const auto& w : run.watches) base = std::max(base, *w->revision());
-  run.ledger.start_after(static_cast<int64_t>(base));
+  for (auto& shard : run.shards) shard->thread = std::thread(serve_shard, std::ref(run), std::ref(*shard));
+  const auto all_started = [&] { return run.shards_started.load() == threads || run.start_failed.load(); };
+  wait_until(all_started, kWatchStartTimeout + std::chrono::seconds(5));
+  if (run.shards_started.load() != threads) return false;
+  // No put has been made yet, so no event can reach the ledger before it knows where to start.
+  run.ledger.start_after(run.base.load());
   return true;
+}
+
+// Cancels every watch and joins the shards' threads; false if a watch did not end.
+bool stop_watches(WatchRun& run) {
+  run.cancelling = true;
+  for (auto& shard : run.shards) {
+    if (shard->thread.joinable()) shard->thread.join();
+  }
+  return run.watches_live.load() == 0;
 }
 
 asio::awaitable<void> put_one(WatchRun& run, kv::Client& client, uint64_t n, bool measured) {
@@ -159,7 +216,7 @@ int run_watch(const BenchFlags& f, const std::vector<net::Endpoint>& endpoints) 
   if (!start_watches(run)) {
     std::fprintf(stderr, "castor-bench: the watches did not all start within %lld s\n",
                  static_cast<long long>(kWatchStartTimeout.count()));
-    return 1;
+    std::_Exit(1);  // coroutines still refer to the run: leave without destroying it
   }
   run.costs.rss_watching = sample_processes(f.cpu_pids).rss_bytes;
   // The writer has an io_context and a thread of its own, so that a put's answer is read, and
@@ -173,15 +230,10 @@ int run_watch(const BenchFlags& f, const std::vector<net::Endpoint>& endpoints) 
   const auto written = [&] { return run.schedule_done.load() && run.puts_in_flight.load() == 0; };
   const auto schedule_bound = seconds(f.warmup + f.duration + 60);
   std::thread writer([&] { run_until(writer_io, written, schedule_bound); });
-  run_until(run.io, written, schedule_bound);
   writer.join();
-  run_until(
-      run.io, [&] { return run.ledger.caught_up(); }, kWatchDrainTimeout);
+  wait_until([&] { return run.ledger.caught_up(); }, kWatchDrainTimeout);
   run.costs.rss_end = sample_processes(f.cpu_pids).rss_bytes;
-  for (auto& w : run.watches) w->cancel();
-  if (!run_until(
-          run.io, [&] { return run.watches_live == 0; }, std::chrono::seconds(30)) ||
-      !written()) {
+  if (!stop_watches(run) || !written()) {
     std::fprintf(stderr, "castor-bench: the watches or the writer did not end\n");
     std::_Exit(1);  // coroutines still refer to the run: leave without destroying it
   }

@@ -11,7 +11,9 @@
 //
 // What it does NOT do: retry a failed put (it is an error, and its event, if any, is not
 // counted) or resume a watch kv::Watch gave up on.
-// Threading: runs its own io_context on the calling thread until it is done.
+// Threading: the watches are spread over one thread per core, each with its own io_context (as
+// gRPC's callback threads serve etcd-watch-bench's streams), the writer has a thread of its
+// own, and the calling thread waits for them.
 #pragma once
 
 #include <vector>
