@@ -50,8 +50,8 @@ constexpr FieldOf kFields[] = {
     {kSnapshotDone, "snapshot_done", [](const pb::Message& m) { return m.snapshot_done(); }},
 };
 
-// The fields each type carries, as node.cc fills them in; a rejection's details come only
-// with `reject`. Anything else set means the sender built a different message than its type
+// The fields each type carries, as the core (node.cc, leader.cc, follower.cc) fills them in; a rejection's
+// details come only with `reject`. Anything else set means the sender built a different message than its type
 // says (an append relabelled a heartbeat would otherwise lose its entries without a word).
 uint32_t fields_carried(pb::MessageType type, bool reject) {
   switch (type) {

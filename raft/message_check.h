@@ -23,7 +23,7 @@
 //     that adopts it cannot be elected again (its next term is refused). Nor is a commit
 //     index bounded: an MSG_APP's commit may pass its last entry (the leader holds more than
 //     one batch carries; the follower takes min(leaderCommit, index of last new entry), paper
-//     figure 2), and a heartbeat's may pass the follower's log (node.cc, handle_heartbeat).
+//     figure 2), and a heartbeat's may pass the follower's log (Follower::heartbeat).
 //     The only stateless commit rule is that only MSG_APP and MSG_HEARTBEAT carry one.
 //   - Never refuses a message a correct Castor node sends: tests collect every type the core
 //     emits, and the simulator fails a run on any refusal.
