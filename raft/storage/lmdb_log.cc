@@ -1,12 +1,9 @@
 #include "raft/storage/lmdb_log.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -16,9 +13,10 @@
 
 #include "raft/base/assert.h"
 #include "raft/base/crc32c.h"
-#include "raft/storage/disk_error.h"
-#include "raft/storage/lmdb_file.h"
+#include "raft/storage/lmdb_handles.h"
+#include "raft/storage/log_env.h"
 #include "raft/storage/log_format.h"
+#include "raft/storage/log_verifier.h"
 
 // How readers and the writer share the log (the threading rule in lmdb_log.h).
 //
@@ -43,46 +41,6 @@ namespace castor::raft {
 namespace fmt = log_format;
 namespace {
 
-constexpr char kRestoreAdvice[] = "restore this node from a peer: remove the data directory and rejoin";
-
-MDB_val mdb_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
-std::string_view as_view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
-
-// A read or write transaction, aborted when dropped unless released for commit.
-class Txn {
- public:
-  Txn() = default;
-  Txn(const Txn&) = delete;
-  Txn& operator=(const Txn&) = delete;
-  ~Txn() {
-    if (txn_ != nullptr) mdb_txn_abort(txn_);
-  }
-  int begin(MDB_env* env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
-  void adopt(MDB_txn* txn) { txn_ = txn; }
-  MDB_txn* get() const { return txn_; }
-  MDB_txn* release() { return std::exchange(txn_, nullptr); }
-
- private:
-  MDB_txn* txn_ = nullptr;
-};
-
-// A cursor, closed when dropped: read-only transactions require cursors to be closed by hand.
-class Cursor {
- public:
-  Cursor() = default;
-  Cursor(const Cursor&) = delete;
-  Cursor& operator=(const Cursor&) = delete;
-  ~Cursor() {
-    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
-  }
-  int open(MDB_txn* txn, MDB_dbi dbi) { return mdb_cursor_open(txn, dbi, &cursor_); }
-  int get(MDB_val* key, MDB_val* value, MDB_cursor_op op) { return mdb_cursor_get(cursor_, key, value, op); }
-  int del() { return mdb_cursor_del(cursor_, 0); }
-
- private:
-  MDB_cursor* cursor_ = nullptr;
-};
-
 // A read found the log damaged or LMDB failing. LogReader cannot report it, and a node must not
 // go on from a log it cannot read (docs/STYLE.md, "Fail-stop").
 [[noreturn]] void stop_node(const std::string& why) {
@@ -94,22 +52,22 @@ class Cursor {
 // first index), or with index <= to for a prefix. Re-seeking the end each time keeps clear of
 // LMDB's cursor-after-delete subtleties; each seek is O(log n) and this runs rarely.
 int delete_suffix(MDB_txn* txn, MDB_dbi dbi, LogIndex from) {
-  Cursor cursor;
+  lmdb::Cursor cursor;
   if (int rc = cursor.open(txn, dbi); rc != 0) return rc;
   MDB_val key, value;
   int rc;
-  while ((rc = cursor.get(&key, &value, MDB_LAST)) == 0 && fmt::get_u64(as_view(key)) >= from.value) {
+  while ((rc = cursor.get(&key, &value, MDB_LAST)) == 0 && fmt::get_u64(lmdb::view(key)) >= from.value) {
     if ((rc = cursor.del()) != 0) return rc;
   }
   return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
 int delete_prefix(MDB_txn* txn, MDB_dbi dbi, LogIndex to) {
-  Cursor cursor;
+  lmdb::Cursor cursor;
   if (int rc = cursor.open(txn, dbi); rc != 0) return rc;
   MDB_val key, value;
   int rc;
-  while ((rc = cursor.get(&key, &value, MDB_FIRST)) == 0 && fmt::get_u64(as_view(key)) <= to.value) {
+  while ((rc = cursor.get(&key, &value, MDB_FIRST)) == 0 && fmt::get_u64(lmdb::view(key)) <= to.value) {
     if ((rc = cursor.del()) != 0) return rc;
   }
   return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
@@ -124,12 +82,6 @@ int live_bytes(MDB_txn* txn, MDB_dbi entries, MDB_dbi meta, uint64_t* out) {
     *out += (uint64_t{st.ms_branch_pages} + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
   }
   return 0;
-}
-
-int put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0) {
-  MDB_val k = mdb_val(key);
-  MDB_val v = mdb_val(value);
-  return mdb_put(txn, dbi, &k, &v, flags);
 }
 
 }  // namespace
@@ -178,73 +130,54 @@ Status LmdbLog::create_staged(const Options& options) {
 
 Result<std::unique_ptr<LmdbLog>> LmdbLog::open_dir(Options options, const std::filesystem::path& log_dir) {
   const std::filesystem::path snapshot_dir = options.data_dir / "snapshot";
-  std::error_code ec;
   for (const auto& dir : {log_dir, snapshot_dir}) {
     if (Status s = create_dirs_durably(dir); !s.is_ok()) return s;
   }
 
-  // LMDB lets several processes share an environment; two castord processes writing one log
-  // would each believe their own votes. The flock also stops a second LmdbLog in this process,
-  // which LMDB forbids (its locks are per process).
-  const std::filesystem::path lock_path = log_dir / "castor.lock";
-  UniqueFd lock_fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!lock_fd.valid())
-    return Status(Code::kInternal, "open " + lock_path.string() + ": " + std::strerror(errno));
-  if (::flock(lock_fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
-      return Status(Code::kUnavailable,
-                    "the Raft log in " + log_dir.string() + " is already open in another process");
-    }
-    return Status(Code::kInternal, "flock " + lock_path.string() + ": " + std::strerror(errno));
-  }
-
-  MDB_env* env = nullptr;
-  int rc = mdb_env_create(&env);
-  if (rc == 0) rc = mdb_env_set_maxdbs(env, 2);
-  if (rc == 0) rc = mdb_env_set_mapsize(env, options.map_bytes);
-  // Default flags: every commit fsyncs the data and the meta page.
-  if (rc == 0) rc = mdb_env_open(env, log_dir.c_str(), options.unsafe_skip_fsync ? MDB_NOSYNC : 0, 0644);
-  if (rc != 0) {
-    if (env != nullptr) mdb_env_close(env);
-    return Status(Code::kInternal, "LMDB cannot open " + log_dir.string() + ": " + mdb_strerror(rc));
-  }
-  std::unique_ptr<LmdbLog> log(new LmdbLog(std::move(options), log_dir, env, std::move(lock_fd)));
-  if (Status s = check_lmdb_file_complete(env, kRestoreAdvice); !s.is_ok()) return s;
-
-  {
-    Txn txn;
-    if ((rc = txn.begin(env, 0)) != 0) return log->lmdb_error("mdb_txn_begin", rc);
-    const unsigned create = log->options_.create_if_missing ? MDB_CREATE : 0;
-    rc = mdb_dbi_open(txn.get(), fmt::kEntriesDb, create, &log->entries_dbi_);
-    if (rc == 0) rc = mdb_dbi_open(txn.get(), fmt::kMetaDb, create, &log->meta_dbi_);
-    if (rc == MDB_NOTFOUND) return log->corruption("the LMDB environment has no entries or meta database");
-    if (rc != 0) return log->lmdb_error("mdb_dbi_open", rc);
-    MDB_val key = mdb_val(fmt::kFormatKey), value;
-    rc = mdb_get(txn.get(), log->meta_dbi_, &key, &value);
-    if (rc != 0 && rc != MDB_NOTFOUND) return log->lmdb_error("mdb_get", rc);
-    const bool fresh = rc == MDB_NOTFOUND;
-    MDB_stat entries_stat, meta_stat;
-    if ((rc = mdb_stat(txn.get(), log->entries_dbi_, &entries_stat)) != 0 ||
-        (rc = mdb_stat(txn.get(), log->meta_dbi_, &meta_stat)) != 0) {
-      return log->lmdb_error("mdb_stat", rc);
-    }
-    if ((rc = mdb_txn_commit(txn.release())) != 0) return log->lmdb_error("mdb_txn_commit", rc);
-    if (fresh) {
-      // An environment without a format record is one whose creation did not finish (the
-      // first transaction writes every meta record at once) — unless it holds anything else.
-      if (entries_stat.ms_entries != 0 || meta_stat.ms_entries != 0) {
-        return log->corruption("the log has records but no format version");
-      }
-      if (!log->options_.create_if_missing) return log->corruption("the log was never initialized");
-      if (Status s = log->init_fresh(); !s.is_ok()) return s;
-    }
+  Result<LogEnv> env = open_log_env(log_dir, options.map_bytes, options.unsafe_skip_fsync);
+  if (!env.is_ok()) return env.status();
+  std::unique_ptr<LmdbLog> log(new LmdbLog(std::move(options), log_dir, env->env, std::move(env->lock_fd)));
+  Result<bool> fresh = log->open_tables();
+  if (!fresh.is_ok()) return fresh.status();
+  if (*fresh) {
+    if (Status s = log->init_fresh(); !s.is_ok()) return s;
   }
   if (Status s = log->load_and_verify(); !s.is_ok()) return s;
   return log;
 }
 
+Result<bool> LmdbLog::open_tables() {
+  lmdb::Txn txn;
+  int rc = txn.begin(env_, 0);
+  if (rc != 0) return errors_.lmdb("mdb_txn_begin", rc);
+  const unsigned create = options_.create_if_missing ? MDB_CREATE : 0;
+  rc = mdb_dbi_open(txn.get(), fmt::kEntriesDb, create, &entries_dbi_);
+  if (rc == 0) rc = mdb_dbi_open(txn.get(), fmt::kMetaDb, create, &meta_dbi_);
+  if (rc == MDB_NOTFOUND) return errors_.corruption("the LMDB environment has no entries or meta database");
+  if (rc != 0) return errors_.lmdb("mdb_dbi_open", rc);
+  MDB_val key = lmdb::val(fmt::kFormatKey), value;
+  rc = mdb_get(txn.get(), meta_dbi_, &key, &value);
+  if (rc != 0 && rc != MDB_NOTFOUND) return errors_.lmdb("mdb_get", rc);
+  const bool fresh = rc == MDB_NOTFOUND;
+  MDB_stat entries_stat, meta_stat;
+  if ((rc = mdb_stat(txn.get(), entries_dbi_, &entries_stat)) != 0 ||
+      (rc = mdb_stat(txn.get(), meta_dbi_, &meta_stat)) != 0) {
+    return errors_.lmdb("mdb_stat", rc);
+  }
+  if ((rc = mdb_txn_commit(txn.release())) != 0) return errors_.lmdb("mdb_txn_commit", rc);
+  if (!fresh) return false;
+  // An environment without a format record is one whose creation did not finish (the first
+  // transaction writes every meta record at once) — unless it holds anything else.
+  if (entries_stat.ms_entries != 0 || meta_stat.ms_entries != 0) {
+    return errors_.corruption("the log has records but no format version");
+  }
+  if (!options_.create_if_missing) return errors_.corruption("the log was never initialized");
+  return true;
+}
+
 LmdbLog::LmdbLog(Options options, std::filesystem::path log_dir, MDB_env* env, UniqueFd lock_fd)
     : options_(std::move(options)),
+      errors_{options_.data_dir},
       log_dir_(std::move(log_dir)),
       snapshot_files_(options_.data_dir / "snapshot"),
       env_(env),
@@ -278,7 +211,7 @@ Status LmdbLog::init_fresh() {
   // never made durable would only refuse to open after a power cut, which hides the lost writes
   // the bug is planted to show.
   if (options_.unsafe_skip_fsync) {
-    if (int rc = mdb_env_sync(env_, 1); rc != 0) return lmdb_error("mdb_env_sync", rc);
+    if (int rc = mdb_env_sync(env_, 1); rc != 0) return errors_.lmdb("mdb_env_sync", rc);
   }
   // LMDB fsyncs its files but not the directories naming them; a power loss right after
   // creation must not leave a node that acknowledged nothing yet with no log at all.
@@ -289,97 +222,26 @@ Status LmdbLog::init_fresh() {
 }
 
 Status LmdbLog::load_and_verify() {
-  Txn txn;
-  if (int rc = txn.begin(env_, MDB_RDONLY); rc != 0) return lmdb_error("mdb_txn_begin", rc);
+  lmdb::Txn txn;
+  if (int rc = txn.begin(env_, MDB_RDONLY); rc != 0) return errors_.lmdb("mdb_txn_begin", rc);
   uint64_t used = 0;
   if (int rc = live_bytes(txn.get(), entries_dbi_, meta_dbi_, &used); rc != 0)
-    return lmdb_error("mdb_stat", rc);
+    return errors_.lmdb("mdb_stat", rc);
   used_bytes_.store(used, std::memory_order_relaxed);
 
+  Result<LogContents> contents = verify_log(txn.get(), entries_dbi_, meta_dbi_, errors_);
+  if (!contents.is_ok()) return contents.status();
   View view;
-  if (Status s = verify_meta(txn.get(), view); !s.is_ok()) return s;
-  if (Status s = verify_entries(txn.get(), view); !s.is_ok()) return s;
+  static_cast<LogContents&>(view) = std::move(contents).value();
   if (view.hard_state.commit() > view.last.value) {
-    return corruption("the hard state's commit index " + std::to_string(view.hard_state.commit()) +
-                      " is past the last log index " + std::to_string(view.last.value) +
-                      ": committed entries were lost (was the disk's write cache on?)");
+    return errors_.corruption("the hard state's commit index " + std::to_string(view.hard_state.commit()) +
+                              " is past the last log index " + std::to_string(view.last.value) +
+                              ": committed entries were lost (was the disk's write cache on?)");
   }
   if (Status s = open_snapshot_file(view); !s.is_ok()) return s;
 
   std::lock_guard lock(mu_);
   view_ = std::move(view);
-  return Status::ok();
-}
-
-// One meta record's body, checked against its checksum.
-Result<std::string_view> LmdbLog::meta_record(MDB_txn* txn, std::string_view key) const {
-  MDB_val k = mdb_val(key), v;
-  const int rc = mdb_get(txn, meta_dbi_, &k, &v);
-  if (rc == MDB_NOTFOUND) return corruption("the meta record \"" + std::string(key) + "\" is missing");
-  if (rc != 0) return lmdb_error("mdb_get", rc);
-  std::optional<std::string_view> body = fmt::unseal(key, as_view(v));
-  if (!body) return corruption("the meta record \"" + std::string(key) + "\" fails its checksum");
-  return *body;
-}
-
-// The format version, the hard state and the snapshot record, into view.
-Status LmdbLog::verify_meta(MDB_txn* txn, View& view) const {
-  Result<std::string_view> format = meta_record(txn, fmt::kFormatKey);
-  if (!format.is_ok()) return format.status();
-  if (format->size() != 4 || fmt::get_u32(*format) != fmt::kVersion) {
-    const std::string found = format->size() == 4 ? std::to_string(fmt::get_u32(*format)) : "unreadable";
-    return corruption("format version " + found + ", this build reads only version " +
-                      std::to_string(fmt::kVersion) + " (run the castord that wrote it, or " +
-                      kRestoreAdvice + ")");
-  }
-  Result<std::string_view> hs = meta_record(txn, fmt::kHardStateKey);
-  if (!hs.is_ok()) return hs.status();
-  if (!view.hard_state.ParseFromArray(hs->data(), static_cast<int>(hs->size()))) {
-    return corruption("the hard state record does not parse");
-  }
-  Result<std::string_view> snap = meta_record(txn, fmt::kSnapshotKey);
-  if (!snap.is_ok()) return snap.status();
-  if (snap->size() < 4 ||
-      !view.snapshot.ParseFromArray(snap->data() + 4, static_cast<int>(snap->size() - 4))) {
-    return corruption("the snapshot record does not parse");
-  }
-  view.snapshot_crc = fmt::get_u32(*snap);
-  return Status::ok();
-}
-
-// Every entry: contiguous from the snapshot on, checksummed, terms never decreasing. Fills
-// view.last and view.runs.
-Status LmdbLog::verify_entries(MDB_txn* txn, View& view) const {
-  const LogIndex snap_index(view.snapshot.index());
-  view.last = snap_index;
-  Term prev_term(view.snapshot.term());
-  Cursor cursor;
-  if (int rc = cursor.open(txn, entries_dbi_); rc != 0) return lmdb_error("mdb_cursor_open", rc);
-  MDB_val key, value;
-  int rc = cursor.get(&key, &value, MDB_FIRST);
-  for (; rc == 0; rc = cursor.get(&key, &value, MDB_NEXT)) {
-    const LogIndex expected = view.last + 1;
-    const std::string_view k = as_view(key);
-    if (k.size() != 8 || fmt::get_u64(k) != expected.value) {
-      const std::string found =
-          k.size() == 8 ? "entry " + std::to_string(fmt::get_u64(k)) : "a malformed key";
-      return corruption("expected entry " + std::to_string(expected.value) + " (after snapshot " +
-                        std::to_string(snap_index.value) + "), found " + found);
-    }
-    std::optional<std::string_view> body = fmt::unseal(k, as_view(value));
-    if (!body || body->size() < 8)
-      return corruption("entry " + std::to_string(expected.value) + " fails its checksum");
-    const Term term(fmt::get_u64(*body));
-    if (term < prev_term) {
-      return corruption("entry " + std::to_string(expected.value) + " has term " +
-                        std::to_string(term.value) + ", lower than the term before it (" +
-                        std::to_string(prev_term.value) + ")");
-    }
-    if (view.runs.empty() || term != prev_term) view.runs.push_back({expected, term});
-    prev_term = term;
-    view.last = expected;
-  }
-  if (rc != MDB_NOTFOUND) return lmdb_error("mdb_cursor_get", rc);
   return Status::ok();
 }
 
@@ -392,24 +254,13 @@ Status LmdbLog::open_snapshot_file(View& view) {
     Result<UniqueFd> fd =
         snapshot_files_.open_verified(view.snapshot.index(), view.snapshot.data_bytes(), view.snapshot_crc);
     if (!fd.is_ok()) {
-      if (fd.status().code() == Code::kCorruption) return corruption(fd.status().message());
+      if (fd.status().code() == Code::kCorruption) return errors_.corruption(fd.status().message());
       return fd.status();
     }
     view.snapshot_fd = std::make_shared<const UniqueFd>(std::move(fd).value());
     keep = SnapshotFiles::file_name(view.snapshot.index(), view.snapshot_crc);
   }
   return snapshot_files_.remove_all_except(keep);
-}
-
-Status LmdbLog::corruption(const std::string& what) const {
-  return Status(Code::kCorruption,
-                "Raft log in " + options_.data_dir.string() + ": " + what + "; " + kRestoreAdvice);
-}
-
-Status LmdbLog::lmdb_error(const char* op, int rc) const {
-  return Status(Code::kInternal, std::string("LMDB ") + op + " on the Raft log in " +
-                                     options_.data_dir.string() + " failed: " + mdb_strerror(rc) +
-                                     disk_error_advice(rc));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,36 +335,37 @@ std::vector<pb::Entry> LmdbLog::entries(LogIndex lo, LogIndex hi, uint64_t bytes
       if (log != nullptr) log->end_read();
     }
   } end_read;
-  Txn txn;
+  lmdb::Txn txn;
   MDB_txn* raw = nullptr;
-  if (int rc = begin_read(lo, hi, &raw); rc != 0) stop_node(lmdb_error("mdb_txn_begin", rc).to_string());
+  if (int rc = begin_read(lo, hi, &raw); rc != 0) stop_node(errors_.lmdb("mdb_txn_begin", rc).to_string());
   std::vector<pb::Entry> out;
   if (raw == nullptr) return out;
   end_read.log = this;
   txn.adopt(raw);
 
-  Cursor cursor;
+  lmdb::Cursor cursor;
   if (int rc = cursor.open(txn.get(), entries_dbi_); rc != 0)
-    stop_node(lmdb_error("mdb_cursor_open", rc).to_string());
+    stop_node(errors_.lmdb("mdb_cursor_open", rc).to_string());
   const std::string lo_key = fmt::index_key(lo);
-  MDB_val key = mdb_val(lo_key), value;
+  MDB_val key = lmdb::val(lo_key), value;
   uint64_t bytes = 0;
   for (LogIndex i = lo; i < hi; ++i) {
     const int rc = cursor.get(&key, &value, i == lo ? MDB_SET_KEY : MDB_NEXT);
     if (rc == MDB_NOTFOUND)
-      stop_node(corruption("entry " + std::to_string(i.value) + " is missing").to_string());
-    if (rc != 0) stop_node(lmdb_error("mdb_cursor_get", rc).to_string());
-    const std::string_view k = as_view(key);
-    std::optional<std::string_view> body = fmt::unseal(k, as_view(value));
+      stop_node(errors_.corruption("entry " + std::to_string(i.value) + " is missing").to_string());
+    if (rc != 0) stop_node(errors_.lmdb("mdb_cursor_get", rc).to_string());
+    const std::string_view k = lmdb::view(key);
+    std::optional<std::string_view> body = fmt::unseal(k, lmdb::view(value));
     if (k.size() != 8 || fmt::get_u64(k) != i.value || !body || body->size() < 8) {
-      stop_node(corruption("entry " + std::to_string(i.value) + " fails its checksum").to_string());
+      stop_node(errors_.corruption("entry " + std::to_string(i.value) + " fails its checksum").to_string());
     }
     pb::Entry e;
     if (!e.ParseFromArray(body->data() + 8, static_cast<int>(body->size() - 8)) || e.index() != i.value ||
         e.term() != fmt::get_u64(*body)) {
-      stop_node(
-          corruption("entry " + std::to_string(i.value) + " does not parse or names another index or term")
-              .to_string());
+      stop_node(errors_
+                    .corruption("entry " + std::to_string(i.value) +
+                                " does not parse or names another index or term")
+                    .to_string());
     }
     bytes += e.data().size();
     if (!out.empty() && bytes > bytes_max) break;
@@ -550,7 +402,7 @@ std::string LmdbLog::snapshot_chunk(uint64_t offset, uint64_t bytes_max) const {
 // Writes
 
 int LmdbLog::put_record(MDB_txn* txn, std::string_view key, std::string_view body) {
-  return put(txn, meta_dbi_, key, fmt::seal(key, body));
+  return lmdb::put(txn, meta_dbi_, key, fmt::seal(key, body));
 }
 
 template <typename Fill, typename Publish>
@@ -559,8 +411,8 @@ Status LmdbLog::write_txn(bool removes, uint64_t map_limit, Fill&& fill, Publish
     int rc;
     uint64_t used = 0;
     {
-      Txn txn;
-      if ((rc = txn.begin(env_, 0)) != 0) return lmdb_error("mdb_txn_begin", rc);
+      lmdb::Txn txn;
+      if ((rc = txn.begin(env_, 0)) != 0) return errors_.lmdb("mdb_txn_begin", rc);
       rc = fill(txn.get());
       if (rc == 0) rc = live_bytes(txn.get(), entries_dbi_, meta_dbi_, &used);
       if (rc == 0 && removes) {
@@ -579,7 +431,7 @@ Status LmdbLog::write_txn(bool removes, uint64_t map_limit, Fill&& fill, Publish
       used_bytes_.store(used, std::memory_order_relaxed);
       return Status::ok();
     }
-    if (rc != MDB_MAP_FULL) return lmdb_error("write transaction", rc);
+    if (rc != MDB_MAP_FULL) return errors_.lmdb("write transaction", rc);
     if (Status s = grow_map(map_limit); !s.is_ok()) return s;
   }
 }
@@ -603,7 +455,7 @@ Status LmdbLog::grow_map(uint64_t map_limit) {
   if (rc == 0) map_bytes_ = grown;
   growing_ = false;
   reads_done_.notify_all();
-  if (rc != 0) return lmdb_error("mdb_env_set_mapsize", rc);
+  if (rc != 0) return errors_.lmdb("mdb_env_set_mapsize", rc);
   return Status::ok();
 }
 
@@ -643,7 +495,7 @@ Status LmdbLog::append(const std::optional<pb::HardState>& hs, const std::vector
         // MDB_APPEND: the keys arrive in order past the last one, so LMDB skips the search
         // and fills pages completely (and fails with MDB_KEYEXIST if that were ever untrue).
         for (size_t k = 0; rc == 0 && k < records.size(); ++k) {
-          rc = put(txn, entries_dbi_, records[k].first, records[k].second, MDB_APPEND);
+          rc = lmdb::put(txn, entries_dbi_, records[k].first, records[k].second, MDB_APPEND);
         }
         return rc;
       },

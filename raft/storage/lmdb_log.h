@@ -45,6 +45,8 @@
 
 #include "raft/base/status.h"
 #include "raft/log_reader.h"
+#include "raft/storage/log_errors.h"
+#include "raft/storage/log_verifier.h"
 #include "raft/storage/snapshot_files.h"
 #include "raft/storage/unique_fd.h"
 
@@ -111,22 +113,11 @@ class LmdbLog final : public LogReader {
   uint64_t map_bytes_max() const { return options_.map_bytes_max; }
 
  private:
-  // Where each run of equal terms starts; term(i) is the term of the last run starting <= i.
-  struct TermRun {
-    LogIndex first;
-    Term term;
-  };
-
   // Everything readers see, changed only under mu_.
-  struct View {
-    pb::HardState hard_state;
-    pb::SnapshotMeta snapshot;
-    uint32_t snapshot_crc = 0;
+  struct View : LogContents {
     // Open while snapshot.data_bytes() > 0; shared so that a reader can finish its pread after
     // a new snapshot replaced this one.
     std::shared_ptr<const UniqueFd> snapshot_fd;
-    LogIndex last;
-    std::vector<TermRun> runs;  // cover (snapshot index, last]
   };
 
   LmdbLog(Options options, std::filesystem::path log_dir, MDB_env* env, UniqueFd lock_fd);
@@ -135,14 +126,14 @@ class LmdbLog final : public LogReader {
   static Status create_staged(const Options& options);
   // Opens (creating with create_if_missing) the environment in `log_dir` and verifies it.
   static Result<std::unique_ptr<LmdbLog>> open_dir(Options options, const std::filesystem::path& log_dir);
+  // Opens the entries and meta databases: true for a new log (no format record yet), to be
+  // initialized; kCorruption for one with records but no format, or none without
+  // create_if_missing.
+  Result<bool> open_tables();
   Status init_fresh();
+  // Verifies the log (log_verifier.h), its commit index and its snapshot file, into view_.
   Status load_and_verify();
-  Result<std::string_view> meta_record(MDB_txn* txn, std::string_view key) const;
-  Status verify_meta(MDB_txn* txn, View& view) const;
-  Status verify_entries(MDB_txn* txn, View& view) const;
   Status open_snapshot_file(View& view);
-  Status corruption(const std::string& what) const;
-  Status lmdb_error(const char* op, int rc) const;
   // Runs one write transaction: fill(txn) stages it and returns an LMDB code, then it commits
   // (fsync) and publish() updates view_ under mu_. Retries after growing the map (up to
   // map_limit) on MDB_MAP_FULL, so fill must be repeatable. When `removes` the commit itself
@@ -160,6 +151,7 @@ class LmdbLog final : public LogReader {
   Term view_term(LogIndex i) const;
 
   const Options options_;
+  const LogErrors errors_;
   const std::filesystem::path log_dir_;  // <data_dir>/log, or log.new while being created
   const SnapshotFiles snapshot_files_;
   MDB_env* const env_;
