@@ -6,6 +6,9 @@
 // Threading: the server's io thread, as the connection's Respond.
 #pragma once
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -52,15 +55,16 @@ class ClientWatchStream : public WatchStream {
   bool open() const override { return respond_.open(); }
 
  private:
-  // Appends field `number` holding the message encoded as `encoded` (wire type 2: the tag, the
-  // length as a varint, the bytes).
-  static void append_message_field(std::string& out, uint32_t number, const std::string& encoded) {
-    const auto varint = [&out](uint64_t v) {
-      for (; v >= 0x80; v >>= 7) out.push_back(static_cast<char>((v & 0x7F) | 0x80));
-      out.push_back(static_cast<char>(v));
-    };
-    varint(uint64_t{number} << 3 | 2);
-    varint(encoded.size());
+  // Appends field `number` holding the message encoded as `encoded`: protobuf's tag (wire type
+  // length-delimited), the length, the bytes.
+  static void append_message_field(std::string& out, int number, const std::string& encoded) {
+    using google::protobuf::io::CodedOutputStream;
+    using WireFormat = google::protobuf::internal::WireFormatLite;
+    uint8_t head[10];  // two varints of 32 bits, at most 5 bytes each
+    uint8_t* end = CodedOutputStream::WriteTagToArray(
+        WireFormat::MakeTag(number, WireFormat::WIRETYPE_LENGTH_DELIMITED), head);
+    end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(encoded.size()), end);
+    out.append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
     out += encoded;
   }
 
